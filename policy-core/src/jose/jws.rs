@@ -1,0 +1,226 @@
+//! Compact JWS (RFC 7515), ES256 only.
+//!
+//! Parsing is separate from verification ([`Jws`] is unverified until [`Jws::verify`] succeeds)
+//! so that the caller resolves the key from trusted configuration — never from the token.
+
+use super::{Es256Verifier, JoseError, PrivateJwk, PublicJwk};
+use crate::{b64, json};
+use alloc::{borrow::ToOwned, string::String};
+use serde_json::{Map, Value};
+
+/// Header members that would let a token choose its own key or change how it is processed.
+const FORBIDDEN_HEADER: &[(&str, &str)] = &[
+    ("crit", "crit is not supported"),
+    ("jku", "jku (remote key) is not accepted"),
+    ("x5u", "x5u (remote certificate) is not accepted"),
+    ("x5c", "x5c (embedded certificate) is not accepted"),
+    ("x5t", "x5t is not accepted"),
+    ("x5t#S256", "x5t#S256 is not accepted"),
+    ("b64", "b64 (unencoded payload) is not supported"),
+    ("zip", "zip is not supported"),
+    ("enc", "enc (JWE) is not supported"),
+    ("cty", "cty (nested token) is not supported"),
+];
+
+const HEADER_MAX_DEPTH: usize = 4;
+const PAYLOAD_MAX_DEPTH: usize = 16;
+
+/// A parsed, not yet verified, compact JWS.
+#[derive(Debug, Clone)]
+pub struct Jws<'a> {
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    embedded_key: Option<PublicJwk>,
+    signing_input: &'a str,
+    signature: [u8; 64],
+}
+
+impl<'a> Jws<'a> {
+    /// Parses `token`, rejecting anything but a strict ES256 compact JWS with a JSON-object
+    /// payload. `allow_jwk` admits a `jwk` header member (only DPoP proofs carry one).
+    ///
+    /// # Errors
+    /// [`JoseError`] naming the first problem.
+    pub fn parse(token: &'a str, max_len: usize, allow_jwk: bool) -> Result<Self, JoseError> {
+        if token.len() > max_len {
+            return Err(JoseError::TooLarge);
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(JoseError::Malformed("not three dot-separated parts"));
+        };
+        let header = decode_object(h, HEADER_MAX_DEPTH).ok_or(JoseError::Malformed("header is not a base64url JSON object"))?;
+        match header.get("alg") {
+            Some(Value::String(alg)) if alg == "ES256" => {}
+            _ => return Err(JoseError::AlgNotAllowed),
+        }
+        for (member, why) in FORBIDDEN_HEADER {
+            if header.contains_key(*member) {
+                return Err(JoseError::HeaderInvalid(why));
+            }
+        }
+        for member in ["typ", "kid"] {
+            if header.get(member).is_some_and(|v| !v.is_string()) {
+                return Err(JoseError::HeaderInvalid("typ and kid must be strings"));
+            }
+        }
+        let embedded_key = match header.get("jwk") {
+            None => None,
+            Some(_) if !allow_jwk => return Err(JoseError::HeaderInvalid("jwk (embedded key) is not accepted")),
+            Some(v) => Some(PublicJwk::from_value(v).map_err(|_| JoseError::HeaderInvalid("jwk is not a public P-256 key"))?),
+        };
+        let claims = decode_object(p, PAYLOAD_MAX_DEPTH).ok_or(JoseError::Malformed("payload is not a base64url JSON object"))?;
+        let sig = b64::decode(s).ok_or(JoseError::Malformed("signature is not base64url"))?;
+        let signature: [u8; 64] = sig.try_into().map_err(|_| JoseError::SignatureInvalid)?;
+        let signing_input = token.get(..h.len() + 1 + p.len()).ok_or(JoseError::Malformed("truncated"))?;
+        Ok(Jws { header, claims, embedded_key, signing_input, signature })
+    }
+
+    /// The header's `typ`, if any.
+    #[must_use]
+    pub fn typ(&self) -> Option<&str> {
+        self.header.get("typ").and_then(Value::as_str)
+    }
+
+    /// The header's `kid`, if any.
+    #[must_use]
+    pub fn kid(&self) -> Option<&str> {
+        self.header.get("kid").and_then(Value::as_str)
+    }
+
+    /// The `jwk` header member (DPoP proofs only).
+    #[must_use]
+    pub fn embedded_key(&self) -> Option<&PublicJwk> {
+        self.embedded_key.as_ref()
+    }
+
+    /// The payload. Unauthenticated until [`Jws::verify`] succeeds.
+    #[must_use]
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// The header. Unauthenticated until [`Jws::verify`] succeeds.
+    #[must_use]
+    pub fn header(&self) -> &Map<String, Value> {
+        &self.header
+    }
+
+    /// Verifies the signature under `key`.
+    ///
+    /// # Errors
+    /// [`JoseError::SignatureInvalid`].
+    pub fn verify(&self, key: &PublicJwk, verifier: &dyn Es256Verifier) -> Result<(), JoseError> {
+        if verifier.verify(key, self.signing_input.as_bytes(), &self.signature) {
+            Ok(())
+        } else {
+            Err(JoseError::SignatureInvalid)
+        }
+    }
+
+    /// The bytes that were signed and the signature; used as a verification-cache key.
+    #[must_use]
+    pub(crate) fn signed_parts(&self) -> (&str, &[u8; 64]) {
+        (self.signing_input, &self.signature)
+    }
+}
+
+fn decode_object(part: &str, max_depth: usize) -> Option<Map<String, Value>> {
+    let bytes = b64::decode(part)?;
+    match json::parse_strict(&bytes, bytes.len(), max_depth).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// Signs `claims` with `key`. The header gets `alg: ES256` and, when the key has one, its `kid`;
+/// `extra_header` adds members such as `typ` or a DPoP `jwk`. Header and payload are canonical
+/// JSON, so the same inputs always give the same token.
+#[must_use]
+pub fn sign(extra_header: &Map<String, Value>, claims: &Value, key: &PrivateJwk) -> String {
+    let mut header = extra_header.clone();
+    header.insert("alg".to_owned(), Value::String("ES256".to_owned()));
+    if let Some(kid) = key.public().kid() {
+        header.entry("kid").or_insert_with(|| Value::String(kid.to_owned()));
+    }
+    let mut out = b64::encode(json::canonical(&Value::Object(header)).as_bytes());
+    out.push('.');
+    out.push_str(&b64::encode(json::canonical(claims).as_bytes()));
+    let signature = key.sign(out.as_bytes());
+    out.push('.');
+    out.push_str(&b64::encode(&signature));
+    out
+}
+
+/// Compares a `typ` header with the expected media type as RFC 7515 §4.1.9 says: case-insensitive,
+/// with the `application/` prefix optional.
+#[must_use]
+pub fn typ_matches(typ: Option<&str>, expected: &str) -> bool {
+    fn short(t: &str) -> &str {
+        match t.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => t.get(12..).unwrap_or(""),
+            _ => t,
+        }
+    }
+    typ.is_some_and(|t| short(t).eq_ignore_ascii_case(short(expected)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::P256Verifier;
+    use serde_json::json;
+
+    fn key() -> PrivateJwk {
+        PrivateJwk::from_scalar_bytes(&[9u8; 32]).unwrap_or_else(|_| unreachable!()).with_kid(Some("k1".into()))
+    }
+
+    fn header(typ: &str) -> Map<String, Value> {
+        let mut h = Map::new();
+        h.insert("typ".into(), json!(typ));
+        h
+    }
+
+    #[test]
+    fn sign_then_verify_and_flip() {
+        let k = key();
+        let t = sign(&header("at+jwt"), &json!({"sub": "alice"}), &k);
+        let jws = Jws::parse(&t, 4096, false).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(jws.kid(), Some("k1"));
+        assert!(jws.verify(k.public(), &P256Verifier).is_ok());
+        let other = PrivateJwk::from_scalar_bytes(&[8u8; 32]).unwrap_or_else(|_| unreachable!());
+        assert_eq!(jws.verify(other.public(), &P256Verifier), Err(JoseError::SignatureInvalid));
+        assert_eq!(sign(&header("at+jwt"), &json!({"sub": "alice"}), &k), t, "RFC 6979 is deterministic");
+    }
+
+    fn forge(header: Value) -> String {
+        let h = b64::encode(json::canonical(&header).as_bytes());
+        let p = b64::encode(b"{}");
+        let s = b64::encode(&[0u8; 64]);
+        alloc::format!("{h}.{p}.{s}")
+    }
+
+    #[test]
+    fn header_rules() {
+        assert_eq!(Jws::parse(&forge(json!({"alg": "none"})), 4096, false).err(), Some(JoseError::AlgNotAllowed));
+        assert_eq!(Jws::parse(&forge(json!({"alg": "HS256"})), 4096, false).err(), Some(JoseError::AlgNotAllowed));
+        assert_eq!(Jws::parse(&forge(json!({})), 4096, false).err(), Some(JoseError::AlgNotAllowed));
+        assert!(matches!(Jws::parse(&forge(json!({"alg": "ES256", "crit": ["exp"]})), 4096, false), Err(JoseError::HeaderInvalid(_))));
+        assert!(matches!(Jws::parse(&forge(json!({"alg": "ES256", "jku": "https://x"})), 4096, false), Err(JoseError::HeaderInvalid(_))));
+        let jwk = key().public().to_json_value();
+        assert!(matches!(Jws::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, false), Err(JoseError::HeaderInvalid(_))));
+        assert!(Jws::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, true).is_ok());
+        assert_eq!(Jws::parse(&forge(json!({"alg": "ES256"})), 10, false).err(), Some(JoseError::TooLarge));
+        assert!(matches!(Jws::parse("a.b", 4096, false), Err(JoseError::Malformed(_))));
+        assert!(matches!(Jws::parse("a.b.c.d", 4096, false), Err(JoseError::Malformed(_))));
+    }
+
+    #[test]
+    fn typ_comparison() {
+        assert!(typ_matches(Some("AT+JWT"), "at+jwt"));
+        assert!(typ_matches(Some("application/at+jwt"), "at+jwt"));
+        assert!(typ_matches(Some("dpop+jwt"), "application/dpop+jwt"));
+        assert!(!typ_matches(Some("jwt"), "at+jwt"));
+        assert!(!typ_matches(None, "at+jwt"));
+    }
+}

@@ -1,0 +1,14 @@
+//! Size and depth caps. Everything a decision reads is bounded before it is parsed.
+
+/// Largest bundle JWS.
+pub const MAX_BUNDLE_BYTES: usize = 1024 * 1024;
+/// Largest single token (delegation, hop, proof, grant).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Largest decide input (tokens, request and context together).
+pub const MAX_INPUT_BYTES: usize = 64 * 1024;
+/// Deepest JSON nesting accepted anywhere.
+pub const MAX_DEPTH: usize = 32;
+/// Most tokens in one delegation chain (root included), whatever the bundle says.
+pub const MAX_CHAIN_TOKENS: usize = 8;
+/// Longest URI accepted in a request or proof.
+pub const MAX_URI_BYTES: usize = 4096;

@@ -1,0 +1,225 @@
+//! Guardrails: Rego policies (regorus) evaluated after every cryptographic and structural check.
+//!
+//! Policies are parsed once per bundle. They see only `input` and `data`: regorus is built
+//! without its time, random, HTTP and OPA-runtime builtins, so a policy that names one fails to
+//! load. `net.cidr_contains` is supplied here because regorus's own needs `std`.
+
+use crate::reason::{Code, Reason, reason};
+use alloc::{
+    boxed::Box,
+    collections::BTreeMap,
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
+use core::net::IpAddr;
+use serde_json::{Map, Value};
+
+/// What the guardrails said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// `allow` was exactly `true`.
+    pub allow: bool,
+    /// The `deny` set's messages, sorted.
+    pub deny: Vec<String>,
+    /// The `obligations` object.
+    pub obligations: Map<String, Value>,
+}
+
+/// Compiled guardrails, ready to evaluate. Cloning the engine per decision keeps `Pdp` shareable
+/// across threads without a lock.
+#[derive(Clone)]
+pub struct Guardrails {
+    engine: regorus::Engine,
+    rule: String,
+}
+
+impl core::fmt::Debug for Guardrails {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Guardrails").field("rule", &self.rule).finish_non_exhaustive()
+    }
+}
+
+impl Guardrails {
+    /// Parses `policies`, adds `data`, and dry-runs the decision rule once so that a policy
+    /// calling an unknown or forbidden builtin is rejected at load, not at the first request.
+    ///
+    /// # Errors
+    /// `bundle.policy_invalid`.
+    pub fn compile(policies: &BTreeMap<String, String>, data: &Map<String, Value>, rule: &str) -> Result<Self, Reason> {
+        let invalid = |m: String| reason(Code::BundlePolicyInvalid, m);
+        let mut engine = regorus::Engine::new();
+        engine.set_strict_builtin_errors(true);
+        engine
+            .add_extension(String::from("net.cidr_contains"), 2, Box::new(cidr_contains))
+            .map_err(|e| invalid(format!("{e}")))?;
+        for (name, source) in policies {
+            engine.add_policy(name.clone(), source.clone()).map_err(|e| invalid(format!("{name}: {e}")))?;
+        }
+        engine.add_data(regorus::Value::from(Value::Object(data.clone()))).map_err(|e| invalid(format!("data: {e}")))?;
+        #[cfg(feature = "std")]
+        crate::policy_clock::install(&mut engine);
+        let guardrails = Guardrails { engine, rule: String::from(rule) };
+        guardrails.evaluate(&Value::Object(Map::new())).map_err(|r| invalid(r.message))?;
+        Ok(guardrails)
+    }
+
+    /// Evaluates `allow`, `deny` and `obligations` under the decision rule.
+    ///
+    /// # Errors
+    /// `policy.error`, `policy.limit_exceeded` or `policy.output_invalid`.
+    pub fn evaluate(&self, input: &Value) -> Result<Outcome, Reason> {
+        let mut engine = self.engine.clone();
+        engine.set_input(regorus::Value::from(input.clone()));
+        let allow = match self.eval(&mut engine, "allow")? {
+            regorus::Value::Bool(b) => b,
+            regorus::Value::Undefined => false,
+            _ => return Err(reason(Code::PolicyOutputInvalid, "allow must be a boolean")),
+        };
+        let deny = match self.eval(&mut engine, "deny")? {
+            regorus::Value::Undefined => Vec::new(),
+            regorus::Value::Set(items) => strings(items.iter())?,
+            regorus::Value::Array(items) => strings(items.iter())?,
+            _ => return Err(reason(Code::PolicyOutputInvalid, "deny must be a set of strings")),
+        };
+        let obligations = match self.eval(&mut engine, "obligations")? {
+            regorus::Value::Undefined => Map::new(),
+            v @ regorus::Value::Object(_) => to_json(&v)?.as_object().cloned().unwrap_or_default(),
+            _ => return Err(reason(Code::PolicyOutputInvalid, "obligations must be an object")),
+        };
+        Ok(Outcome { allow, deny, obligations })
+    }
+
+    fn eval(&self, engine: &mut regorus::Engine, name: &str) -> Result<regorus::Value, Reason> {
+        let path = format!("{}.{}", self.rule, name);
+        match engine.eval_rule(path) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let msg = e.to_string();
+                if msg.contains("not a valid rule path") || msg.contains("undefined") && msg.contains(name) {
+                    Ok(regorus::Value::Undefined)
+                } else if msg.contains("limit") {
+                    Err(reason(Code::PolicyLimitExceeded, msg))
+                } else {
+                    Err(reason(Code::PolicyError, msg))
+                }
+            }
+        }
+    }
+}
+
+fn strings<'a>(items: impl Iterator<Item = &'a regorus::Value>) -> Result<Vec<String>, Reason> {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            regorus::Value::String(s) => out.push(s.to_string()),
+            _ => return Err(reason(Code::PolicyOutputInvalid, "deny must be a set of strings")),
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn to_json(v: &regorus::Value) -> Result<Value, Reason> {
+    let text = v.to_json_str().map_err(|e| reason(Code::PolicyOutputInvalid, format!("{e}")))?;
+    serde_json::from_str(&text).map_err(|e| reason(Code::PolicyOutputInvalid, format!("{e}")))
+}
+
+/// `net.cidr_contains(cidr, cidr_or_ip)`, as OPA defines it for addresses and networks.
+fn cidr_contains(args: Vec<regorus::Value>) -> anyhow::Result<regorus::Value> {
+    let (Some(regorus::Value::String(net)), Some(regorus::Value::String(inner))) = (args.first(), args.get(1)) else {
+        anyhow::bail!("net.cidr_contains: expects two strings");
+    };
+    let (base, bits) = parse_cidr(net).ok_or_else(|| anyhow::anyhow!("net.cidr_contains: invalid CIDR {net}"))?;
+    let (addr, inner_bits) = match parse_cidr(inner) {
+        Some(c) => c,
+        None => {
+            let ip: IpAddr = inner.parse().map_err(|_| anyhow::anyhow!("net.cidr_contains: invalid address {inner}"))?;
+            (ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    Ok(regorus::Value::Bool(inner_bits >= bits && prefix_eq(base, addr, bits)))
+}
+
+fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (ip, bits) = s.split_once('/')?;
+    let ip: IpAddr = ip.parse().ok()?;
+    let bits: u8 = bits.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((ip, bits))
+}
+
+fn prefix_eq(a: IpAddr, b: IpAddr, bits: u8) -> bool {
+    let mask = |len: u32| if bits == 0 { 0u128 } else { u128::MAX << (len - u32::from(bits)) };
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let m = mask(32);
+            (u128::from(u32::from(a)) & m) == (u128::from(u32::from(b)) & m)
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let m = mask(128);
+            (u128::from(a) & m) == (u128::from(b) & m)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SEED: &str = r#"
+package mandate
+
+default allow := false
+
+allow if {
+    "secrets:read" in input.delegation.scopes
+    input.user.id == data.secret_readers[_]
+    net.cidr_contains("10.20.0.0/16", input.request.ip)
+}
+
+deny contains "untrusted network" if not net.cidr_contains("10.20.0.0/16", input.request.ip)
+"#;
+
+    fn guardrails() -> Guardrails {
+        let mut p = BTreeMap::new();
+        p.insert(String::from("seed.rego"), String::from(SEED));
+        let data = json!({"secret_readers": ["alice"]});
+        Guardrails::compile(&p, data.as_object().unwrap_or(&Map::new()), "data.mandate").unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn seed_guardrail_in_a_few_lines() {
+        let g = guardrails();
+        let ok = json!({"delegation": {"scopes": ["secrets:read"]}, "user": {"id": "alice"}, "request": {"ip": "10.20.3.4"}});
+        let out = g.evaluate(&ok).unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(out.allow);
+        assert!(out.deny.is_empty());
+        let outside = json!({"delegation": {"scopes": ["secrets:read"]}, "user": {"id": "alice"}, "request": {"ip": "192.168.1.1"}});
+        let out = g.evaluate(&outside).unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(!out.allow);
+        assert_eq!(out.deny, ["untrusted network"]);
+    }
+
+    #[test]
+    fn clock_builtins_do_not_load() {
+        let mut p = BTreeMap::new();
+        p.insert(String::from("t.rego"), String::from("package mandate\nallow if time.now_ns() > 0\n"));
+        let err = Guardrails::compile(&p, &Map::new(), "data.mandate").err();
+        assert_eq!(err.map(|r| r.code), Some(Code::BundlePolicyInvalid));
+    }
+
+    #[test]
+    fn cidr() {
+        let v = |a: &str, b: &str| cidr_contains(alloc::vec![regorus::Value::from(a), regorus::Value::from(b)]).ok();
+        assert_eq!(v("10.0.0.0/8", "10.1.2.3"), Some(regorus::Value::Bool(true)));
+        assert_eq!(v("10.0.0.0/8", "11.1.2.3"), Some(regorus::Value::Bool(false)));
+        assert_eq!(v("10.0.0.0/8", "10.1.0.0/16"), Some(regorus::Value::Bool(true)));
+        assert_eq!(v("10.1.0.0/16", "10.0.0.0/8"), Some(regorus::Value::Bool(false)));
+        assert_eq!(v("::/0", "::1"), Some(regorus::Value::Bool(true)));
+        assert_eq!(v("0.0.0.0/0", "::1"), Some(regorus::Value::Bool(false)));
+        assert!(v("bogus", "10.0.0.1").is_none());
+    }
+}

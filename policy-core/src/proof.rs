@@ -1,0 +1,68 @@
+//! RFC 9449 DPoP proofs: the acting agent signs each request with the key its token is bound
+//! to, so a stolen token alone is useless and a proof is good for one request only.
+
+use crate::bundle::PROOF_TYP;
+use crate::claims::{self, Claims};
+use crate::delegation::{Principal, token_hash};
+use crate::engine::{Ctx, UseOnce};
+use crate::jose::{JoseError, Jws, typ_matches};
+use crate::limits;
+use crate::reason::{Code, Reason, reason};
+use crate::request::{Request, TargetUri};
+use alloc::format;
+
+fn malformed(what: &str) -> Reason {
+    reason(Code::ProofMalformed, format!("proof: {what}"))
+}
+
+/// Verifies `proof` for `request`, bound to the presented (last) token and the principal's key.
+/// Returns the proof's `jti` for the host's replay store.
+///
+/// # Errors
+/// A `proof.*` reason.
+pub(crate) fn verify(ctx: &Ctx<'_>, proof: &str, presented: &str, principal: &Principal, request: &Request) -> Result<UseOnce, Reason> {
+    let jws = Jws::parse(proof, limits::MAX_TOKEN_BYTES, true).map_err(|e| match e {
+        JoseError::SignatureInvalid => reason(Code::ProofSignatureInvalid, "proof signature does not verify"),
+        other => malformed(&format!("{other}")),
+    })?;
+    if !typ_matches(jws.typ(), PROOF_TYP) {
+        return Err(reason(Code::ProofTypInvalid, "proof typ must be dpop+jwt"));
+    }
+    let key = jws.embedded_key().ok_or_else(|| malformed("header jwk is required"))?;
+    if !key.same_key(&principal.key) {
+        return Err(reason(Code::ProofKeyMismatch, "proof key is not the key the token is bound to (cnf.jkt)"));
+    }
+    // The registered key verifies; the header's copy only had to equal it.
+    jws.verify(&principal.key, ctx.verifier).map_err(|_| reason(Code::ProofSignatureInvalid, "proof signature does not verify"))?;
+    let c: &Claims = jws.claims();
+    let bad = |claims::BadClaim(name)| malformed(&format!("claim {name} is missing or has the wrong type"));
+    let htm = claims::req_str(c, "htm").map_err(bad)?;
+    let htu = claims::req_str(c, "htu").map_err(bad)?;
+    let iat = claims::req_int(c, "iat").map_err(bad)?;
+    let jti = claims::req_str(c, "jti").map_err(bad)?;
+    let ath = claims::req_str(c, "ath").map_err(bad)?;
+    let body = claims::opt_str(c, "body_digest").map_err(bad)?;
+    if htm != request.spec.method {
+        return Err(reason(Code::ProofMethodMismatch, format!("proof is for {htm}, request is {}", request.spec.method)));
+    }
+    if TargetUri::parse(htu).map(|t| t.htu()) != Some(request.target.htu()) {
+        return Err(reason(Code::ProofUriMismatch, "proof htu does not match the request URI"));
+    }
+    if ath != token_hash(presented) {
+        return Err(reason(Code::ProofTokenMismatch, "proof ath is not the hash of the presented token"));
+    }
+    let s = &ctx.bundle.settings;
+    if iat > ctx.now.saturating_add(s.clock_skew) || ctx.now.saturating_sub(iat) > s.proof_max_age {
+        return Err(reason(Code::ProofStale, format!("proof iat {iat} is outside the {}s window", s.proof_max_age)));
+    }
+    if let Some(digest) = body {
+        if request.spec.body_digest.as_deref() != Some(digest) {
+            return Err(reason(Code::ProofBodyMismatch, "proof binds another body"));
+        }
+    }
+    Ok(UseOnce {
+        kind: "proof",
+        jti: format!("{}:{jti}", principal.key.thumbprint()),
+        exp: iat.saturating_add(s.proof_max_age).saturating_add(s.clock_skew),
+    })
+}
