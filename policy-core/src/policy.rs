@@ -60,7 +60,12 @@ impl Guardrails {
         #[cfg(feature = "std")]
         crate::policy_clock::install(&mut engine);
         let guardrails = Guardrails { engine, rule: String::from(rule) };
-        guardrails.evaluate(&Value::Object(Map::new())).map_err(|r| invalid(r.message))?;
+        // Only evaluation errors make a bundle unloadable; outputs of the wrong shape are
+        // reported per decision (`policy.output_invalid`), where the input is known.
+        match guardrails.evaluate(&Value::Object(Map::new())) {
+            Err(r) if r.code == Code::PolicyError => return Err(invalid(r.message)),
+            _ => {}
+        }
         Ok(guardrails)
     }
 
