@@ -1,0 +1,6 @@
+// Everything the package exports, whatever the runtime. Entry points add how the module loads.
+
+export { Pdp, mint, REPLAY_STORE_UNAVAILABLE } from './pdp.js';
+export { MemoryReplayStore, RedisReplayStore, DurableObjectReplayStore } from './replay.js';
+export { credentialsFromHeaders, httpDecideInput, authorizeRequest, denyBody, denyResponse } from './http.js';
+export { generateAgentKey, createProof, createSubdelegation, signJws, publicJwkOf, MandateAgent } from './agent.js';

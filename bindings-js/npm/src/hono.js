@@ -1,0 +1,28 @@
+// Hono middleware: verifies the request's Mandate credentials with the decision point, sets the
+// decision as `c.get('mandate')`, and answers 403 JSON with the reason code on deny.
+
+import { denyBody, httpDecideInput } from './http.js';
+
+/**
+ * `options.ip(c)` supplies the client address (Hono has no portable one: e.g. `getConnInfo` on
+ * Node, the `cf-connecting-ip` header on Cloudflare). `options.url(c)` overrides the public URL.
+ * `action`, `resource`, `context`, `bodyDigest`, `mintGrant` are values or functions of `c`.
+ */
+export function mandateHono(pdp, options = {}) {
+  return async function mandate(c, next) {
+    const input = httpDecideInput(
+      {
+        method: c.req.method,
+        url: options.url ? options.url(c) : c.req.url,
+        ip: options.ip ? options.ip(c) : undefined,
+        getHeader: (name) => c.req.header(name),
+      },
+      options,
+      c,
+    );
+    const decision = await pdp.decide(input);
+    c.set('mandate', decision);
+    if (decision.decision !== 'allow') return c.json(denyBody(decision), 403);
+    await next();
+  };
+}

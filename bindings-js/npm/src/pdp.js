@@ -1,0 +1,140 @@
+// The decision point: a loaded bundle plus the host duties the core leaves to hosts (clock,
+// nonces, the replay store). Every decision and verdict comes from the core's JSON entry points.
+
+import { jsonBytes, nonce, parseJsonBytes, unixNow, utf8, utf8Bytes } from './bytes.js';
+import { MemoryReplayStore } from './replay.js';
+import { wasm } from './wasm.js';
+
+/** Stable code of the fail-closed deny when the replay store cannot answer. */
+export const REPLAY_STORE_UNAVAILABLE = 'replay.store_unavailable';
+
+export class Pdp {
+  #core;
+  #store;
+  #status;
+  #onStoreError;
+
+  constructor(core, store, onStoreError) {
+    this.#core = core;
+    this.#store = store;
+    this.#onStoreError = onStoreError;
+    this.#status = parseJsonBytes(core.status());
+  }
+
+  /**
+   * Loads a load config (object, JSON string or bytes). Never throws for a bad config: the
+   * decision point then denies every decision with the load error's `bundle.*` code.
+   */
+  static async load(config, { replayStore, onStoreError } = {}) {
+    const { Pdp: WasmPdp } = await wasm();
+    return new Pdp(new WasmPdp(jsonBytes(config)), replayStore ?? new MemoryReplayStore(), onStoreError);
+  }
+
+  /** The load status document. */
+  get status() {
+    return this.#status;
+  }
+
+  /** The replay store this decision point consults. */
+  get replayStore() {
+    return this.#store;
+  }
+
+  /**
+   * Decides one request. Supplies `now` (host clock) and a `mint_grant.jti` nonce when absent,
+   * then records every `use_once` jti of an allow in the replay store: an entry already held turns
+   * the decision into a `replay.detected` deny (through the core), and a store that throws turns
+   * it into a `replay.store_unavailable` deny.
+   */
+  async decide(input) {
+    const { bytes, decision } = await this.#run(input);
+    return decision ?? parseJsonBytes(bytes);
+  }
+
+  /** `decide()`, answering the canonical decision JSON bytes (what conformance compares). */
+  async decideBytes(input) {
+    return (await this.#run(input)).bytes;
+  }
+
+  async #run(input) {
+    const { doc, now } = prepareInput(input);
+    return this.#consultReplayStore(this.#core.decide(jsonBytes(doc)), now);
+  }
+
+  /**
+   * The core's decision bytes for `input`, exactly as given, WITHOUT consulting the replay store.
+   * For conformance tests and for hosts that run their own store; use `decide()` to enforce.
+   */
+  decideWithoutReplayCheck(input) {
+    return this.#core.decide(jsonBytes(input));
+  }
+
+  /** Verifies an ephemeral grant presented for `request`: a decide with `credentials.grant`. */
+  async verifyGrant(grant, request, extra = {}) {
+    return this.decide({ ...extra, request, credentials: { grant } });
+  }
+
+  /** Releases the module memory held by this decision point. */
+  free() {
+    this.#core.free();
+  }
+
+  // Answers { bytes, decision? }: `decision` is the parsed form of `bytes` when still current.
+  async #consultReplayStore(bytes, now) {
+    const decision = parseJsonBytes(bytes);
+    if (decision.decision !== 'allow' || !Array.isArray(decision.use_once) || decision.use_once.length === 0) {
+      return { bytes, decision };
+    }
+    let replayed;
+    try {
+      replayed = await this.#store.claim(decision.use_once, now);
+      if (!Array.isArray(replayed)) throw new TypeError('replay store claim() did not return an array');
+    } catch (err) {
+      this.#onStoreError?.(err);
+      return { bytes: this.#applyReplay(bytes, [], true) };
+    }
+    if (replayed.length === 0) return { bytes, decision };
+    return { bytes: this.#applyReplay(bytes, replayed, false) };
+  }
+
+  // The decision's own bytes are spliced in, never re-serialised by JS.
+  #applyReplay(decisionBytes, replayed, storeError) {
+    const head = utf8Bytes(`{"decision":`);
+    const tail = utf8Bytes(`,"replayed":${JSON.stringify(replayed.map(String))},"store_error":${storeError}}`);
+    const input = new Uint8Array(head.length + decisionBytes.length + tail.length);
+    input.set(head, 0);
+    input.set(decisionBytes, head.length);
+    input.set(tail, head.length + decisionBytes.length);
+    return this.#core.applyReplay(input);
+  }
+}
+
+function prepareInput(input) {
+  if (input instanceof Uint8Array || typeof input === 'string' || input instanceof ArrayBuffer) {
+    // Pre-serialised: passed through untouched; the store's clock is the host's.
+    let now = unixNow();
+    try {
+      const parsed = JSON.parse(typeof input === 'string' ? input : utf8(jsonBytes(input)));
+      if (Number.isInteger(parsed?.now)) now = parsed.now;
+    } catch {
+      // The core answers input.malformed; nothing to record.
+    }
+    return { doc: input, now };
+  }
+  const doc = { ...input };
+  if (doc.now === undefined) doc.now = unixNow();
+  if (doc.mint_grant && doc.mint_grant.jti === undefined) doc.mint_grant = { ...doc.mint_grant, jti: nonce() };
+  return { doc, now: doc.now };
+}
+
+/** Mints a token with a private JWK through the core (`kind`: bundle, delegation, subdelegation, proof). */
+export async function mint(input) {
+  const { mint: coreMint } = await wasm();
+  const out = parseJsonBytes(coreMint(jsonBytes(input)));
+  if (out.error) {
+    const err = new Error(`${out.error.code}: ${out.error.message}`);
+    err.code = out.error.code;
+    throw err;
+  }
+  return out.token;
+}
