@@ -157,26 +157,43 @@ impl Bundle {
     ///
     /// # Errors
     /// A `bundle.*` reason.
-    pub fn verify(jws: &str, trust_keys: &[PublicJwk], verifier: &dyn Es256Verifier) -> Result<Bundle, Reason> {
+    pub fn verify(
+        jws: &str,
+        trust_keys: &[PublicJwk],
+        verifier: &dyn Es256Verifier,
+    ) -> Result<Bundle, Reason> {
         if trust_keys.is_empty() {
             return Err(reason(Code::BundleMissing, "no trust keys are configured"));
         }
         let parsed = Jws::parse(jws, limits::MAX_BUNDLE_BYTES, false).map_err(|e| match e {
-            crate::jose::JoseError::TooLarge => reason(Code::BundleTooLarge, "bundle exceeds the size limit"),
+            crate::jose::JoseError::TooLarge => {
+                reason(Code::BundleTooLarge, "bundle exceeds the size limit")
+            }
             other => reason(Code::BundleMalformed, format!("bundle JWS: {other}")),
         })?;
         if !typ_matches(parsed.typ(), BUNDLE_TYP) {
-            return Err(reason(Code::BundleMalformed, "bundle typ must be mandate-bundle+jwt"));
+            return Err(reason(
+                Code::BundleMalformed,
+                "bundle typ must be mandate-bundle+jwt",
+            ));
         }
         let key = match parsed.kid() {
             Some(kid) => trust_keys.iter().find(|k| k.kid() == Some(kid)),
             None if trust_keys.len() == 1 => trust_keys.first(),
             None => None,
         }
-        .ok_or_else(|| reason(Code::BundleUntrustedKey, "the bundle's kid names no configured trust key"))?;
-        parsed
-            .verify(key, verifier)
-            .map_err(|_| reason(Code::BundleSignatureInvalid, "bundle signature does not verify"))?;
+        .ok_or_else(|| {
+            reason(
+                Code::BundleUntrustedKey,
+                "the bundle's kid names no configured trust key",
+            )
+        })?;
+        parsed.verify(key, verifier).map_err(|_| {
+            reason(
+                Code::BundleSignatureInvalid,
+                "bundle signature does not verify",
+            )
+        })?;
         let spec: BundleSpec = serde_json::from_value(Value::Object(parsed.claims().clone()))
             .map_err(|e| reason(Code::BundleMalformed, format!("bundle contents: {e}")))?;
         Self::from_spec(spec, b64::encode(&Sha256::digest(jws.as_bytes())))
@@ -186,12 +203,24 @@ impl Bundle {
         let malformed = |m: String| reason(Code::BundleMalformed, m);
         let mut issuers = Vec::with_capacity(spec.issuers.len());
         for i in spec.issuers {
-            let keys = i.keys.iter().map(PublicJwk::from_value).collect::<Result<Vec<_>, _>>();
+            let keys = i
+                .keys
+                .iter()
+                .map(PublicJwk::from_value)
+                .collect::<Result<Vec<_>, _>>();
             let keys = keys.map_err(|e| malformed(format!("issuer {}: {e}", i.iss)))?;
             if keys.iter().any(|k| k.kid().is_none()) {
-                return Err(malformed(format!("issuer {}: every key needs a kid", i.iss)));
+                return Err(malformed(format!(
+                    "issuer {}: every key needs a kid",
+                    i.iss
+                )));
             }
-            issuers.push(Issuer { iss: i.iss, keys, audiences: i.audiences, typ: i.typ });
+            issuers.push(Issuer {
+                iss: i.iss,
+                keys,
+                audiences: i.audiences,
+                typ: i.typ,
+            });
         }
         let mut agents = BTreeMap::new();
         for a in spec.agents {
@@ -201,7 +230,11 @@ impl Bundle {
             }
         }
         let s = &spec.settings;
-        if s.clock_skew < 0 || s.proof_max_age <= 0 || s.grant_max_ttl <= 0 || !s.decision_rule.starts_with("data.") {
+        if s.clock_skew < 0
+            || s.proof_max_age <= 0
+            || s.grant_max_ttl <= 0
+            || !s.decision_rule.starts_with("data.")
+        {
             return Err(malformed(String::from("settings out of range")));
         }
         Ok(Bundle {
@@ -231,10 +264,16 @@ impl Bundle {
     /// `bundle.expired` or `bundle.not_yet_valid`.
     pub fn check_time(&self, now: i64) -> Result<(), Reason> {
         if now >= self.exp {
-            return Err(reason(Code::BundleExpired, format!("bundle {} expired at {}", self.revision, self.exp)));
+            return Err(reason(
+                Code::BundleExpired,
+                format!("bundle {} expired at {}", self.revision, self.exp),
+            ));
         }
         if now < self.nbf {
-            return Err(reason(Code::BundleNotYetValid, format!("bundle {} is valid from {}", self.revision, self.nbf)));
+            return Err(reason(
+                Code::BundleNotYetValid,
+                format!("bundle {} is valid from {}", self.revision, self.nbf),
+            ));
         }
         Ok(())
     }
@@ -251,5 +290,6 @@ impl Bundle {
 /// # Errors
 /// `bundle.malformed` when the bytes are not a JSON object.
 pub fn parse_contents(bytes: &[u8]) -> Result<Value, Reason> {
-    json::parse_strict(bytes, limits::MAX_BUNDLE_BYTES, limits::MAX_DEPTH).map_err(|e| reason(Code::BundleMalformed, format!("{e}")))
+    json::parse_strict(bytes, limits::MAX_BUNDLE_BYTES, limits::MAX_DEPTH)
+        .map_err(|e| reason(Code::BundleMalformed, format!("{e}")))
 }

@@ -12,7 +12,11 @@ pub(crate) struct BadClaim(pub &'static str);
 pub(crate) type Claims = Map<String, Value>;
 
 pub(crate) fn req_str<'a>(c: &'a Claims, name: &'static str) -> Result<&'a str, BadClaim> {
-    json::opt_str(c, name).ok().flatten().filter(|s| !s.is_empty()).ok_or(BadClaim(name))
+    json::opt_str(c, name)
+        .ok()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .ok_or(BadClaim(name))
 }
 
 pub(crate) fn opt_str<'a>(c: &'a Claims, name: &'static str) -> Result<Option<&'a str>, BadClaim> {
@@ -28,7 +32,9 @@ pub(crate) fn opt_int(c: &Claims, name: &'static str) -> Result<Option<i64>, Bad
 }
 
 pub(crate) fn opt_str_array(c: &Claims, name: &'static str) -> Result<Vec<String>, BadClaim> {
-    json::opt_str_array(c, name).map(Option::unwrap_or_default).map_err(|()| BadClaim(name))
+    json::opt_str_array(c, name)
+        .map(Option::unwrap_or_default)
+        .map_err(|()| BadClaim(name))
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3); `None` when absent.
@@ -43,14 +49,25 @@ pub(crate) fn audiences(c: &Claims) -> Result<Option<Vec<String>>, BadClaim> {
 
 /// `act.sub`, and the whole `act` object (RFC 8693 §4.1).
 pub(crate) fn actor(c: &Claims) -> Result<(&str, &Value), BadClaim> {
-    let act = c.get("act").filter(|a| a.is_object()).ok_or(BadClaim("act"))?;
-    let sub = act.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(BadClaim("act"))?;
+    let act = c
+        .get("act")
+        .filter(|a| a.is_object())
+        .ok_or(BadClaim("act"))?;
+    let sub = act
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or(BadClaim("act"))?;
     Ok((sub, act))
 }
 
 /// `cnf.jkt` (RFC 9449 §6.1).
 pub(crate) fn jkt(c: &Claims) -> Result<&str, BadClaim> {
-    c.get("cnf").and_then(|cnf| cnf.get("jkt")).and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(BadClaim("cnf"))
+    c.get("cnf")
+        .and_then(|cnf| cnf.get("jkt"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or(BadClaim("cnf"))
 }
 
 /// The validity window of a token.
@@ -70,7 +87,11 @@ pub(crate) enum TimeFault {
 
 impl Window {
     pub(crate) fn read(c: &Claims) -> Result<Window, BadClaim> {
-        Ok(Window { exp: req_int(c, "exp")?, iat: req_int(c, "iat")?, nbf: opt_int(c, "nbf")? })
+        Ok(Window {
+            exp: req_int(c, "exp")?,
+            iat: req_int(c, "iat")?,
+            nbf: opt_int(c, "nbf")?,
+        })
     }
 
     /// Valid while `now < exp + skew`, once `nbf - skew <= now` and `iat - skew <= now`.

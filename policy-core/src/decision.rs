@@ -41,7 +41,13 @@ impl Decision {
     /// A deny for `reason`.
     #[must_use]
     pub fn deny(decision_id: String, now: i64, reason: Reason) -> Self {
-        Decision { decision_id, now, reasons: alloc::vec![reason], request: Value::Null, ..Decision::default() }
+        Decision {
+            decision_id,
+            now,
+            reasons: alloc::vec![reason],
+            request: Value::Null,
+            ..Decision::default()
+        }
     }
 
     /// The decision document (docs/formats.md).
@@ -50,7 +56,11 @@ impl Decision {
         let principal = self.principal.as_ref().map(|p| {
             json!({"agent": p.agent, "user": p.user, "issuer": p.issuer, "chain": p.chain, "key": p.key.thumbprint(), "kind": p.kind})
         });
-        let use_once: Vec<Value> = self.use_once.iter().map(|u| json!({"kind": u.kind, "jti": u.jti, "exp": u.exp})).collect();
+        let use_once: Vec<Value> = self
+            .use_once
+            .iter()
+            .map(|u| json!({"kind": u.kind, "jti": u.jti, "exp": u.exp}))
+            .collect();
         let mut doc = json!({
             "decision": if self.allow { "allow" } else { "deny" },
             "decision_id": self.decision_id,
@@ -109,12 +119,22 @@ pub fn apply_replay(mut decision: Value, replayed: &[String], store_error: bool)
     let reported: Vec<&str> = decision
         .get("use_once")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|u| u.get("jti").and_then(Value::as_str)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u.get("jti").and_then(Value::as_str))
+                .collect()
+        })
         .unwrap_or_default();
     let hit = replayed.iter().find(|r| reported.contains(&r.as_str()));
     let reason = match (store_error, hit) {
-        (true, _) => Reason::new(Code::ReplayStoreUnavailable, "the replay store could not be reached"),
-        (false, Some(jti)) => Reason::new(Code::ReplayDetected, alloc::format!("{jti} was already used")),
+        (true, _) => Reason::new(
+            Code::ReplayStoreUnavailable,
+            "the replay store could not be reached",
+        ),
+        (false, Some(jti)) => Reason::new(
+            Code::ReplayDetected,
+            alloc::format!("{jti} was already used"),
+        ),
         (false, None) => return decision,
     };
     if !is_allow {
@@ -130,7 +150,10 @@ pub fn force_deny(decision: &mut Value, reason: &Reason) {
         return;
     };
     obj.insert("decision".into(), Value::String("deny".into()));
-    obj.insert("reasons".into(), json!([{"code": reason.code.as_str(), "message": reason.message}]));
+    obj.insert(
+        "reasons".into(),
+        json!([{"code": reason.code.as_str(), "message": reason.message}]),
+    );
     obj.insert("use_once".into(), Value::Array(Vec::new()));
     obj.remove("grant");
     if let Some(audit) = obj.get_mut("audit").and_then(Value::as_object_mut) {

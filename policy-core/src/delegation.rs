@@ -12,12 +12,7 @@ use crate::reason::{Code, Reason, reason};
 use crate::registry::{Agent, AgentStatus};
 use crate::scope::{self, Scopes};
 use crate::{b64, limits};
-use alloc::{
-    borrow::ToOwned,
-    format,
-    string::String,
-    vec::Vec,
-};
+use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -84,13 +79,18 @@ fn jose_reason(e: JoseError) -> Reason {
 }
 
 fn bad_claim(BadClaim(name): BadClaim) -> Reason {
-    reason(Code::TokenClaimsInvalid, format!("claim {name} is missing or has the wrong type"))
+    reason(
+        Code::TokenClaimsInvalid,
+        format!("claim {name} is missing or has the wrong type"),
+    )
 }
 
 fn time_reason(fault: TimeFault, what: &str) -> Reason {
     match fault {
         TimeFault::Expired => reason(Code::TokenExpired, format!("{what} has expired")),
-        TimeFault::NotYetValid => reason(Code::TokenNotYetValid, format!("{what} is not valid yet")),
+        TimeFault::NotYetValid => {
+            reason(Code::TokenNotYetValid, format!("{what} is not valid yet"))
+        }
     }
 }
 
@@ -119,24 +119,41 @@ impl Link<'_> {
 pub(crate) fn verify_chain(ctx: &Ctx<'_>, tokens: &[String]) -> Result<Principal, Reason> {
     let max_hops = ctx.bundle.settings.max_chain_depth as usize;
     if tokens.len() > limits::MAX_CHAIN_TOKENS || tokens.len().saturating_sub(1) > max_hops {
-        return Err(reason(Code::ChainDepthExceeded, format!("chain has {} hops; at most {max_hops} allowed", tokens.len().saturating_sub(1))));
+        return Err(reason(
+            Code::ChainDepthExceeded,
+            format!(
+                "chain has {} hops; at most {max_hops} allowed",
+                tokens.len().saturating_sub(1)
+            ),
+        ));
     }
     let Some((root_token, hops)) = tokens.split_first() else {
-        return Err(reason(Code::CredentialsMissing, "no delegation token was presented"));
+        return Err(reason(
+            Code::CredentialsMissing,
+            "no delegation token was presented",
+        ));
     };
     let root = verify_root(ctx, root_token)?;
     let groups = claims::opt_str_array(&root.claims, "groups").map_err(bad_claim)?;
     let mut principal = Principal {
         kind: "delegation",
         agent: root.agent.clone(),
-        user: claims::req_str(&root.claims, "sub").map_err(bad_claim)?.to_owned(),
+        user: claims::req_str(&root.claims, "sub")
+            .map_err(bad_claim)?
+            .to_owned(),
         groups,
-        issuer: claims::req_str(&root.claims, "iss").map_err(bad_claim)?.to_owned(),
+        issuer: claims::req_str(&root.claims, "iss")
+            .map_err(bad_claim)?
+            .to_owned(),
         chain: alloc::vec![root.agent.clone()],
         key: acting_key(ctx, &root.agent, &root.jkt)?.clone(),
         scopes: root.scopes.clone(),
         details: root.details.clone(),
-        jtis: alloc::vec![claims::req_str(&root.claims, "jti").map_err(bad_claim)?.to_owned()],
+        jtis: alloc::vec![
+            claims::req_str(&root.claims, "jti")
+                .map_err(bad_claim)?
+                .to_owned()
+        ],
         aud: root.aud.clone(),
         exp: root.exp,
         act: root.act().clone(),
@@ -151,7 +168,11 @@ pub(crate) fn verify_chain(ctx: &Ctx<'_>, tokens: &[String]) -> Result<Principal
         principal.chain.push(link.agent.clone());
         principal.scopes = link.scopes.clone();
         principal.details = link.details.clone();
-        principal.jtis.push(claims::req_str(&link.claims, "jti").map_err(bad_claim)?.to_owned());
+        principal.jtis.push(
+            claims::req_str(&link.claims, "jti")
+                .map_err(bad_claim)?
+                .to_owned(),
+        );
         principal.aud = link.aud.clone();
         principal.exp = principal.exp.min(link.exp);
         principal.act = link.act().clone();
@@ -177,128 +198,258 @@ fn acting_key<'b>(ctx: &Ctx<'b>, agent: &str, jkt: &str) -> Result<&'b PublicJwk
 fn verify_root<'t>(ctx: &Ctx<'_>, token: &'t str) -> Result<Link<'t>, Reason> {
     let jws = Jws::parse(token, limits::MAX_TOKEN_BYTES, false).map_err(jose_reason)?;
     if !typ_matches(jws.typ(), DELEGATION_TYP) {
-        return Err(reason(Code::TokenTypInvalid, "delegation token typ must be at+jwt"));
+        return Err(reason(
+            Code::TokenTypInvalid,
+            "delegation token typ must be at+jwt",
+        ));
     }
     let iss = claims::req_str(jws.claims(), "iss").map_err(bad_claim)?;
-    let issuer = ctx.bundle.issuer(iss).ok_or_else(|| reason(Code::TokenIssuerUnknown, format!("issuer {iss} is not trusted")))?;
+    let issuer = ctx.bundle.issuer(iss).ok_or_else(|| {
+        reason(
+            Code::TokenIssuerUnknown,
+            format!("issuer {iss} is not trusted"),
+        )
+    })?;
     if !issuer.issues(DELEGATION_TYP) {
-        return Err(reason(Code::TokenTypInvalid, format!("issuer {iss} is not trusted for delegation tokens")));
+        return Err(reason(
+            Code::TokenTypInvalid,
+            format!("issuer {iss} is not trusted for delegation tokens"),
+        ));
     }
     let key = jws
         .kid()
         .and_then(|kid| issuer.keys.iter().find(|k| k.kid() == Some(kid)))
-        .ok_or_else(|| reason(Code::TokenKeyUnknown, format!("kid names no key of issuer {iss}")))?;
+        .ok_or_else(|| {
+            reason(
+                Code::TokenKeyUnknown,
+                format!("kid names no key of issuer {iss}"),
+            )
+        })?;
     ctx.verify_cached(&jws, key).map_err(jose_reason)?;
     let c = jws.claims();
     claims::req_str(c, "sub").map_err(bad_claim)?;
     claims::req_str(c, "jti").map_err(bad_claim)?;
     let window = Window::read(c).map_err(bad_claim)?;
-    let aud = claims::audiences(c).map_err(bad_claim)?.ok_or(bad_claim(BadClaim("aud")))?;
+    let aud = claims::audiences(c)
+        .map_err(bad_claim)?
+        .ok_or(bad_claim(BadClaim("aud")))?;
     let (agent_id, _) = claims::actor(c).map_err(bad_claim)?;
     let jkt = claims::jkt(c).map_err(bad_claim)?;
-    let scopes = Scopes::parse(claims::opt_str(c, "scope").map_err(bad_claim)?.unwrap_or(""));
-    let details = scope::parse_details(c).map_err(|()| bad_claim(BadClaim("authorization_details")))?;
+    let scopes = Scopes::parse(
+        claims::opt_str(c, "scope")
+            .map_err(bad_claim)?
+            .unwrap_or(""),
+    );
+    let details =
+        scope::parse_details(c).map_err(|()| bad_claim(BadClaim("authorization_details")))?;
     let sub = claims::req_str(c, "sub").map_err(bad_claim)?;
     let groups = claims::opt_str_array(c, "groups").map_err(bad_claim)?;
-    window.check(ctx.now, ctx.bundle.settings.clock_skew).map_err(|f| time_reason(f, "delegation token"))?;
+    window
+        .check(ctx.now, ctx.bundle.settings.clock_skew)
+        .map_err(|f| time_reason(f, "delegation token"))?;
     if !aud.iter().any(|a| issuer.audiences.contains(a)) {
-        return Err(reason(Code::TokenAudienceInvalid, "aud names no audience trusted for this issuer"));
+        return Err(reason(
+            Code::TokenAudienceInvalid,
+            "aud names no audience trusted for this issuer",
+        ));
     }
     check_revoked_jti(ctx, c)?;
     let agent = active_agent(ctx, agent_id, jkt)?;
     if !agent.accepts_delegator(sub, &groups, false) {
-        return Err(reason(Code::DelegationDelegatorNotAllowed, format!("{sub} may not delegate to {agent_id}")));
+        return Err(reason(
+            Code::DelegationDelegatorNotAllowed,
+            format!("{sub} may not delegate to {agent_id}"),
+        ));
     }
     check_ceiling(agent, &scopes, &details)?;
-    Ok(Link { token, claims: c.clone(), agent: agent_id.to_owned(), jkt: jkt.to_owned(), scopes, details, aud, exp: window.exp })
+    Ok(Link {
+        token,
+        claims: c.clone(),
+        agent: agent_id.to_owned(),
+        jkt: jkt.to_owned(),
+        scopes,
+        details,
+        aud,
+        exp: window.exp,
+    })
 }
 
-fn verify_hop<'t>(ctx: &Ctx<'_>, parent: &Link<'_>, token: &'t str, hops_below_parent: usize, user: &str) -> Result<Link<'t>, Reason> {
+fn verify_hop<'t>(
+    ctx: &Ctx<'_>,
+    parent: &Link<'_>,
+    token: &'t str,
+    hops_below_parent: usize,
+    user: &str,
+) -> Result<Link<'t>, Reason> {
     let jws = Jws::parse(token, limits::MAX_TOKEN_BYTES, false).map_err(jose_reason)?;
     if !typ_matches(jws.typ(), SUBDELEGATION_TYP) {
-        return Err(reason(Code::TokenTypInvalid, "sub-delegation typ must be mandate-subdelegation+jwt"));
+        return Err(reason(
+            Code::TokenTypInvalid,
+            "sub-delegation typ must be mandate-subdelegation+jwt",
+        ));
     }
     let c = jws.claims();
     let iss = claims::req_str(c, "iss").map_err(bad_claim)?;
     if iss != parent.agent {
-        return Err(reason(Code::ChainSignerMismatch, format!("hop issued by {iss}, but the previous hop's agent is {}", parent.agent)));
+        return Err(reason(
+            Code::ChainSignerMismatch,
+            format!(
+                "hop issued by {iss}, but the previous hop's agent is {}",
+                parent.agent
+            ),
+        ));
     }
     let expected_parent = b64::encode(&Sha256::digest(parent.token.as_bytes()));
     if claims::req_str(c, "parent").map_err(bad_claim)? != expected_parent {
-        return Err(reason(Code::ChainParentMismatch, "parent does not hash the previous token"));
+        return Err(reason(
+            Code::ChainParentMismatch,
+            "parent does not hash the previous token",
+        ));
     }
-    let delegator = ctx.bundle.agents.get(&parent.agent).ok_or_else(|| reason(Code::AgentUnknown, "delegating agent is not registered"))?;
+    let delegator = ctx
+        .bundle
+        .agents
+        .get(&parent.agent)
+        .ok_or_else(|| reason(Code::AgentUnknown, "delegating agent is not registered"))?;
     let signer = acting_key(ctx, &parent.agent, &parent.jkt)?;
     ctx.verify_cached(&jws, signer).map_err(jose_reason)?;
     claims::req_str(c, "jti").map_err(bad_claim)?;
     let window = Window::read(c).map_err(bad_claim)?;
     let (agent_id, act) = claims::actor(c).map_err(bad_claim)?;
     if act.get("act") != Some(parent.act()) {
-        return Err(reason(Code::ChainParentMismatch, "act must nest the previous token's act (RFC 8693)"));
+        return Err(reason(
+            Code::ChainParentMismatch,
+            "act must nest the previous token's act (RFC 8693)",
+        ));
     }
     let jkt = claims::jkt(c).map_err(bad_claim)?;
-    let scopes = Scopes::parse(claims::opt_str(c, "scope").map_err(bad_claim)?.unwrap_or(""));
-    let details = scope::parse_details(c).map_err(|()| bad_claim(BadClaim("authorization_details")))?;
+    let scopes = Scopes::parse(
+        claims::opt_str(c, "scope")
+            .map_err(bad_claim)?
+            .unwrap_or(""),
+    );
+    let details =
+        scope::parse_details(c).map_err(|()| bad_claim(BadClaim("authorization_details")))?;
     let aud = claims::audiences(c).map_err(bad_claim)?;
-    window.check(ctx.now, ctx.bundle.settings.clock_skew).map_err(|f| time_reason(f, "sub-delegation"))?;
+    window
+        .check(ctx.now, ctx.bundle.settings.clock_skew)
+        .map_err(|f| time_reason(f, "sub-delegation"))?;
     if window.exp > parent.exp {
-        return Err(reason(Code::ChainLifetimeExtended, "a hop may not outlive its parent"));
+        return Err(reason(
+            Code::ChainLifetimeExtended,
+            "a hop may not outlive its parent",
+        ));
     }
     if claims::req_str(c, "sub").map_err(bad_claim)? != user {
-        return Err(reason(Code::ChainSubjectMismatch, "a hop must act for the same person"));
+        return Err(reason(
+            Code::ChainSubjectMismatch,
+            "a hop must act for the same person",
+        ));
     }
     check_revoked_jti(ctx, c)?;
     if !delegator.may_delegate_to(agent_id) {
-        return Err(reason(Code::ChainDelegateNotAllowed, format!("{} may not sub-delegate to {agent_id}", parent.agent)));
+        return Err(reason(
+            Code::ChainDelegateNotAllowed,
+            format!("{} may not sub-delegate to {agent_id}", parent.agent),
+        ));
     }
-    let allowed_below = delegator.max_depth.unwrap_or(ctx.bundle.settings.max_chain_depth) as usize;
+    let allowed_below = delegator
+        .max_depth
+        .unwrap_or(ctx.bundle.settings.max_chain_depth) as usize;
     if hops_below_parent > allowed_below {
-        return Err(reason(Code::ChainDepthExceeded, format!("{} allows {allowed_below} hops below it", parent.agent)));
+        return Err(reason(
+            Code::ChainDepthExceeded,
+            format!("{} allows {allowed_below} hops below it", parent.agent),
+        ));
     }
     let agent = active_agent(ctx, agent_id, jkt)?;
     if !agent.accepts_delegator(&parent.agent, &[], true) {
-        return Err(reason(Code::DelegationDelegatorNotAllowed, format!("{} may not delegate to {agent_id}", parent.agent)));
+        return Err(reason(
+            Code::DelegationDelegatorNotAllowed,
+            format!("{} may not delegate to {agent_id}", parent.agent),
+        ));
     }
     let aud = aud.unwrap_or_else(|| parent.aud.clone());
     let widened_aud = !aud.iter().all(|a| parent.aud.contains(a));
-    if widened_aud || !parent.scopes.covers_all(&scopes) || !scope::details_cover_all(&parent.details, &details) {
-        return Err(reason(Code::ChainScopeEscalation, format!("{} asks for more than {} holds", agent_id, parent.agent)));
+    if widened_aud
+        || !parent.scopes.covers_all(&scopes)
+        || !scope::details_cover_all(&parent.details, &details)
+    {
+        return Err(reason(
+            Code::ChainScopeEscalation,
+            format!("{} asks for more than {} holds", agent_id, parent.agent),
+        ));
     }
     check_ceiling(agent, &scopes, &details)?;
-    Ok(Link { token, claims: c.clone(), agent: agent_id.to_owned(), jkt: jkt.to_owned(), scopes, details, aud, exp: window.exp })
+    Ok(Link {
+        token,
+        claims: c.clone(),
+        agent: agent_id.to_owned(),
+        jkt: jkt.to_owned(),
+        scopes,
+        details,
+        aud,
+        exp: window.exp,
+    })
 }
 
 fn check_revoked_jti(ctx: &Ctx<'_>, c: &Claims) -> Result<(), Reason> {
     let jti = claims::req_str(c, "jti").map_err(bad_claim)?;
     if ctx.bundle.revocations.jti.iter().any(|r| r == jti) {
-        return Err(reason(Code::TokenRevoked, format!("token {jti} is revoked")));
+        return Err(reason(
+            Code::TokenRevoked,
+            format!("token {jti} is revoked"),
+        ));
     }
     Ok(())
 }
 
 /// The agent is registered, active, not revoked, and `jkt` is one of its unrevoked keys.
-pub(crate) fn active_agent<'b>(ctx: &Ctx<'b>, agent_id: &str, jkt: &str) -> Result<&'b Agent, Reason> {
-    let agent = ctx.bundle.agents.get(agent_id).ok_or_else(|| reason(Code::AgentUnknown, format!("{agent_id} is not registered")))?;
+pub(crate) fn active_agent<'b>(
+    ctx: &Ctx<'b>,
+    agent_id: &str,
+    jkt: &str,
+) -> Result<&'b Agent, Reason> {
+    let agent = ctx
+        .bundle
+        .agents
+        .get(agent_id)
+        .ok_or_else(|| reason(Code::AgentUnknown, format!("{agent_id} is not registered")))?;
     if ctx.bundle.revocations.agents.iter().any(|a| a == agent_id) {
         return Err(reason(Code::AgentRevoked, format!("{agent_id} is revoked")));
     }
     match agent.status {
         AgentStatus::Active => {}
-        AgentStatus::Suspended => return Err(reason(Code::AgentSuspended, format!("{agent_id} is suspended"))),
-        AgentStatus::Revoked => return Err(reason(Code::AgentRevoked, format!("{agent_id} is revoked"))),
+        AgentStatus::Suspended => {
+            return Err(reason(
+                Code::AgentSuspended,
+                format!("{agent_id} is suspended"),
+            ));
+        }
+        AgentStatus::Revoked => {
+            return Err(reason(Code::AgentRevoked, format!("{agent_id} is revoked")));
+        }
     }
     if ctx.bundle.revocations.keys.iter().any(|k| k == jkt) {
         return Err(reason(Code::AgentKeyRevoked, "the agent's key is revoked"));
     }
     if agent.key_by_thumbprint(jkt).is_none() {
-        return Err(reason(Code::AgentKeyMismatch, format!("cnf.jkt names no key of {agent_id}")));
+        return Err(reason(
+            Code::AgentKeyMismatch,
+            format!("cnf.jkt names no key of {agent_id}"),
+        ));
     }
     Ok(agent)
 }
 
 fn check_ceiling(agent: &Agent, scopes: &Scopes, details: &[Value]) -> Result<(), Reason> {
-    if !agent.ceiling_scopes.covers_all(scopes) || !scope::details_cover_all(&agent.ceiling_details, details) {
-        return Err(reason(Code::DelegationScopeExceedsCeiling, format!("delegation exceeds the ceiling of {}", agent.id)));
+    if !agent.ceiling_scopes.covers_all(scopes)
+        || !scope::details_cover_all(&agent.ceiling_details, details)
+    {
+        return Err(reason(
+            Code::DelegationScopeExceedsCeiling,
+            format!("delegation exceeds the ceiling of {}", agent.id),
+        ));
     }
     Ok(())
 }

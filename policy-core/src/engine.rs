@@ -106,7 +106,11 @@ impl Ctx<'_> {
             return Ok(());
         }
         jws.verify(key, self.verifier)?;
-        let exp = jws.claims().get("exp").and_then(Value::as_i64).unwrap_or(self.now);
+        let exp = jws
+            .claims()
+            .get("exp")
+            .and_then(Value::as_i64)
+            .unwrap_or(self.now);
         let mut entries = self.cache.entries.lock();
         if entries.len() >= SIG_CACHE_CAP {
             entries.retain(|_, e| *e > self.now);
@@ -129,7 +133,9 @@ pub struct Pdp {
 
 impl core::fmt::Debug for Pdp {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Pdp").field("status", &self.status().map(|b| &b.revision)).finish_non_exhaustive()
+        f.debug_struct("Pdp")
+            .field("status", &self.status().map(|b| &b.revision))
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,7 +150,13 @@ impl Pdp {
     #[must_use]
     pub fn load_with_verifier(config_json: &[u8], verifier: Box<dyn Es256Verifier>) -> Pdp {
         let state = load_state(config_json, verifier.as_ref());
-        Pdp { state, verifier, cache: SigCache { entries: spin::Mutex::new(BTreeMap::new()) } }
+        Pdp {
+            state,
+            verifier,
+            cache: SigCache {
+                entries: spin::Mutex::new(BTreeMap::new()),
+            },
+        }
     }
 
     /// The verified bundle, or why there is none.
@@ -160,7 +172,9 @@ impl Pdp {
     pub fn status_json(&self) -> Vec<u8> {
         let v = match &self.state {
             Ok(l) => l.bundle.status_value(),
-            Err(r) => json!({"ok": false, "error": {"code": r.code.as_str(), "message": r.message}}),
+            Err(r) => {
+                json!({"ok": false, "error": {"code": r.code.as_str(), "message": r.message}})
+            }
         };
         json::canonical(&v).into_bytes()
     }
@@ -181,20 +195,50 @@ impl Pdp {
         let parsed = match json::parse_strict(input, limits::MAX_INPUT_BYTES, limits::MAX_DEPTH) {
             Ok(v) => v,
             Err(json::JsonError::TooLarge { .. } | json::JsonError::TooDeep(_)) => {
-                return Decision::deny(derived_id(), 0, reason(Code::InputTooLarge, "decide input exceeds the size or depth limit"));
+                return Decision::deny(
+                    derived_id(),
+                    0,
+                    reason(
+                        Code::InputTooLarge,
+                        "decide input exceeds the size or depth limit",
+                    ),
+                );
             }
-            Err(e) => return Decision::deny(derived_id(), 0, reason(Code::InputMalformed, format!("{e}"))),
+            Err(e) => {
+                return Decision::deny(
+                    derived_id(),
+                    0,
+                    reason(Code::InputMalformed, format!("{e}")),
+                );
+            }
         };
         let input: DecideInput = match serde_json::from_value(parsed) {
             Ok(i) => i,
-            Err(e) => return Decision::deny(derived_id(), 0, reason(Code::InputMalformed, format!("{e}"))),
+            Err(e) => {
+                return Decision::deny(
+                    derived_id(),
+                    0,
+                    reason(Code::InputMalformed, format!("{e}")),
+                );
+            }
         };
         let decision_id = match &input.decision_id {
             Some(id) if !id.is_empty() && id.len() <= 128 => id.clone(),
-            Some(_) => return Decision::deny(derived_id(), input.now, reason(Code::InputMalformed, "decision_id must be 1 to 128 bytes")),
+            Some(_) => {
+                return Decision::deny(
+                    derived_id(),
+                    input.now,
+                    reason(Code::InputMalformed, "decision_id must be 1 to 128 bytes"),
+                );
+            }
             None => derived_id(),
         };
-        let mut decision = Decision { decision_id, now: input.now, request: audit_request(&input.request), ..Decision::default() };
+        let mut decision = Decision {
+            decision_id,
+            now: input.now,
+            request: audit_request(&input.request),
+            ..Decision::default()
+        };
         let loaded = match &self.state {
             Ok(l) => l,
             Err(r) => {
@@ -214,30 +258,66 @@ impl Pdp {
         decision
     }
 
-    fn pipeline(&self, loaded: &Loaded, input: DecideInput, decision: &mut Decision) -> Result<(), Reason> {
-        let ctx = Ctx { bundle: &loaded.bundle, now: input.now, verifier: self.verifier.as_ref(), cache: &self.cache };
+    fn pipeline(
+        &self,
+        loaded: &Loaded,
+        input: DecideInput,
+        decision: &mut Decision,
+    ) -> Result<(), Reason> {
+        let ctx = Ctx {
+            bundle: &loaded.bundle,
+            now: input.now,
+            verifier: self.verifier.as_ref(),
+            cache: &self.cache,
+        };
         loaded.bundle.check_time(input.now)?;
         let request = Request::new(input.request).map_err(|m| reason(Code::RequestInvalid, m))?;
         let creds = input.credentials;
-        let (principal, use_once): (Principal, UseOnce) = match (creds.grant.as_deref(), creds.delegation.is_empty()) {
-            (Some(_), false) => return Err(reason(Code::CredentialsConflict, "present a grant or a delegation, not both")),
-            (None, true) => return Err(reason(Code::CredentialsMissing, "no delegation or grant was presented")),
-            (Some(g), true) => grant::verify(&ctx, g, &request)?,
-            (None, false) => {
-                let principal = delegation::verify_chain(&ctx, &creds.delegation)?;
-                let proof = creds.proof.as_deref().ok_or_else(|| reason(Code::ProofMissing, "a delegation needs a DPoP proof"))?;
-                let presented = creds.delegation.last().map(String::as_str).unwrap_or("");
-                let use_once = proof::verify(&ctx, proof, presented, &principal, &request)?;
-                (principal, use_once)
-            }
-        };
+        let (principal, use_once): (Principal, UseOnce) =
+            match (creds.grant.as_deref(), creds.delegation.is_empty()) {
+                (Some(_), false) => {
+                    return Err(reason(
+                        Code::CredentialsConflict,
+                        "present a grant or a delegation, not both",
+                    ));
+                }
+                (None, true) => {
+                    return Err(reason(
+                        Code::CredentialsMissing,
+                        "no delegation or grant was presented",
+                    ));
+                }
+                (Some(g), true) => grant::verify(&ctx, g, &request)?,
+                (None, false) => {
+                    let principal = delegation::verify_chain(&ctx, &creds.delegation)?;
+                    let proof = creds.proof.as_deref().ok_or_else(|| {
+                        reason(Code::ProofMissing, "a delegation needs a DPoP proof")
+                    })?;
+                    let presented = creds.delegation.last().map(String::as_str).unwrap_or("");
+                    let use_once = proof::verify(&ctx, proof, presented, &principal, &request)?;
+                    (principal, use_once)
+                }
+            };
         decision.principal = Some(principal.clone());
-        if let Some(action) = &request.spec.action {
-            if !scope::action_covered(&principal.scopes, &principal.details, action, request.spec.resource.as_deref()) {
-                return Err(reason(Code::DelegationScopeInsufficient, format!("the delegation does not cover {action}")));
-            }
+        if let Some(action) = &request.spec.action
+            && !scope::action_covered(
+                &principal.scopes,
+                &principal.details,
+                action,
+                request.spec.resource.as_deref(),
+            )
+        {
+            return Err(reason(
+                Code::DelegationScopeInsufficient,
+                format!("the delegation does not cover {action}"),
+            ));
         }
-        let agent = loaded.bundle.agents.get(&principal.agent).map(|a| a.to_policy_value()).unwrap_or(Value::Null);
+        let agent = loaded
+            .bundle
+            .agents
+            .get(&principal.agent)
+            .map(|a| a.to_policy_value())
+            .unwrap_or(Value::Null);
         let policy_input = json!({
             "agent": agent,
             "user": {"id": principal.user, "groups": principal.groups, "issuer": principal.issuer},
@@ -250,17 +330,36 @@ impl Pdp {
         decision.obligations = outcome.obligations;
         let rule = &loaded.bundle.settings.decision_rule;
         if !outcome.deny.is_empty() {
-            decision.rules = outcome.deny.iter().map(|m| format!("{rule}.deny: {m}")).collect();
-            decision.reasons = outcome.deny.into_iter().map(|m| reason(Code::PolicyDenied, m)).collect();
+            decision.rules = outcome
+                .deny
+                .iter()
+                .map(|m| format!("{rule}.deny: {m}"))
+                .collect();
+            decision.reasons = outcome
+                .deny
+                .into_iter()
+                .map(|m| reason(Code::PolicyDenied, m))
+                .collect();
             return Err(reason(Code::PolicyDenied, "denied by guardrails"));
         }
         if !outcome.allow {
             decision.rules = alloc::vec![format!("{rule}.allow")];
-            return Err(reason(Code::PolicyNotAllowed, "no guardrail allowed the request"));
+            return Err(reason(
+                Code::PolicyNotAllowed,
+                "no guardrail allowed the request",
+            ));
         }
         decision.rules = alloc::vec![format!("{rule}.allow")];
         if let Some(ask) = &input.mint_grant {
-            let g = grant::mint(&ctx, loaded.grant_key.as_ref(), ask, &principal, &request, &decision.decision_id, &decision.obligations)?;
+            let g = grant::mint(
+                &ctx,
+                loaded.grant_key.as_ref(),
+                ask,
+                &principal,
+                &request,
+                &decision.decision_id,
+                &decision.obligations,
+            )?;
             decision.grant = Some(g);
         }
         decision.use_once = alloc::vec![use_once];
@@ -278,15 +377,25 @@ impl Pdp {
                 let replayed = obj
                     .get("replayed")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(ToString::to_string)).collect::<Vec<_>>())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(ToString::to_string))
+                            .collect::<Vec<_>>()
+                    })
                     .unwrap_or_default();
-                let store_error = obj.get("store_error").and_then(Value::as_bool).unwrap_or(false);
+                let store_error = obj
+                    .get("store_error")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 match obj.remove("decision") {
                     Some(d @ Value::Object(_)) => decision::apply_replay(d, &replayed, store_error),
                     _ => error_value(Code::InputMalformed, "apply_replay needs a decision object"),
                 }
             }
-            _ => error_value(Code::InputMalformed, "apply_replay input must be a JSON object"),
+            _ => error_value(
+                Code::InputMalformed,
+                "apply_replay input must be a JSON object",
+            ),
         };
         json::canonical(&out).into_bytes()
     }
@@ -301,12 +410,22 @@ fn audit_request(r: &RequestSpec) -> Value {
 }
 
 fn load_state(config_json: &[u8], verifier: &dyn Es256Verifier) -> Result<Loaded, Reason> {
-    let value = json::parse_strict(config_json, limits::MAX_BUNDLE_BYTES + 64 * 1024, limits::MAX_DEPTH).map_err(|e| match e {
-        json::JsonError::TooLarge { .. } => reason(Code::BundleTooLarge, "load config exceeds the size limit"),
+    let value = json::parse_strict(
+        config_json,
+        limits::MAX_BUNDLE_BYTES + 64 * 1024,
+        limits::MAX_DEPTH,
+    )
+    .map_err(|e| match e {
+        json::JsonError::TooLarge { .. } => {
+            reason(Code::BundleTooLarge, "load config exceeds the size limit")
+        }
         other => reason(Code::BundleMalformed, format!("load config: {other}")),
     })?;
-    let config: LoadConfig = serde_json::from_value(value).map_err(|e| reason(Code::BundleMalformed, format!("load config: {e}")))?;
-    let jws = config.bundle.ok_or_else(|| reason(Code::BundleMissing, "no bundle is configured"))?;
+    let config: LoadConfig = serde_json::from_value(value)
+        .map_err(|e| reason(Code::BundleMalformed, format!("load config: {e}")))?;
+    let jws = config
+        .bundle
+        .ok_or_else(|| reason(Code::BundleMissing, "no bundle is configured"))?;
     let trust_keys = config
         .trust_keys
         .iter()
@@ -314,10 +433,21 @@ fn load_state(config_json: &[u8], verifier: &dyn Es256Verifier) -> Result<Loaded
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| reason(Code::BundleMissing, format!("trust key: {e}")))?;
     let bundle = Bundle::verify(&jws, &trust_keys, verifier)?;
-    let guardrails = Guardrails::compile(&bundle.policies, &bundle.data, &bundle.settings.decision_rule)?;
+    let guardrails = Guardrails::compile(
+        &bundle.policies,
+        &bundle.data,
+        &bundle.settings.decision_rule,
+    )?;
     let grant_key = match config.grant_key {
         None => None,
-        Some(k) => Some(PrivateJwk::from_value(&k).map_err(|e| reason(Code::BundleMalformed, format!("grant key: {e}")))?),
+        Some(k) => Some(
+            PrivateJwk::from_value(&k)
+                .map_err(|e| reason(Code::BundleMalformed, format!("grant key: {e}")))?,
+        ),
     };
-    Ok(Loaded { bundle, guardrails, grant_key })
+    Ok(Loaded {
+        bundle,
+        guardrails,
+        grant_key,
+    })
 }

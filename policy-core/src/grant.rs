@@ -39,9 +39,16 @@ fn bad(BadClaim(name): BadClaim) -> Reason {
 ///
 /// # Errors
 /// A `grant.*`, `token.revoked` or `agent.*` reason.
-pub(crate) fn verify(ctx: &Ctx<'_>, grant: &str, request: &Request) -> Result<(Principal, UseOnce), Reason> {
+pub(crate) fn verify(
+    ctx: &Ctx<'_>,
+    grant: &str,
+    request: &Request,
+) -> Result<(Principal, UseOnce), Reason> {
     let jws = Jws::parse(grant, limits::MAX_TOKEN_BYTES, false).map_err(|e| match e {
-        JoseError::SignatureInvalid => reason(Code::GrantSignatureInvalid, "grant signature does not verify"),
+        JoseError::SignatureInvalid => reason(
+            Code::GrantSignatureInvalid,
+            "grant signature does not verify",
+        ),
         other => malformed(&format!("{other}")),
     })?;
     if !typ_matches(jws.typ(), GRANT_TYP) {
@@ -53,17 +60,34 @@ pub(crate) fn verify(ctx: &Ctx<'_>, grant: &str, request: &Request) -> Result<(P
         .bundle
         .issuer(iss)
         .filter(|i| i.issues(GRANT_TYP))
-        .ok_or_else(|| reason(Code::GrantIssuerUnknown, format!("{iss} is not trusted for grants")))?;
+        .ok_or_else(|| {
+            reason(
+                Code::GrantIssuerUnknown,
+                format!("{iss} is not trusted for grants"),
+            )
+        })?;
     let key = jws
         .kid()
         .and_then(|kid| issuer.keys.iter().find(|k| k.kid() == Some(kid)))
-        .ok_or_else(|| reason(Code::GrantIssuerUnknown, "kid names no grant key of the issuer"))?;
-    jws.verify(key, ctx.verifier).map_err(|_| reason(Code::GrantSignatureInvalid, "grant signature does not verify"))?;
+        .ok_or_else(|| {
+            reason(
+                Code::GrantIssuerUnknown,
+                "kid names no grant key of the issuer",
+            )
+        })?;
+    jws.verify(key, ctx.verifier).map_err(|_| {
+        reason(
+            Code::GrantSignatureInvalid,
+            "grant signature does not verify",
+        )
+    })?;
     let window = Window::read(c).map_err(bad)?;
     let user = claims::req_str(c, "sub").map_err(bad)?;
     let jti = claims::req_str(c, "jti").map_err(bad)?;
     claims::req_str(c, "decision_id").map_err(bad)?;
-    let aud = claims::audiences(c).map_err(bad)?.ok_or(bad(BadClaim("aud")))?;
+    let aud = claims::audiences(c)
+        .map_err(bad)?
+        .ok_or(bad(BadClaim("aud")))?;
     let (agent_id, act) = claims::actor(c).map_err(bad)?;
     let jkt = claims::jkt(c).map_err(bad)?;
     let scopes = Scopes::parse(claims::opt_str(c, "scope").map_err(bad)?.unwrap_or(""));
@@ -71,18 +95,29 @@ pub(crate) fn verify(ctx: &Ctx<'_>, grant: &str, request: &Request) -> Result<(P
     let chain = claims::opt_str_array(c, "chain").map_err(bad)?;
     let s = &ctx.bundle.settings;
     if window.exp.saturating_sub(window.iat) > s.grant_max_ttl {
-        return Err(reason(Code::GrantTtlExceeded, format!("grant lives longer than {}s", s.grant_max_ttl)));
+        return Err(reason(
+            Code::GrantTtlExceeded,
+            format!("grant lives longer than {}s", s.grant_max_ttl),
+        ));
     }
     match window.check(ctx.now, s.clock_skew) {
         Err(TimeFault::Expired) => return Err(reason(Code::GrantExpired, "grant has expired")),
-        Err(TimeFault::NotYetValid) => return Err(reason(Code::GrantNotYetValid, "grant is not valid yet")),
+        Err(TimeFault::NotYetValid) => {
+            return Err(reason(Code::GrantNotYetValid, "grant is not valid yet"));
+        }
         Ok(()) => {}
     }
     if !aud.iter().any(|a| issuer.audiences.contains(a)) {
-        return Err(reason(Code::GrantAudienceInvalid, "grant aud is not accepted here"));
+        return Err(reason(
+            Code::GrantAudienceInvalid,
+            "grant aud is not accepted here",
+        ));
     }
     if ctx.bundle.revocations.jti.iter().any(|r| r == jti) {
-        return Err(reason(Code::TokenRevoked, format!("grant {jti} is revoked")));
+        return Err(reason(
+            Code::TokenRevoked,
+            format!("grant {jti} is revoked"),
+        ));
     }
     let agent = active_agent(ctx, agent_id, jkt)?;
     check_binding(c, request)?;
@@ -92,8 +127,15 @@ pub(crate) fn verify(ctx: &Ctx<'_>, grant: &str, request: &Request) -> Result<(P
         user: user.to_owned(),
         groups: Vec::new(),
         issuer: iss.to_owned(),
-        chain: if chain.is_empty() { alloc::vec![agent_id.to_owned()] } else { chain },
-        key: agent.key_by_thumbprint(jkt).cloned().ok_or_else(|| reason(Code::AgentKeyMismatch, "grant names no key of the agent"))?,
+        chain: if chain.is_empty() {
+            alloc::vec![agent_id.to_owned()]
+        } else {
+            chain
+        },
+        key: agent
+            .key_by_thumbprint(jkt)
+            .cloned()
+            .ok_or_else(|| reason(Code::AgentKeyMismatch, "grant names no key of the agent"))?,
         scopes,
         details,
         jtis: alloc::vec![jti.to_owned()],
@@ -102,13 +144,22 @@ pub(crate) fn verify(ctx: &Ctx<'_>, grant: &str, request: &Request) -> Result<(P
         act: act.clone(),
         hops: Vec::new(),
     };
-    let use_once = UseOnce { kind: "grant", jti: jti.to_owned(), exp: window.exp.saturating_add(s.clock_skew) };
+    let use_once = UseOnce {
+        kind: "grant",
+        jti: jti.to_owned(),
+        exp: window.exp.saturating_add(s.clock_skew),
+    };
     Ok((principal, use_once))
 }
 
 /// The grant names one action: method and URI (`htm`/`htu`), and/or `action` and `resource`.
 fn check_binding(c: &Claims, request: &Request) -> Result<(), Reason> {
-    let mismatch = |what: &str| reason(Code::GrantRequestMismatch, format!("grant is bound to another {what}"));
+    let mismatch = |what: &str| {
+        reason(
+            Code::GrantRequestMismatch,
+            format!("grant is bound to another {what}"),
+        )
+    };
     let htm = claims::opt_str(c, "htm").map_err(bad)?;
     let htu = claims::opt_str(c, "htu").map_err(bad)?;
     let action = claims::opt_str(c, "action").map_err(bad)?;
@@ -148,16 +199,23 @@ pub(crate) fn mint(
     let unavailable = |m: &str| reason(Code::GrantMintUnavailable, m.to_owned());
     let key = key.ok_or_else(|| unavailable("this decision point has no grant key"))?;
     let s = &ctx.bundle.settings;
-    let iss = s.grant_issuer.as_deref().ok_or_else(|| unavailable("the bundle names no grant_issuer"))?;
+    let iss = s
+        .grant_issuer
+        .as_deref()
+        .ok_or_else(|| unavailable("the bundle names no grant_issuer"))?;
     if ask.ttl <= 0 || ask.aud.is_empty() || ask.jti.is_empty() || ask.jti.len() > 128 {
-        return Err(unavailable("mint_grant needs aud, a positive ttl and a jti of at most 128 bytes"));
+        return Err(unavailable(
+            "mint_grant needs aud, a positive ttl and a jti of at most 128 bytes",
+        ));
     }
     let mut ttl = ask.ttl.min(s.grant_max_ttl);
     if let Some(max) = obligations.get("max_ttl").and_then(Value::as_i64) {
         ttl = ttl.min(max);
     }
     if ttl <= 0 {
-        return Err(unavailable("an obligation leaves no lifetime for the grant"));
+        return Err(unavailable(
+            "an obligation leaves no lifetime for the grant",
+        ));
     }
     let mut claims = json!({
         "iss": iss,
@@ -182,7 +240,10 @@ pub(crate) fn mint(
             obj.insert("resource".into(), Value::String(resource.clone()));
         }
         if !principal.details.is_empty() {
-            obj.insert("authorization_details".into(), Value::Array(principal.details.clone()));
+            obj.insert(
+                "authorization_details".into(),
+                Value::Array(principal.details.clone()),
+            );
         }
     }
     let mut header = Map::new();

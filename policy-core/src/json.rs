@@ -38,12 +38,23 @@ pub enum JsonError {
 /// [`JsonError`] on any deviation.
 pub fn parse_strict(bytes: &[u8], max_len: usize, max_depth: usize) -> Result<Value, JsonError> {
     if bytes.len() > max_len {
-        return Err(JsonError::TooLarge { len: bytes.len(), max: max_len });
+        return Err(JsonError::TooLarge {
+            len: bytes.len(),
+            max: max_len,
+        });
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Strict { depth_left: max_depth }.deserialize(&mut de).map_err(|e| {
+    let value = Strict {
+        depth_left: max_depth,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| {
         let msg = e.to_string();
-        if msg.starts_with(TOO_DEEP) { JsonError::TooDeep(max_depth) } else { JsonError::Invalid(msg) }
+        if msg.starts_with(TOO_DEEP) {
+            JsonError::TooDeep(max_depth)
+        } else {
+            JsonError::Invalid(msg)
+        }
     })?;
     de.end().map_err(|e| JsonError::Invalid(e.to_string()))?;
     Ok(value)
@@ -87,7 +98,9 @@ impl<'de> Visitor<'de> for Strict {
         Ok(Value::from(v))
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("non-finite number"))
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_string()))
@@ -101,7 +114,9 @@ impl<'de> Visitor<'de> for Strict {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let inner = self.nested()?;
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Strict { depth_left: inner.depth_left })? {
+        while let Some(v) = seq.next_element_seed(Strict {
+            depth_left: inner.depth_left,
+        })? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -113,7 +128,9 @@ impl<'de> Visitor<'de> for Strict {
             if out.contains_key(&key) {
                 return Err(A::Error::custom(format!("duplicate member name {key:?}")));
             }
-            let v = map.next_value_seed(Strict { depth_left: inner.depth_left })?;
+            let v = map.next_value_seed(Strict {
+                depth_left: inner.depth_left,
+            })?;
             out.insert(key, v);
         }
         Ok(Value::Object(out))
@@ -191,7 +208,10 @@ pub(crate) fn opt_i64(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>
 }
 
 /// Reads an optional array of strings; `Err(())` when present with another shape.
-pub(crate) fn opt_str_array(obj: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, ()> {
+pub(crate) fn opt_str_array(
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<Vec<String>>, ()> {
     match obj.get(key) {
         None => Ok(None),
         Some(Value::Array(items)) => items
@@ -210,13 +230,31 @@ mod tests {
 
     #[test]
     fn duplicates_and_depth_are_rejected() {
-        assert!(matches!(parse_strict(br#"{"a":1,"a":2}"#, 100, 8), Err(JsonError::Invalid(_))));
-        assert!(matches!(parse_strict(br#"{"a":{"b":1,"b":1}}"#, 100, 8), Err(JsonError::Invalid(_))));
-        assert!(matches!(parse_strict(b"[[[[1]]]]", 100, 3), Err(JsonError::TooDeep(3))));
+        assert!(matches!(
+            parse_strict(br#"{"a":1,"a":2}"#, 100, 8),
+            Err(JsonError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_strict(br#"{"a":{"b":1,"b":1}}"#, 100, 8),
+            Err(JsonError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_strict(b"[[[[1]]]]", 100, 3),
+            Err(JsonError::TooDeep(3))
+        ));
         assert!(parse_strict(b"[[[1]]]", 100, 3).is_ok());
-        assert!(matches!(parse_strict(b"{} x", 100, 3), Err(JsonError::Invalid(_))));
-        assert!(matches!(parse_strict(b"{}", 1, 3), Err(JsonError::TooLarge { .. })));
-        assert!(matches!(parse_strict(br#""\ud800""#, 100, 3), Err(JsonError::Invalid(_))));
+        assert!(matches!(
+            parse_strict(b"{} x", 100, 3),
+            Err(JsonError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_strict(b"{}", 1, 3),
+            Err(JsonError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            parse_strict(br#""\ud800""#, 100, 3),
+            Err(JsonError::Invalid(_))
+        ));
     }
 
     #[test]

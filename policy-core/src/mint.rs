@@ -69,13 +69,28 @@ pub struct SubDelegation {
 ///
 /// # Errors
 /// [`MintError`] when the parent or the sub-agent key cannot be read.
-pub fn subdelegation(parent: &str, hop: &SubDelegation, delegating_agent_key: &PrivateJwk) -> Result<String, MintError> {
-    let parsed = Jws::parse(parent, limits::MAX_TOKEN_BYTES, false).map_err(|e| MintError(format!("parent token: {e}")))?;
+pub fn subdelegation(
+    parent: &str,
+    hop: &SubDelegation,
+    delegating_agent_key: &PrivateJwk,
+) -> Result<String, MintError> {
+    let parsed = Jws::parse(parent, limits::MAX_TOKEN_BYTES, false)
+        .map_err(|e| MintError(format!("parent token: {e}")))?;
     let pc = parsed.claims();
-    let parent_act = pc.get("act").cloned().ok_or_else(|| MintError("parent token has no act".into()))?;
-    let delegator = parent_act.get("sub").cloned().ok_or_else(|| MintError("parent act has no sub".into()))?;
-    let sub = pc.get("sub").cloned().ok_or_else(|| MintError("parent token has no sub".into()))?;
-    let agent_key = PublicJwk::from_value(&hop.agent_key).map_err(|e| MintError(format!("agent_key: {e}")))?;
+    let parent_act = pc
+        .get("act")
+        .cloned()
+        .ok_or_else(|| MintError("parent token has no act".into()))?;
+    let delegator = parent_act
+        .get("sub")
+        .cloned()
+        .ok_or_else(|| MintError("parent act has no sub".into()))?;
+    let sub = pc
+        .get("sub")
+        .cloned()
+        .ok_or_else(|| MintError("parent token has no sub".into()))?;
+    let agent_key =
+        PublicJwk::from_value(&hop.agent_key).map_err(|e| MintError(format!("agent_key: {e}")))?;
     let mut claims = json!({
         "iss": delegator,
         "sub": sub,
@@ -131,7 +146,10 @@ pub fn proof(p: &Proof, agent_key: &PrivateJwk) -> String {
         }
     }
     let mut h = header(PROOF_TYP);
-    h.insert("jwk".into(), agent_key.public().clone().with_kid(None).to_json_value());
+    h.insert(
+        "jwk".into(),
+        agent_key.public().clone().with_kid(None).to_json_value(),
+    );
     let key = agent_key.clone().with_kid(None);
     jose::sign(&h, &claims, &key)
 }
@@ -148,24 +166,41 @@ pub fn mint_json(input: &[u8]) -> Vec<u8> {
 }
 
 fn mint_value(input: &[u8]) -> Result<String, MintError> {
-    let v = json::parse_strict(input, limits::MAX_BUNDLE_BYTES, limits::MAX_DEPTH).map_err(|e| MintError(format!("{e}")))?;
-    let kind = v.get("kind").and_then(Value::as_str).ok_or_else(|| MintError("kind is required".into()))?;
-    let key = PrivateJwk::from_value(v.get("key").unwrap_or(&Value::Null)).map_err(|e| MintError(format!("key: {e}")))?;
-    let field = |name: &str| v.get(name).cloned().ok_or_else(|| MintError(format!("{name} is required")));
+    let v = json::parse_strict(input, limits::MAX_BUNDLE_BYTES, limits::MAX_DEPTH)
+        .map_err(|e| MintError(format!("{e}")))?;
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or_else(|| MintError("kind is required".into()))?;
+    let key = PrivateJwk::from_value(v.get("key").unwrap_or(&Value::Null))
+        .map_err(|e| MintError(format!("key: {e}")))?;
+    let field = |name: &str| {
+        v.get(name)
+            .cloned()
+            .ok_or_else(|| MintError(format!("{name} is required")))
+    };
     match kind {
         "bundle" => Ok(bundle(&field("contents")?, &key)),
         "delegation" => Ok(delegation(&field("claims")?, &key)),
         "token" => {
-            let typ = v.get("typ").and_then(Value::as_str).ok_or_else(|| MintError("typ is required".into()))?;
+            let typ = v
+                .get("typ")
+                .and_then(Value::as_str)
+                .ok_or_else(|| MintError("typ is required".into()))?;
             Ok(token(typ, &field("claims")?, &key))
         }
         "subdelegation" => {
-            let parent = v.get("parent").and_then(Value::as_str).ok_or_else(|| MintError("parent is required".into()))?;
-            let hop: SubDelegation = serde_json::from_value(field("hop")?).map_err(|e| MintError(format!("hop: {e}")))?;
+            let parent = v
+                .get("parent")
+                .and_then(Value::as_str)
+                .ok_or_else(|| MintError("parent is required".into()))?;
+            let hop: SubDelegation = serde_json::from_value(field("hop")?)
+                .map_err(|e| MintError(format!("hop: {e}")))?;
             subdelegation(parent, &hop, &key)
         }
         "proof" => {
-            let p: Proof = serde_json::from_value(field("proof")?).map_err(|e| MintError(format!("proof: {e}")))?;
+            let p: Proof = serde_json::from_value(field("proof")?)
+                .map_err(|e| MintError(format!("proof: {e}")))?;
             Ok(proof(&p, &key))
         }
         other => Err(MintError(format!("unknown kind {other}"))),

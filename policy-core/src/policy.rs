@@ -36,7 +36,9 @@ pub struct Guardrails {
 
 impl core::fmt::Debug for Guardrails {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Guardrails").field("rule", &self.rule).finish_non_exhaustive()
+        f.debug_struct("Guardrails")
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
     }
 }
 
@@ -46,20 +48,35 @@ impl Guardrails {
     ///
     /// # Errors
     /// `bundle.policy_invalid`.
-    pub fn compile(policies: &BTreeMap<String, String>, data: &Map<String, Value>, rule: &str) -> Result<Self, Reason> {
+    pub fn compile(
+        policies: &BTreeMap<String, String>,
+        data: &Map<String, Value>,
+        rule: &str,
+    ) -> Result<Self, Reason> {
         let invalid = |m: String| reason(Code::BundlePolicyInvalid, m);
         let mut engine = regorus::Engine::new();
         engine.set_strict_builtin_errors(true);
         engine
-            .add_extension(String::from("net.cidr_contains"), 2, Box::new(cidr_contains))
+            .add_extension(
+                String::from("net.cidr_contains"),
+                2,
+                Box::new(cidr_contains),
+            )
             .map_err(|e| invalid(format!("{e}")))?;
         for (name, source) in policies {
-            engine.add_policy(name.clone(), source.clone()).map_err(|e| invalid(format!("{name}: {e}")))?;
+            engine
+                .add_policy(name.clone(), source.clone())
+                .map_err(|e| invalid(format!("{name}: {e}")))?;
         }
-        engine.add_data(regorus::Value::from(Value::Object(data.clone()))).map_err(|e| invalid(format!("data: {e}")))?;
+        engine
+            .add_data(regorus::Value::from(Value::Object(data.clone())))
+            .map_err(|e| invalid(format!("data: {e}")))?;
         #[cfg(feature = "std")]
         crate::policy_clock::install(&mut engine);
-        let guardrails = Guardrails { engine, rule: String::from(rule) };
+        let guardrails = Guardrails {
+            engine,
+            rule: String::from(rule),
+        };
         // Only evaluation errors make a bundle unloadable; outputs of the wrong shape are
         // reported per decision (`policy.output_invalid`), where the input is known.
         match guardrails.evaluate(&Value::Object(Map::new())) {
@@ -85,14 +102,28 @@ impl Guardrails {
             regorus::Value::Undefined => Vec::new(),
             regorus::Value::Set(items) => strings(items.iter())?,
             regorus::Value::Array(items) => strings(items.iter())?,
-            _ => return Err(reason(Code::PolicyOutputInvalid, "deny must be a set of strings")),
+            _ => {
+                return Err(reason(
+                    Code::PolicyOutputInvalid,
+                    "deny must be a set of strings",
+                ));
+            }
         };
         let obligations = match self.eval(&mut engine, "obligations")? {
             regorus::Value::Undefined => Map::new(),
             v @ regorus::Value::Object(_) => to_json(&v)?.as_object().cloned().unwrap_or_default(),
-            _ => return Err(reason(Code::PolicyOutputInvalid, "obligations must be an object")),
+            _ => {
+                return Err(reason(
+                    Code::PolicyOutputInvalid,
+                    "obligations must be an object",
+                ));
+            }
         };
-        Ok(Outcome { allow, deny, obligations })
+        Ok(Outcome {
+            allow,
+            deny,
+            obligations,
+        })
     }
 
     fn eval(&self, engine: &mut regorus::Engine, name: &str) -> Result<regorus::Value, Reason> {
@@ -101,7 +132,9 @@ impl Guardrails {
             Ok(v) => Ok(v),
             Err(e) => {
                 let msg = e.to_string();
-                if msg.contains("not a valid rule path") || msg.contains("undefined") && msg.contains(name) {
+                if msg.contains("not a valid rule path")
+                    || msg.contains("undefined") && msg.contains(name)
+                {
                     Ok(regorus::Value::Undefined)
                 } else if msg.contains("limit") {
                     Err(reason(Code::PolicyLimitExceeded, msg))
@@ -118,7 +151,12 @@ fn strings<'a>(items: impl Iterator<Item = &'a regorus::Value>) -> Result<Vec<St
     for item in items {
         match item {
             regorus::Value::String(s) => out.push(s.to_string()),
-            _ => return Err(reason(Code::PolicyOutputInvalid, "deny must be a set of strings")),
+            _ => {
+                return Err(reason(
+                    Code::PolicyOutputInvalid,
+                    "deny must be a set of strings",
+                ));
+            }
         }
     }
     out.sort_unstable();
@@ -126,24 +164,33 @@ fn strings<'a>(items: impl Iterator<Item = &'a regorus::Value>) -> Result<Vec<St
 }
 
 fn to_json(v: &regorus::Value) -> Result<Value, Reason> {
-    let text = v.to_json_str().map_err(|e| reason(Code::PolicyOutputInvalid, format!("{e}")))?;
+    let text = v
+        .to_json_str()
+        .map_err(|e| reason(Code::PolicyOutputInvalid, format!("{e}")))?;
     serde_json::from_str(&text).map_err(|e| reason(Code::PolicyOutputInvalid, format!("{e}")))
 }
 
 /// `net.cidr_contains(cidr, cidr_or_ip)`, as OPA defines it for addresses and networks.
 fn cidr_contains(args: Vec<regorus::Value>) -> anyhow::Result<regorus::Value> {
-    let (Some(regorus::Value::String(net)), Some(regorus::Value::String(inner))) = (args.first(), args.get(1)) else {
+    let (Some(regorus::Value::String(net)), Some(regorus::Value::String(inner))) =
+        (args.first(), args.get(1))
+    else {
         anyhow::bail!("net.cidr_contains: expects two strings");
     };
-    let (base, bits) = parse_cidr(net).ok_or_else(|| anyhow::anyhow!("net.cidr_contains: invalid CIDR {net}"))?;
+    let (base, bits) =
+        parse_cidr(net).ok_or_else(|| anyhow::anyhow!("net.cidr_contains: invalid CIDR {net}"))?;
     let (addr, inner_bits) = match parse_cidr(inner) {
         Some(c) => c,
         None => {
-            let ip: IpAddr = inner.parse().map_err(|_| anyhow::anyhow!("net.cidr_contains: invalid address {inner}"))?;
+            let ip: IpAddr = inner
+                .parse()
+                .map_err(|_| anyhow::anyhow!("net.cidr_contains: invalid address {inner}"))?;
             (ip, if ip.is_ipv4() { 32 } else { 128 })
         }
     };
-    Ok(regorus::Value::Bool(inner_bits >= bits && prefix_eq(base, addr, bits)))
+    Ok(regorus::Value::Bool(
+        inner_bits >= bits && prefix_eq(base, addr, bits),
+    ))
 }
 
 fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
@@ -155,7 +202,13 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
 }
 
 fn prefix_eq(a: IpAddr, b: IpAddr, bits: u8) -> bool {
-    let mask = |len: u32| if bits == 0 { 0u128 } else { u128::MAX << (len - u32::from(bits)) };
+    let mask = |len: u32| {
+        if bits == 0 {
+            0u128
+        } else {
+            u128::MAX << (len - u32::from(bits))
+        }
+    };
     match (a, b) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
             let m = mask(32);
@@ -192,7 +245,8 @@ deny contains "untrusted network" if not net.cidr_contains("10.20.0.0/16", input
         let mut p = BTreeMap::new();
         p.insert(String::from("seed.rego"), String::from(SEED));
         let data = json!({"secret_readers": ["alice"]});
-        Guardrails::compile(&p, data.as_object().unwrap_or(&Map::new()), "data.mandate").unwrap_or_else(|e| unreachable!("{e}"))
+        Guardrails::compile(&p, data.as_object().unwrap_or(&Map::new()), "data.mandate")
+            .unwrap_or_else(|e| unreachable!("{e}"))
     }
 
     #[test]
@@ -211,18 +265,39 @@ deny contains "untrusted network" if not net.cidr_contains("10.20.0.0/16", input
     #[test]
     fn clock_builtins_do_not_load() {
         let mut p = BTreeMap::new();
-        p.insert(String::from("t.rego"), String::from("package mandate\nallow if time.now_ns() > 0\n"));
+        p.insert(
+            String::from("t.rego"),
+            String::from("package mandate\nallow if time.now_ns() > 0\n"),
+        );
         let err = Guardrails::compile(&p, &Map::new(), "data.mandate").err();
         assert_eq!(err.map(|r| r.code), Some(Code::BundlePolicyInvalid));
     }
 
     #[test]
     fn cidr() {
-        let v = |a: &str, b: &str| cidr_contains(alloc::vec![regorus::Value::from(a), regorus::Value::from(b)]).ok();
-        assert_eq!(v("10.0.0.0/8", "10.1.2.3"), Some(regorus::Value::Bool(true)));
-        assert_eq!(v("10.0.0.0/8", "11.1.2.3"), Some(regorus::Value::Bool(false)));
-        assert_eq!(v("10.0.0.0/8", "10.1.0.0/16"), Some(regorus::Value::Bool(true)));
-        assert_eq!(v("10.1.0.0/16", "10.0.0.0/8"), Some(regorus::Value::Bool(false)));
+        let v = |a: &str, b: &str| {
+            cidr_contains(alloc::vec![
+                regorus::Value::from(a),
+                regorus::Value::from(b)
+            ])
+            .ok()
+        };
+        assert_eq!(
+            v("10.0.0.0/8", "10.1.2.3"),
+            Some(regorus::Value::Bool(true))
+        );
+        assert_eq!(
+            v("10.0.0.0/8", "11.1.2.3"),
+            Some(regorus::Value::Bool(false))
+        );
+        assert_eq!(
+            v("10.0.0.0/8", "10.1.0.0/16"),
+            Some(regorus::Value::Bool(true))
+        );
+        assert_eq!(
+            v("10.1.0.0/16", "10.0.0.0/8"),
+            Some(regorus::Value::Bool(false))
+        );
         assert_eq!(v("::/0", "::1"), Some(regorus::Value::Bool(true)));
         assert_eq!(v("0.0.0.0/0", "::1"), Some(regorus::Value::Bool(false)));
         assert!(v("bogus", "10.0.0.1").is_none());

@@ -27,6 +27,9 @@ pub(crate) fn install(engine: &mut regorus::Engine) {
     // Already set by an earlier bundle load: the same clock, nothing to do.
     let _ = regorus::utils::limits::set_time_source(clock);
     if let Some(interval) = NonZeroU32::new(64) {
-        engine.set_execution_timer_config(ExecutionTimerConfig { limit: POLICY_TIME_LIMIT, check_interval: interval });
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: POLICY_TIME_LIMIT,
+            check_interval: interval,
+        });
     }
 }

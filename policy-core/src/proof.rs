@@ -20,22 +20,43 @@ fn malformed(what: &str) -> Reason {
 ///
 /// # Errors
 /// A `proof.*` reason.
-pub(crate) fn verify(ctx: &Ctx<'_>, proof: &str, presented: &str, principal: &Principal, request: &Request) -> Result<UseOnce, Reason> {
+pub(crate) fn verify(
+    ctx: &Ctx<'_>,
+    proof: &str,
+    presented: &str,
+    principal: &Principal,
+    request: &Request,
+) -> Result<UseOnce, Reason> {
     let jws = Jws::parse(proof, limits::MAX_TOKEN_BYTES, true).map_err(|e| match e {
-        JoseError::SignatureInvalid => reason(Code::ProofSignatureInvalid, "proof signature does not verify"),
+        JoseError::SignatureInvalid => reason(
+            Code::ProofSignatureInvalid,
+            "proof signature does not verify",
+        ),
         other => malformed(&format!("{other}")),
     })?;
     if !typ_matches(jws.typ(), PROOF_TYP) {
         return Err(reason(Code::ProofTypInvalid, "proof typ must be dpop+jwt"));
     }
-    let key = jws.embedded_key().ok_or_else(|| malformed("header jwk is required"))?;
+    let key = jws
+        .embedded_key()
+        .ok_or_else(|| malformed("header jwk is required"))?;
     if !key.same_key(&principal.key) {
-        return Err(reason(Code::ProofKeyMismatch, "proof key is not the key the token is bound to (cnf.jkt)"));
+        return Err(reason(
+            Code::ProofKeyMismatch,
+            "proof key is not the key the token is bound to (cnf.jkt)",
+        ));
     }
     // The registered key verifies; the header's copy only had to equal it.
-    jws.verify(&principal.key, ctx.verifier).map_err(|_| reason(Code::ProofSignatureInvalid, "proof signature does not verify"))?;
+    jws.verify(&principal.key, ctx.verifier).map_err(|_| {
+        reason(
+            Code::ProofSignatureInvalid,
+            "proof signature does not verify",
+        )
+    })?;
     let c: &Claims = jws.claims();
-    let bad = |claims::BadClaim(name)| malformed(&format!("claim {name} is missing or has the wrong type"));
+    let bad = |claims::BadClaim(name)| {
+        malformed(&format!("claim {name} is missing or has the wrong type"))
+    };
     let htm = claims::req_str(c, "htm").map_err(bad)?;
     let htu = claims::req_str(c, "htu").map_err(bad)?;
     let iat = claims::req_int(c, "iat").map_err(bad)?;
@@ -43,26 +64,40 @@ pub(crate) fn verify(ctx: &Ctx<'_>, proof: &str, presented: &str, principal: &Pr
     let ath = claims::req_str(c, "ath").map_err(bad)?;
     let body = claims::opt_str(c, "body_digest").map_err(bad)?;
     if htm != request.spec.method {
-        return Err(reason(Code::ProofMethodMismatch, format!("proof is for {htm}, request is {}", request.spec.method)));
+        return Err(reason(
+            Code::ProofMethodMismatch,
+            format!("proof is for {htm}, request is {}", request.spec.method),
+        ));
     }
     if TargetUri::parse(htu).map(|t| t.htu()) != Some(request.target.htu()) {
-        return Err(reason(Code::ProofUriMismatch, "proof htu does not match the request URI"));
+        return Err(reason(
+            Code::ProofUriMismatch,
+            "proof htu does not match the request URI",
+        ));
     }
     if ath != token_hash(presented) {
-        return Err(reason(Code::ProofTokenMismatch, "proof ath is not the hash of the presented token"));
+        return Err(reason(
+            Code::ProofTokenMismatch,
+            "proof ath is not the hash of the presented token",
+        ));
     }
     let s = &ctx.bundle.settings;
     if iat > ctx.now.saturating_add(s.clock_skew) || ctx.now.saturating_sub(iat) > s.proof_max_age {
-        return Err(reason(Code::ProofStale, format!("proof iat {iat} is outside the {}s window", s.proof_max_age)));
+        return Err(reason(
+            Code::ProofStale,
+            format!("proof iat {iat} is outside the {}s window", s.proof_max_age),
+        ));
     }
-    if let Some(digest) = body {
-        if request.spec.body_digest.as_deref() != Some(digest) {
-            return Err(reason(Code::ProofBodyMismatch, "proof binds another body"));
-        }
+    if let Some(digest) = body
+        && request.spec.body_digest.as_deref() != Some(digest)
+    {
+        return Err(reason(Code::ProofBodyMismatch, "proof binds another body"));
     }
     Ok(UseOnce {
         kind: "proof",
         jti: format!("{}:{jti}", principal.key.thumbprint()),
-        exp: iat.saturating_add(s.proof_max_age).saturating_add(s.clock_skew),
+        exp: iat
+            .saturating_add(s.proof_max_age)
+            .saturating_add(s.clock_skew),
     })
 }

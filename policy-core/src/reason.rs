@@ -129,7 +129,10 @@ pub struct Reason {
 impl Reason {
     /// A reason with the given code and message.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Reason { code, message: message.into() }
+        Reason {
+            code,
+            message: message.into(),
+        }
     }
 }
 

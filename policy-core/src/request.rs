@@ -63,7 +63,9 @@ impl TargetUri {
             _ => return None,
         };
         let without_fragment = rest.split('#').next().unwrap_or("");
-        let (before_query, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
+        let (before_query, query) = without_fragment
+            .split_once('?')
+            .unwrap_or((without_fragment, ""));
         let (authority, path) = match before_query.find('/') {
             Some(i) => (before_query.get(..i)?, before_query.get(i..)?),
             None => (before_query, ""),
@@ -76,7 +78,13 @@ impl TargetUri {
             return None;
         }
         let port = port.filter(|p| *p != default_port);
-        Some(TargetUri { scheme, host: host.to_ascii_lowercase(), port, path: normalize_path(path)?, query: query.to_string() })
+        Some(TargetUri {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+            path: normalize_path(path)?,
+            query: query.to_string(),
+        })
     }
 
     /// The form RFC 9449 compares: `scheme://host[:port]/path`.
@@ -176,11 +184,17 @@ impl Request {
     /// # Errors
     /// A message for `request.invalid`.
     pub fn new(spec: RequestSpec) -> Result<Request, String> {
-        let method_ok = !spec.method.is_empty() && spec.method.len() <= 32 && spec.method.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let method_ok = !spec.method.is_empty()
+            && spec.method.len() <= 32
+            && spec
+                .method
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !method_ok {
             return Err(String::from("method must be an HTTP method token"));
         }
-        let target = TargetUri::parse(&spec.uri).ok_or_else(|| String::from("uri must be an absolute http(s) URI"))?;
+        let target = TargetUri::parse(&spec.uri)
+            .ok_or_else(|| String::from("uri must be an absolute http(s) URI"))?;
         Ok(Request { spec, target })
     }
 
@@ -213,10 +227,19 @@ mod tests {
 
     #[test]
     fn rfc9449_comparison_form() {
-        assert_eq!(htu("HTTPS://API.Example.com:443/a/./b/../c?q=1#f").as_deref(), Some("https://api.example.com/a/c"));
+        assert_eq!(
+            htu("HTTPS://API.Example.com:443/a/./b/../c?q=1#f").as_deref(),
+            Some("https://api.example.com/a/c")
+        );
         assert_eq!(htu("https://h").as_deref(), Some("https://h/"));
-        assert_eq!(htu("http://h:8080/%7euser/%2f").as_deref(), Some("http://h:8080/~user/%2F"));
-        assert_eq!(htu("https://[::1]:8443/x").as_deref(), Some("https://[::1]:8443/x"));
+        assert_eq!(
+            htu("http://h:8080/%7euser/%2f").as_deref(),
+            Some("http://h:8080/~user/%2F")
+        );
+        assert_eq!(
+            htu("https://[::1]:8443/x").as_deref(),
+            Some("https://[::1]:8443/x")
+        );
         assert!(htu("ftp://h/").is_none());
         assert!(htu("https://user@h/").is_none());
         assert!(htu("https://h/%zz").is_none());

@@ -61,7 +61,9 @@ const SET_MEMBERS: &[&str] = &["locations", "actions", "datatypes", "privileges"
 /// True when every asked detail is covered by some held detail.
 #[must_use]
 pub fn details_cover_all(held: &[Value], asked: &[Value]) -> bool {
-    asked.iter().all(|a| held.iter().any(|h| detail_covers(h, a)))
+    asked
+        .iter()
+        .all(|a| held.iter().any(|h| detail_covers(h, a)))
 }
 
 /// A held detail covers an asked one of the same `type` when, for every member the held one
@@ -76,7 +78,9 @@ fn detail_covers(held: &Value, asked: &Value) -> bool {
     }
     h.iter().all(|(name, held_value)| match a.get(name) {
         None => false,
-        Some(asked_value) if SET_MEMBERS.contains(&name.as_str()) => is_subset(held_value, asked_value),
+        Some(asked_value) if SET_MEMBERS.contains(&name.as_str()) => {
+            is_subset(held_value, asked_value)
+        }
         Some(asked_value) => held_value == asked_value,
     })
 }
@@ -94,7 +98,9 @@ pub(crate) fn parse_details(claims: &Map<String, Value>) -> Result<Vec<Value>, (
     match claims.get("authorization_details") {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => {
-            let ok = items.iter().all(|d| d.get("type").is_some_and(Value::is_string) && d.is_object());
+            let ok = items
+                .iter()
+                .all(|d| d.get("type").is_some_and(Value::is_string) && d.is_object());
             if ok { Ok(items.clone()) } else { Err(()) }
         }
         Some(_) => Err(()),
@@ -104,12 +110,20 @@ pub(crate) fn parse_details(claims: &Map<String, Value>) -> Result<Vec<Value>, (
 /// True when the action is covered by the scopes, or by a detail whose `actions` name it and
 /// whose `locations`, if any, include `resource`.
 #[must_use]
-pub fn action_covered(scopes: &Scopes, details: &[Value], action: &str, resource: Option<&str>) -> bool {
+pub fn action_covered(
+    scopes: &Scopes,
+    details: &[Value],
+    action: &str,
+    resource: Option<&str>,
+) -> bool {
     if scopes.covers(action) {
         return true;
     }
     details.iter().any(|d| {
-        let names_action = d.get("actions").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x.as_str() == Some(action)));
+        let names_action = d
+            .get("actions")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(action)));
         let location_ok = match d.get("locations").and_then(Value::as_array) {
             None => true,
             Some(locs) => resource.is_some_and(|r| locs.iter().any(|l| l.as_str() == Some(r))),
@@ -134,10 +148,28 @@ mod tests {
 
     #[test]
     fn details_need_type_and_subsets() {
-        let held = [json!({"type": "payment", "actions": ["read", "pay"], "locations": ["https://bank"], "currency": "EUR"})];
-        assert!(details_cover_all(&held, &[json!({"type": "payment", "actions": ["read"], "locations": ["https://bank"], "currency": "EUR"})]));
-        assert!(!details_cover_all(&held, &[json!({"type": "payment", "actions": ["read"], "locations": ["https://bank"]})]), "dropping a restriction widens");
-        assert!(!details_cover_all(&held, &[json!({"type": "payment", "actions": ["refund"], "locations": ["https://bank"], "currency": "EUR"})]));
+        let held = [
+            json!({"type": "payment", "actions": ["read", "pay"], "locations": ["https://bank"], "currency": "EUR"}),
+        ];
+        assert!(details_cover_all(
+            &held,
+            &[
+                json!({"type": "payment", "actions": ["read"], "locations": ["https://bank"], "currency": "EUR"})
+            ]
+        ));
+        assert!(
+            !details_cover_all(
+                &held,
+                &[json!({"type": "payment", "actions": ["read"], "locations": ["https://bank"]})]
+            ),
+            "dropping a restriction widens"
+        );
+        assert!(!details_cover_all(
+            &held,
+            &[
+                json!({"type": "payment", "actions": ["refund"], "locations": ["https://bank"], "currency": "EUR"})
+            ]
+        ));
         assert!(!details_cover_all(&held, &[json!({"type": "other"})]));
     }
 }

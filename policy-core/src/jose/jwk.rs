@@ -19,7 +19,10 @@ pub struct PublicJwk {
 
 impl fmt::Debug for PublicJwk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicJwk").field("kid", &self.kid).field("jkt", &self.thumbprint()).finish()
+        f.debug_struct("PublicJwk")
+            .field("kid", &self.kid)
+            .field("jkt", &self.thumbprint())
+            .finish()
     }
 }
 
@@ -30,33 +33,54 @@ impl PublicJwk {
     /// # Errors
     /// [`JoseError::KeyInvalid`] with what is wrong.
     pub fn from_value(value: &Value) -> Result<Self, JoseError> {
-        let obj = value.as_object().ok_or(JoseError::KeyInvalid("not a JSON object"))?;
+        let obj = value
+            .as_object()
+            .ok_or(JoseError::KeyInvalid("not a JSON object"))?;
         if obj.contains_key("d") {
-            return Err(JoseError::KeyInvalid("private key material where a public key belongs"));
+            return Err(JoseError::KeyInvalid(
+                "private key material where a public key belongs",
+            ));
         }
         Self::from_object(obj)
     }
 
     fn from_object(obj: &Map<String, Value>) -> Result<Self, JoseError> {
-        let s = |k: &str| json::opt_str(obj, k).map_err(|()| JoseError::KeyInvalid("member of the wrong type"));
+        let s = |k: &str| {
+            json::opt_str(obj, k).map_err(|()| JoseError::KeyInvalid("member of the wrong type"))
+        };
         if s("kty")? != Some("EC") {
             return Err(JoseError::KeyInvalid("kty must be EC"));
         }
         if s("crv")? != Some("P-256") {
             return Err(JoseError::KeyInvalid("crv must be P-256"));
         }
-        if let Some(alg) = s("alg")? {
-            if alg != "ES256" {
-                return Err(JoseError::KeyInvalid("alg must be ES256"));
+        if let Some(alg) = s("alg")?
+            && alg != "ES256"
+        {
+            return Err(JoseError::KeyInvalid("alg must be ES256"));
+        }
+        if let Some(usage) = s("use")?
+            && usage != "sig"
+        {
+            return Err(JoseError::KeyInvalid("use must be sig"));
+        }
+        if let Some(ops) = obj.get("key_ops") {
+            let ops = ops
+                .as_array()
+                .ok_or(JoseError::KeyInvalid("key_ops must be an array"))?;
+            if !ops
+                .iter()
+                .any(|o| o.as_str() == Some("verify") || o.as_str() == Some("sign"))
+            {
+                return Err(JoseError::KeyInvalid("key_ops does not allow signing"));
             }
         }
-        if let Some(usage) = s("use")? {
-            if usage != "sig" {
-                return Err(JoseError::KeyInvalid("use must be sig"));
-            }
-        }
-        let x = s("x")?.and_then(b64::decode_array::<32>).ok_or(JoseError::KeyInvalid("x must be 32 bytes of base64url"))?;
-        let y = s("y")?.and_then(b64::decode_array::<32>).ok_or(JoseError::KeyInvalid("y must be 32 bytes of base64url"))?;
+        let x = s("x")?
+            .and_then(b64::decode_array::<32>)
+            .ok_or(JoseError::KeyInvalid("x must be 32 bytes of base64url"))?;
+        let y = s("y")?
+            .and_then(b64::decode_array::<32>)
+            .ok_or(JoseError::KeyInvalid("y must be 32 bytes of base64url"))?;
         let kid = s("kid")?.map(ToOwned::to_owned);
         Self::from_coordinates(x, y, kid)
     }
@@ -65,7 +89,8 @@ impl PublicJwk {
         let mut sec1 = [4u8; 65];
         sec1[1..33].copy_from_slice(&x);
         sec1[33..].copy_from_slice(&y);
-        let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| JoseError::KeyInvalid("point is not on P-256"))?;
+        let key = VerifyingKey::from_sec1_bytes(&sec1)
+            .map_err(|_| JoseError::KeyInvalid("point is not on P-256"))?;
         Ok(PublicJwk { kid, x, y, key })
     }
 
@@ -74,7 +99,8 @@ impl PublicJwk {
     /// # Errors
     /// [`JoseError::KeyInvalid`] when the point is not on P-256.
     pub fn from_sec1(bytes: &[u8]) -> Result<Self, JoseError> {
-        let key = VerifyingKey::from_sec1_bytes(bytes).map_err(|_| JoseError::KeyInvalid("point is not on P-256"))?;
+        let key = VerifyingKey::from_sec1_bytes(bytes)
+            .map_err(|_| JoseError::KeyInvalid("point is not on P-256"))?;
         Ok(Self::from_verifying_key(key, None))
     }
 
@@ -144,7 +170,9 @@ pub struct PrivateJwk {
 
 impl fmt::Debug for PrivateJwk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrivateJwk").field("public", &self.public).finish_non_exhaustive()
+        f.debug_struct("PrivateJwk")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
     }
 }
 
@@ -154,7 +182,8 @@ impl PrivateJwk {
     /// # Errors
     /// [`JoseError::KeyInvalid`] when the bytes are zero or not below the curve order.
     pub fn from_scalar_bytes(d: &[u8; 32]) -> Result<Self, JoseError> {
-        let signing = SigningKey::from_slice(d).map_err(|_| JoseError::KeyInvalid("d is not a valid P-256 scalar"))?;
+        let signing = SigningKey::from_slice(d)
+            .map_err(|_| JoseError::KeyInvalid("d is not a valid P-256 scalar"))?;
         let public = PublicJwk::from_verifying_key(*signing.verifying_key(), None);
         Ok(PrivateJwk { public, signing })
     }
@@ -164,7 +193,9 @@ impl PrivateJwk {
     /// # Errors
     /// [`JoseError::KeyInvalid`] with what is wrong.
     pub fn from_value(value: &Value) -> Result<Self, JoseError> {
-        let obj = value.as_object().ok_or(JoseError::KeyInvalid("not a JSON object"))?;
+        let obj = value
+            .as_object()
+            .ok_or(JoseError::KeyInvalid("not a JSON object"))?;
         let public = PublicJwk::from_object(obj)?;
         let d = json::opt_str(obj, "d")
             .ok()
@@ -196,7 +227,10 @@ impl PrivateJwk {
     pub fn to_json_value(&self) -> Value {
         let mut v = self.public.to_json_value();
         if let Some(obj) = v.as_object_mut() {
-            obj.insert("d".to_owned(), Value::String(b64::encode(&self.signing.to_bytes())));
+            obj.insert(
+                "d".to_owned(),
+                Value::String(b64::encode(&self.signing.to_bytes())),
+            );
         }
         v
     }
@@ -225,7 +259,10 @@ mod tests {
         assert_eq!(round.kid(), Some("a"));
         let private = PrivateJwk::from_value(&k.to_json_value()).unwrap_or_else(|_| unreachable!());
         assert!(private.public().same_key(k.public()));
-        assert!(PublicJwk::from_value(&k.to_json_value()).is_err(), "public parse refuses d");
+        assert!(
+            PublicJwk::from_value(&k.to_json_value()).is_err(),
+            "public parse refuses d"
+        );
     }
 
     #[test]
@@ -233,7 +270,10 @@ mod tests {
         let bad = json!({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"});
         assert!(PublicJwk::from_value(&bad).is_err());
         let off = json!({"kty": "EC", "crv": "P-256", "x": b64::encode(&[1; 32]), "y": b64::encode(&[1; 32])});
-        assert_eq!(PublicJwk::from_value(&off), Err(JoseError::KeyInvalid("point is not on P-256")));
+        assert_eq!(
+            PublicJwk::from_value(&off),
+            Err(JoseError::KeyInvalid("point is not on P-256"))
+        );
         let oct = json!({"kty": "oct", "k": "AAAA"});
         assert!(PublicJwk::from_value(&oct).is_err());
     }

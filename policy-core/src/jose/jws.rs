@@ -42,38 +42,18 @@ impl<'a> Jws<'a> {
     /// # Errors
     /// [`JoseError`] naming the first problem.
     pub fn parse(token: &'a str, max_len: usize, allow_jwk: bool) -> Result<Self, JoseError> {
-        if token.len() > max_len {
-            return Err(JoseError::TooLarge);
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(JoseError::Malformed("not three dot-separated parts"));
+        let raw = RawJws::parse(token, max_len, allow_jwk)?;
+        let claims = match json::parse_strict(&raw.payload, raw.payload.len(), PAYLOAD_MAX_DEPTH) {
+            Ok(Value::Object(map)) => map,
+            _ => return Err(JoseError::Malformed("payload is not a JSON object")),
         };
-        let header = decode_object(h, HEADER_MAX_DEPTH).ok_or(JoseError::Malformed("header is not a base64url JSON object"))?;
-        match header.get("alg") {
-            Some(Value::String(alg)) if alg == "ES256" => {}
-            _ => return Err(JoseError::AlgNotAllowed),
-        }
-        for (member, why) in FORBIDDEN_HEADER {
-            if header.contains_key(*member) {
-                return Err(JoseError::HeaderInvalid(why));
-            }
-        }
-        for member in ["typ", "kid"] {
-            if header.get(member).is_some_and(|v| !v.is_string()) {
-                return Err(JoseError::HeaderInvalid("typ and kid must be strings"));
-            }
-        }
-        let embedded_key = match header.get("jwk") {
-            None => None,
-            Some(_) if !allow_jwk => return Err(JoseError::HeaderInvalid("jwk (embedded key) is not accepted")),
-            Some(v) => Some(PublicJwk::from_value(v).map_err(|_| JoseError::HeaderInvalid("jwk is not a public P-256 key"))?),
-        };
-        let claims = decode_object(p, PAYLOAD_MAX_DEPTH).ok_or(JoseError::Malformed("payload is not a base64url JSON object"))?;
-        let sig = b64::decode(s).ok_or(JoseError::Malformed("signature is not base64url"))?;
-        let signature: [u8; 64] = sig.try_into().map_err(|_| JoseError::SignatureInvalid)?;
-        let signing_input = token.get(..h.len() + 1 + p.len()).ok_or(JoseError::Malformed("truncated"))?;
-        Ok(Jws { header, claims, embedded_key, signing_input, signature })
+        Ok(Jws {
+            header: raw.header,
+            claims,
+            embedded_key: raw.embedded_key,
+            signing_input: raw.signing_input,
+            signature: raw.signature,
+        })
     }
 
     /// The header's `typ`, if any.
@@ -125,6 +105,90 @@ impl<'a> Jws<'a> {
     }
 }
 
+/// A compact JWS with an arbitrary payload: the JWS layer alone (RFC 7515), before any JWT rules.
+struct RawJws<'a> {
+    header: Map<String, Value>,
+    payload: alloc::vec::Vec<u8>,
+    embedded_key: Option<PublicJwk>,
+    signing_input: &'a str,
+    signature: [u8; 64],
+}
+
+impl<'a> RawJws<'a> {
+    fn parse(token: &'a str, max_len: usize, allow_jwk: bool) -> Result<Self, JoseError> {
+        if token.len() > max_len {
+            return Err(JoseError::TooLarge);
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JoseError::Malformed("not three dot-separated parts"));
+        };
+        let header = decode_object(h, HEADER_MAX_DEPTH).ok_or(JoseError::Malformed(
+            "header is not a base64url JSON object",
+        ))?;
+        match header.get("alg") {
+            Some(Value::String(alg)) if alg == "ES256" => {}
+            _ => return Err(JoseError::AlgNotAllowed),
+        }
+        for (member, why) in FORBIDDEN_HEADER {
+            if header.contains_key(*member) {
+                return Err(JoseError::HeaderInvalid(why));
+            }
+        }
+        for member in ["typ", "kid"] {
+            if header.get(member).is_some_and(|v| !v.is_string()) {
+                return Err(JoseError::HeaderInvalid("typ and kid must be strings"));
+            }
+        }
+        let embedded_key = match header.get("jwk") {
+            None => None,
+            Some(_) if !allow_jwk => {
+                return Err(JoseError::HeaderInvalid(
+                    "jwk (embedded key) is not accepted",
+                ));
+            }
+            Some(v) => Some(
+                PublicJwk::from_value(v)
+                    .map_err(|_| JoseError::HeaderInvalid("jwk is not a public P-256 key"))?,
+            ),
+        };
+        let payload = b64::decode(p).ok_or(JoseError::Malformed("payload is not base64url"))?;
+        let sig = b64::decode(s).ok_or(JoseError::Malformed("signature is not base64url"))?;
+        let signature: [u8; 64] = sig.try_into().map_err(|_| JoseError::SignatureInvalid)?;
+        let signing_input = token
+            .get(..h.len() + 1 + p.len())
+            .ok_or(JoseError::Malformed("truncated"))?;
+        Ok(RawJws {
+            header,
+            payload,
+            embedded_key,
+            signing_input,
+            signature,
+        })
+    }
+}
+
+/// Verifies a compact JWS whose payload may be any bytes (the JWS layer alone, as Wycheproof's
+/// JWS vectors exercise it) and returns the payload. Mandate's tokens go through [`Jws::parse`].
+///
+/// # Errors
+/// [`JoseError`] naming the first problem.
+pub fn verify_compact(
+    token: &str,
+    max_len: usize,
+    key: &PublicJwk,
+    verifier: &dyn Es256Verifier,
+) -> Result<alloc::vec::Vec<u8>, JoseError> {
+    let raw = RawJws::parse(token, max_len, false)?;
+    if verifier.verify(key, raw.signing_input.as_bytes(), &raw.signature) {
+        Ok(raw.payload)
+    } else {
+        Err(JoseError::SignatureInvalid)
+    }
+}
+
 fn decode_object(part: &str, max_depth: usize) -> Option<Map<String, Value>> {
     let bytes = b64::decode(part)?;
     match json::parse_strict(&bytes, bytes.len(), max_depth).ok()? {
@@ -141,7 +205,9 @@ pub fn sign(extra_header: &Map<String, Value>, claims: &Value, key: &PrivateJwk)
     let mut header = extra_header.clone();
     header.insert("alg".to_owned(), Value::String("ES256".to_owned()));
     if let Some(kid) = key.public().kid() {
-        header.entry("kid").or_insert_with(|| Value::String(kid.to_owned()));
+        header
+            .entry("kid")
+            .or_insert_with(|| Value::String(kid.to_owned()));
     }
     let mut out = b64::encode(json::canonical(&Value::Object(header)).as_bytes());
     out.push('.');
@@ -158,7 +224,9 @@ pub fn sign(extra_header: &Map<String, Value>, claims: &Value, key: &PrivateJwk)
 pub fn typ_matches(typ: Option<&str>, expected: &str) -> bool {
     fn short(t: &str) -> &str {
         match t.get(..12) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => t.get(12..).unwrap_or(""),
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => {
+                t.get(12..).unwrap_or("")
+            }
             _ => t,
         }
     }
@@ -172,7 +240,9 @@ mod tests {
     use serde_json::json;
 
     fn key() -> PrivateJwk {
-        PrivateJwk::from_scalar_bytes(&[9u8; 32]).unwrap_or_else(|_| unreachable!()).with_kid(Some("k1".into()))
+        PrivateJwk::from_scalar_bytes(&[9u8; 32])
+            .unwrap_or_else(|_| unreachable!())
+            .with_kid(Some("k1".into()))
     }
 
     fn header(typ: &str) -> Map<String, Value> {
@@ -189,8 +259,15 @@ mod tests {
         assert_eq!(jws.kid(), Some("k1"));
         assert!(jws.verify(k.public(), &P256Verifier).is_ok());
         let other = PrivateJwk::from_scalar_bytes(&[8u8; 32]).unwrap_or_else(|_| unreachable!());
-        assert_eq!(jws.verify(other.public(), &P256Verifier), Err(JoseError::SignatureInvalid));
-        assert_eq!(sign(&header("at+jwt"), &json!({"sub": "alice"}), &k), t, "RFC 6979 is deterministic");
+        assert_eq!(
+            jws.verify(other.public(), &P256Verifier),
+            Err(JoseError::SignatureInvalid)
+        );
+        assert_eq!(
+            sign(&header("at+jwt"), &json!({"sub": "alice"}), &k),
+            t,
+            "RFC 6979 is deterministic"
+        );
     }
 
     fn forge(header: Value) -> String {
@@ -202,17 +279,52 @@ mod tests {
 
     #[test]
     fn header_rules() {
-        assert_eq!(Jws::parse(&forge(json!({"alg": "none"})), 4096, false).err(), Some(JoseError::AlgNotAllowed));
-        assert_eq!(Jws::parse(&forge(json!({"alg": "HS256"})), 4096, false).err(), Some(JoseError::AlgNotAllowed));
-        assert_eq!(Jws::parse(&forge(json!({})), 4096, false).err(), Some(JoseError::AlgNotAllowed));
-        assert!(matches!(Jws::parse(&forge(json!({"alg": "ES256", "crit": ["exp"]})), 4096, false), Err(JoseError::HeaderInvalid(_))));
-        assert!(matches!(Jws::parse(&forge(json!({"alg": "ES256", "jku": "https://x"})), 4096, false), Err(JoseError::HeaderInvalid(_))));
+        assert_eq!(
+            Jws::parse(&forge(json!({"alg": "none"})), 4096, false).err(),
+            Some(JoseError::AlgNotAllowed)
+        );
+        assert_eq!(
+            Jws::parse(&forge(json!({"alg": "HS256"})), 4096, false).err(),
+            Some(JoseError::AlgNotAllowed)
+        );
+        assert_eq!(
+            Jws::parse(&forge(json!({})), 4096, false).err(),
+            Some(JoseError::AlgNotAllowed)
+        );
+        assert!(matches!(
+            Jws::parse(
+                &forge(json!({"alg": "ES256", "crit": ["exp"]})),
+                4096,
+                false
+            ),
+            Err(JoseError::HeaderInvalid(_))
+        ));
+        assert!(matches!(
+            Jws::parse(
+                &forge(json!({"alg": "ES256", "jku": "https://x"})),
+                4096,
+                false
+            ),
+            Err(JoseError::HeaderInvalid(_))
+        ));
         let jwk = key().public().to_json_value();
-        assert!(matches!(Jws::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, false), Err(JoseError::HeaderInvalid(_))));
+        assert!(matches!(
+            Jws::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, false),
+            Err(JoseError::HeaderInvalid(_))
+        ));
         assert!(Jws::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, true).is_ok());
-        assert_eq!(Jws::parse(&forge(json!({"alg": "ES256"})), 10, false).err(), Some(JoseError::TooLarge));
-        assert!(matches!(Jws::parse("a.b", 4096, false), Err(JoseError::Malformed(_))));
-        assert!(matches!(Jws::parse("a.b.c.d", 4096, false), Err(JoseError::Malformed(_))));
+        assert_eq!(
+            Jws::parse(&forge(json!({"alg": "ES256"})), 10, false).err(),
+            Some(JoseError::TooLarge)
+        );
+        assert!(matches!(
+            Jws::parse("a.b", 4096, false),
+            Err(JoseError::Malformed(_))
+        ));
+        assert!(matches!(
+            Jws::parse("a.b.c.d", 4096, false),
+            Err(JoseError::Malformed(_))
+        ));
     }
 
     #[test]

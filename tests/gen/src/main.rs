@@ -1,11 +1,14 @@
 //! Generates `tests/vectors/conformance.json`: every case's exact input bytes, the decision and
 //! reason codes it must produce, and the exact output bytes the native engine produced.
 //! `gen-vectors --check` regenerates in memory and fails when the checked-in file differs.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
-mod cases;
-mod tokens;
-mod world;
+use mandate_vectors::{cases, world};
 
 use mandate_core::{Pdp, b64, json};
 use serde_json::{Value, json};
@@ -19,42 +22,125 @@ fn loads(k: &Keys) -> BTreeMap<&'static str, Value> {
         let parts: Vec<&str> = good.split('.').collect();
         let mut payload: Value = serde_json::from_slice(&b64::decode(parts[1]).unwrap()).unwrap();
         payload["revision"] = json!("vectors-2");
-        format!("{}.{}.{}", parts[0], b64::encode(json::canonical(&payload).as_bytes()), parts[2])
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            b64::encode(json::canonical(&payload).as_bytes()),
+            parts[2]
+        )
     };
     let root2 = key("bundle-root-2", Some("root-2"));
-    let with_policy = |src: &str| signed_bundle(k, |b| b["policies"] = json!({"guardrails.rego": src}));
+    let with_policy =
+        |src: &str| signed_bundle(k, |b| b["policies"] = json!({"guardrails.rego": src}));
     let mut m = BTreeMap::new();
-    m.insert("default", load_config(Some(&good), &[&k.root], Some(&k.pdp)));
+    m.insert(
+        "default",
+        load_config(Some(&good), &[&k.root], Some(&k.pdp)),
+    );
     m.insert("no-grant-key", load_config(Some(&good), &[&k.root], None));
     m.insert("missing", load_config(None, &[&k.root], None));
     m.insert("no-trust-keys", load_config(Some(&good), &[], None));
-    m.insert("malformed", load_config(Some("not-a-jws"), &[&k.root], None));
+    m.insert(
+        "malformed",
+        load_config(Some("not-a-jws"), &[&k.root], None),
+    );
     m.insert("tampered", load_config(Some(&tampered), &[&k.root], None));
-    m.insert("untrusted", load_config(Some(&mandate_core::mint::bundle(&world::bundle_contents(k, |_| {}), &k.rogue)), &[&k.root], None));
-    m.insert("expired", load_config(Some(&signed_bundle(k, |b| b["exp"] = json!(NOW - 1))), &[&k.root], None));
-    m.insert("not-yet-valid", load_config(Some(&signed_bundle(k, |b| b["nbf"] = json!(NOW + 600))), &[&k.root], None));
-    m.insert("bad-policy", load_config(Some(&with_policy("package mandate\nallow if {")), &[&k.root], None));
+    m.insert(
+        "untrusted",
+        load_config(
+            Some(&mandate_core::mint::bundle(
+                &world::bundle_contents(k, |_| {}),
+                &k.rogue,
+            )),
+            &[&k.root],
+            None,
+        ),
+    );
+    m.insert(
+        "expired",
+        load_config(
+            Some(&signed_bundle(k, |b| b["exp"] = json!(NOW - 1))),
+            &[&k.root],
+            None,
+        ),
+    );
+    m.insert(
+        "not-yet-valid",
+        load_config(
+            Some(&signed_bundle(k, |b| b["nbf"] = json!(NOW + 600))),
+            &[&k.root],
+            None,
+        ),
+    );
+    m.insert(
+        "bad-policy",
+        load_config(
+            Some(&with_policy("package mandate\nallow if {")),
+            &[&k.root],
+            None,
+        ),
+    );
     m.insert(
         "clock-policy",
-        load_config(Some(&with_policy("package mandate\nallow if time.now_ns() > 0\n")), &[&k.root], None),
+        load_config(
+            Some(&with_policy(
+                "package mandate\nallow if time.now_ns() > 0\n",
+            )),
+            &[&k.root],
+            None,
+        ),
     );
-    m.insert("bad-output", load_config(Some(&with_policy("package mandate\nallow := \"yes\"\n")), &[&k.root], None));
-    m.insert("rotated", load_config(Some(&mandate_core::mint::bundle(&world::bundle_contents(k, |_| {}), &root2)), &[&k.root, &root2], None));
+    m.insert(
+        "bad-output",
+        load_config(
+            Some(&with_policy("package mandate\nallow := \"yes\"\n")),
+            &[&k.root],
+            None,
+        ),
+    );
+    m.insert(
+        "rotated",
+        load_config(
+            Some(&mandate_core::mint::bundle(
+                &world::bundle_contents(k, |_| {}),
+                &root2,
+            )),
+            &[&k.root, &root2],
+            None,
+        ),
+    );
     m
 }
 
 fn main() {
     let check = std::env::args().any(|a| a == "--check");
-    let out_path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "vectors", "conformance.json"].iter().collect();
+    let out_path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "vectors",
+        "conformance.json",
+    ]
+    .iter()
+    .collect();
     let k = Keys::new();
     let loads = loads(&k);
-    let load_texts: BTreeMap<&str, String> = loads.iter().map(|(n, v)| (*n, json::canonical(v))).collect();
-    let pdps: BTreeMap<&str, Pdp> = load_texts.iter().map(|(n, t)| (*n, Pdp::load(t.as_bytes()))).collect();
+    let load_texts: BTreeMap<&str, String> = loads
+        .iter()
+        .map(|(n, v)| (*n, json::canonical(v)))
+        .collect();
+    let pdps: BTreeMap<&str, Pdp> = load_texts
+        .iter()
+        .map(|(n, t)| (*n, Pdp::load(t.as_bytes())))
+        .collect();
     let mut out_cases = Vec::new();
     let mut failures = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for case in cases::all(&k) {
-        assert!(names.insert(case.name.clone()), "duplicate case name {}", case.name);
+        assert!(
+            names.insert(case.name.clone()),
+            "duplicate case name {}",
+            case.name
+        );
         let pdp = &pdps[case.load];
         let mut output = pdp.decide_json(case.input.as_bytes());
         if let Some(replay) = &case.replay {
@@ -64,9 +150,17 @@ fn main() {
         }
         let doc: Value = serde_json::from_slice(&output).unwrap();
         let decision = doc["decision"].as_str().unwrap_or("").to_string();
-        let codes: Vec<String> = doc["reasons"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_string()).collect();
+        let codes: Vec<String> = doc["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_str().unwrap().to_string())
+            .collect();
         if decision != case.decision || codes != case.codes {
-            failures.push(format!("{}: expected {} {:?}, got {} {:?}: {}", case.name, case.decision, case.codes, decision, codes, doc["reasons"]));
+            failures.push(format!(
+                "{}: expected {} {:?}, got {} {:?}: {}",
+                case.name, case.decision, case.codes, decision, codes, doc["reasons"]
+            ));
         }
         let mut v = json!({
             "name": case.name, "description": case.description, "load": case.load, "input": case.input,
@@ -82,7 +176,11 @@ fn main() {
         for f in &failures {
             eprintln!("MISMATCH {f}");
         }
-        eprintln!("{} of {} cases disagree with their expectation", failures.len(), out_cases.len());
+        eprintln!(
+            "{} of {} cases disagree with their expectation",
+            failures.len(),
+            out_cases.len()
+        );
         std::process::exit(1);
     }
     let file = json!({
@@ -95,7 +193,9 @@ fn main() {
     if check {
         let current = std::fs::read_to_string(&out_path).unwrap_or_default();
         if current != text {
-            eprintln!("tests/vectors/conformance.json is stale: run `cargo run -p mandate-vectors --bin gen-vectors`");
+            eprintln!(
+                "tests/vectors/conformance.json is stale: run `cargo run -p mandate-vectors --bin gen-vectors`"
+            );
             std::process::exit(1);
         }
         println!("vectors up to date: {} cases", out_cases.len());

@@ -1,8 +1,8 @@
 //! The fixed world every vector lives in: keys from fixed seeds, one identity provider, one
 //! grant issuer, a small agent registry, the seed's guardrail, and a fixed clock.
 
-use mandate_core::mint;
 use mandate_core::PrivateJwk;
+use mandate_core::mint;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -24,6 +24,7 @@ pub fn key(label: &str, kid: Option<&str>) -> PrivateJwk {
     }
 }
 
+#[derive(Debug)]
 pub struct Keys {
     pub root: PrivateJwk,
     pub rogue: PrivateJwk,
@@ -41,6 +42,7 @@ pub struct Keys {
 }
 
 impl Keys {
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         Keys {
             root: key("bundle-root", Some("root-1")),
@@ -197,7 +199,11 @@ pub fn bundle_contents(k: &Keys, tweak: impl FnOnce(&mut Value)) -> Value {
 }
 
 /// A load config document.
-pub fn load_config(bundle: Option<&str>, trust: &[&PrivateJwk], grant_key: Option<&PrivateJwk>) -> Value {
+pub fn load_config(
+    bundle: Option<&str>,
+    trust: &[&PrivateJwk],
+    grant_key: Option<&PrivateJwk>,
+) -> Value {
     let trust_keys: Vec<Value> = trust.iter().map(|k| public(k)).collect();
     let mut c = json!({"trust_keys": trust_keys});
     if let Some(b) = bundle {

@@ -1,0 +1,53 @@
+//! docs/reason-codes.md is the reason-code table, generated from `Code`. Regenerate with
+//! `MANDATE_BLESS=1 cargo test -p mandate-core --test reason_table`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use mandate_core::Code;
+
+fn example(code: Code) -> &'static str {
+    match code.as_str().split('.').next().unwrap() {
+        "bundle" => "the host's bundle or trust configuration",
+        "input" | "request" => "the decide input",
+        "credentials" | "token" | "agent" | "delegation" | "chain" => "the delegation chain",
+        "proof" => "the DPoP proof",
+        "grant" => "the ephemeral grant",
+        "policy" => "the guardrails",
+        "replay" => "the host's replay store",
+        _ => "the host or the engine",
+    }
+}
+
+fn render() -> String {
+    let mut s = String::from(
+        "# Reason codes\n\nGenerated from `policy-core/src/reason.rs` by `policy-core/tests/reason_table.rs`; do not edit.\n\
+         A code never changes meaning. Every code a decision can carry has at least one conformance vector\n\
+         (`tests/vectors/conformance.json`, search for the code) except those the table marks as host-raised.\n\n\
+         | code | meaning | where to look |\n| --- | --- | --- |\n",
+    );
+    for c in Code::ALL {
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.as_str(),
+            c.meaning(),
+            example(*c)
+        ));
+    }
+    s
+}
+
+#[test]
+fn reason_table_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/reason-codes.md");
+    let want = render();
+    if std::env::var_os("MANDATE_BLESS").is_some() {
+        std::fs::write(path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert_eq!(
+        have, want,
+        "docs/reason-codes.md is stale: MANDATE_BLESS=1 cargo test -p mandate-core --test reason_table"
+    );
+    for c in Code::ALL {
+        assert_eq!(Code::parse(c.as_str()), Some(*c));
+    }
+}
