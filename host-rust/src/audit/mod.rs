@@ -1,0 +1,244 @@
+//! The audit log: append-only JSON lines, hash-chained, fsynced before a record is acknowledged.
+//!
+//! # Format
+//!
+//! One canonical JSON object per line (keys sorted, no whitespace):
+//!
+//! ```text
+//! {"audit":{…the decision's audit object…},"prev":"<hex sha-256 of the previous line>","seq":1}
+//! ```
+//!
+//! `seq` counts from 1; the first record's `prev` is 64 zeros. A line's hash is the SHA-256 of its
+//! bytes without the newline. Next to the log, `<log>.head` holds the last acknowledged record's
+//! `{"hash":…,"seq":…}`; it is what lets [`verify`] notice records cut off the end, which no hash
+//! chain can see on its own.
+//!
+//! # Durability (the fsync policy)
+//!
+//! [`AuditLog::append`] writes the line, `fdatasync`s the log, then replaces the head file
+//! (written to a temporary file, synced, renamed), and only then returns a [`Receipt`]. A record
+//! whose receipt was returned survives a crash. A crash mid-append leaves at most one torn or
+//! unacknowledged line at the end; [`AuditLog::open`] cuts it off and reports it as a
+//! [`Recovery`]. Every append costs two fsyncs; batch upstream if that is too slow.
+//!
+//! # What verification finds
+//!
+//! Editing a line breaks the chain at the line after it (or, for the last line, no longer
+//! matches the head); deleting or reordering lines breaks the `seq` order; cutting lines off the
+//! end leaves the log shorter than its head; a torn last line is reported as such. Someone able to
+//! rewrite both the log and its head from the edit onwards is not detected by the files alone:
+//! ship receipts (or the lines) to a second place and pass the latest to [`verify`] as the
+//! expected head.
+//!
+//! Sensitive fields can be replaced by their keyed hash before writing ([`Redactor`]).
+
+mod canonical;
+mod redact;
+mod verify;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+pub use canonical::to_string as canonical_json;
+pub use redact::{PREFIX as HMAC_PREFIX, Redactor};
+pub use verify::{Head, Report, Tamper, verify};
+
+/// The `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What went wrong with an audit log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// Reading or writing the log failed.
+    #[error("audit.io: {0}")]
+    Io(#[from] std::io::Error),
+    /// The log is not what was written: `record` is the 1-based position where it stops
+    /// matching.
+    #[error("audit.tampered: record {record}: {tamper}")]
+    Tampered {
+        /// The 1-based position (line) where verification failed.
+        record: u64,
+        /// What was found there.
+        tamper: Tamper,
+    },
+    /// The record to append is not a JSON object.
+    #[error("audit.invalid_record: {0}")]
+    InvalidRecord(String),
+}
+
+impl AuditError {
+    /// The stable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuditError::Io(_) => "audit.io",
+            AuditError::Tampered { .. } => "audit.tampered",
+            AuditError::InvalidRecord(_) => "audit.invalid_record",
+        }
+    }
+}
+
+/// Proof that a record was written and synced: its sequence number and line hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The record's `seq`.
+    pub seq: u64,
+    /// Hex SHA-256 of the record's line.
+    pub hash: String,
+}
+
+/// What [`AuditLog::open`] repaired: a torn or unacknowledged tail cut off after a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// The last intact record kept (0 when none).
+    pub kept_through: u64,
+    /// How many bytes were cut off the end.
+    pub truncated_bytes: u64,
+}
+
+/// Options for [`AuditLog::open`].
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// Fields to replace by their keyed hash before writing.
+    pub redactor: Option<Redactor>,
+}
+
+/// An open audit log, safe to share between threads (appends are serialized).
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    options: AuditOptions,
+    state: Mutex<Writer>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    file: File,
+    seq: u64,
+    last_hash: String,
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use core::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Hex SHA-256 of one line (without its newline).
+#[must_use]
+pub fn line_hash(line: &[u8]) -> String {
+    hex(&Sha256::digest(line))
+}
+
+/// The path of a log's head file.
+#[must_use]
+pub fn head_path(log: &Path) -> PathBuf {
+    let mut name = log.as_os_str().to_owned();
+    name.push(".head");
+    PathBuf::from(name)
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log at `path`, verifying it whole. A torn or unacknowledged last
+    /// line, as a crash mid-append leaves, is cut off and reported; anything else that does not
+    /// verify is an error and nothing is appended.
+    ///
+    /// # Errors
+    /// [`AuditError::Tampered`] when the log does not verify, [`AuditError::Io`] on I/O errors.
+    pub fn open(path: impl AsRef<Path>, options: AuditOptions) -> Result<(AuditLog, Option<Recovery>), AuditError> {
+        let path = path.as_ref().to_path_buf();
+        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path)?;
+        let scan = verify::scan(&path, &mut file, true)?;
+        let mut recovery = None;
+        let len = file.metadata()?.len();
+        if scan.valid_len < len {
+            file.set_len(scan.valid_len)?;
+            file.sync_all()?;
+            recovery = Some(Recovery { kept_through: scan.last_seq, truncated_bytes: len - scan.valid_len });
+        }
+        let log = AuditLog {
+            path,
+            options,
+            state: Mutex::new(Writer { file, seq: scan.last_seq, last_hash: scan.last_hash }),
+        };
+        // Bring the head up to the log (it lags by one record after a crash between the two).
+        {
+            let state = log.state.lock().unwrap_or_else(PoisonError::into_inner);
+            write_head(&log.path, state.seq, &state.last_hash)?;
+        }
+        Ok((log, recovery))
+    }
+
+    /// Appends one record (the decision's `audit` object), syncs it, and acknowledges it.
+    ///
+    /// # Errors
+    /// [`AuditError::InvalidRecord`] when `audit` is not an object; [`AuditError::Io`] when the
+    /// write or sync fails (the record is then not acknowledged; the next `open` repairs the
+    /// tail).
+    pub fn append(&self, audit: &Value) -> Result<Receipt, AuditError> {
+        if !audit.is_object() {
+            return Err(AuditError::InvalidRecord("an audit record must be a JSON object".into()));
+        }
+        let mut audit = audit.clone();
+        if let Some(redactor) = &self.options.redactor {
+            redactor.apply(&mut audit);
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = state.seq + 1;
+        let mut record = serde_json::Map::new();
+        record.insert("audit".into(), audit);
+        record.insert("prev".into(), Value::String(state.last_hash.clone()));
+        record.insert("seq".into(), Value::from(seq));
+        let line = canonical::to_string(&Value::Object(record));
+        let hash = line_hash(line.as_bytes());
+        let mut bytes = line.into_bytes();
+        bytes.push(b'\n');
+        // One write call for the whole line; O_APPEND puts it at the end.
+        state.file.write_all(&bytes)?;
+        state.file.sync_data()?;
+        write_head(&self.path, seq, &hash)?;
+        state.seq = seq;
+        state.last_hash.clone_from(&hash);
+        Ok(Receipt { seq, hash })
+    }
+
+    /// The last acknowledged record (seq 0 and [`GENESIS`] for an empty log).
+    #[must_use]
+    pub fn head(&self) -> Receipt {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Receipt { seq: state.seq, hash: state.last_hash.clone() }
+    }
+
+    /// Where the log is.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Replaces the head file: temporary file, sync, rename.
+fn write_head(log: &Path, seq: u64, hash: &str) -> Result<(), AuditError> {
+    let head = head_path(log);
+    let mut tmp_name = head.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let mut value = serde_json::Map::new();
+    value.insert("hash".into(), Value::String(hash.to_string()));
+    value.insert("seq".into(), Value::from(seq));
+    let mut f = File::create(&tmp)?;
+    f.write_all(canonical::to_string(&Value::Object(value)).as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, &head)?;
+    Ok(())
+}

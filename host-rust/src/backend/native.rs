@@ -1,0 +1,25 @@
+//! The native backend: the core linked into this process.
+
+use mandate_core::Pdp;
+
+/// One loaded native engine. `Pdp` is `Send + Sync` and decides through `&self`, so one engine
+/// serves every thread at once.
+pub(crate) struct NativeEngine {
+    pdp: Pdp,
+}
+
+impl NativeEngine {
+    pub(crate) fn load(config: &[u8]) -> (NativeEngine, Vec<u8>) {
+        let pdp = Pdp::load(config);
+        let status = pdp.status_json();
+        (NativeEngine { pdp }, status)
+    }
+
+    pub(crate) fn decide(&self, input: &[u8]) -> Vec<u8> {
+        self.pdp.decide_json(input)
+    }
+
+    pub(crate) fn apply_replay(&self, input: &[u8]) -> Vec<u8> {
+        self.pdp.apply_replay_json(input)
+    }
+}

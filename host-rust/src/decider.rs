@@ -1,0 +1,172 @@
+//! The one decision API: [`Decider`].
+//!
+//! `decide` is the only public way to a decision, and it always does the host's part of the
+//! pipeline: it records every `use_once` `jti` of an allow in the replay store and turns the
+//! allow into a deny (`replay.detected`) when one was used before, or
+//! (`replay.store_unavailable`) when the store cannot answer. A caller cannot forget the replay
+//! check because there is no decision without it.
+//!
+//! Bundles reload atomically: [`Decider::load`] builds the new engine aside and swaps it in only
+//! when its config loaded (`"ok": true`); a config that fails leaves the serving engine serving
+//! and is reported as [`HostError::Load`] with the core's `bundle.*` code. (Until some config has
+//! loaded, a failed one is served, so decisions deny with its code rather than `bundle.missing`.)
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use mandate_core::reason::Code;
+use serde_json::Value;
+
+use crate::backend::{Backend, Loaded};
+use crate::decision::Decision;
+use crate::replay::ReplayStore;
+use crate::status::LoadStatus;
+use crate::HostError;
+
+/// What is serving: the engine and its load status.
+#[derive(Debug)]
+struct Serving {
+    engine: Loaded,
+    status: LoadStatus,
+}
+
+/// Decides requests with one engine (native or wasm) and one replay store. `Send + Sync`;
+/// share it behind an `Arc` across threads and async tasks.
+///
+/// A call into the engine is synchronous CPU work (about a millisecond); in an async server,
+/// that is usually fine inline, or wrap calls in `spawn_blocking` for very high rates.
+#[derive(Debug)]
+pub struct Decider<S> {
+    backend: Backend,
+    serving: Arc<RwLock<Arc<Serving>>>,
+    replay: S,
+}
+
+/// Parses the decide input's `now` and `decision_id` (for the host's own denies and the
+/// replay store's clock).
+fn input_meta(input: &[u8]) -> (i64, String) {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(default)]
+        now: i64,
+        #[serde(default)]
+        decision_id: Option<String>,
+    }
+    match serde_json::from_slice::<Meta>(input) {
+        Ok(m) => (m.now, m.decision_id.unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    }
+}
+
+impl<S: ReplayStore> Decider<S> {
+    /// A decider with nothing loaded yet (it denies with `bundle.missing` until [`Self::load`]).
+    ///
+    /// # Errors
+    /// [`HostError::Module`] (wasm backend) when the module cannot be instantiated.
+    pub fn new(backend: Backend, replay: S) -> Result<Self, HostError> {
+        let (engine, status) = Loaded::load(&backend, b"{}")?;
+        let serving = Serving { engine, status: LoadStatus::parse(status) };
+        Ok(Decider { backend, serving: Arc::new(RwLock::new(Arc::new(serving))), replay })
+    }
+
+    /// A decider that has loaded `config`.
+    ///
+    /// # Errors
+    /// [`HostError::Load`] when the config does not load, else as [`Self::new`].
+    pub fn with_config(backend: Backend, replay: S, config: &[u8]) -> Result<Self, HostError> {
+        let decider = Self::new(backend, replay)?;
+        decider.load(config)?;
+        Ok(decider)
+    }
+
+    /// Another decider over the same engine (and its reloads), with another replay store.
+    #[must_use]
+    pub fn with_store<T: ReplayStore>(&self, replay: T) -> Decider<T> {
+        Decider { backend: self.backend.clone(), serving: Arc::clone(&self.serving), replay }
+    }
+
+    /// Loads a config (docs/formats.md) and swaps it in atomically when it loaded. Decisions in
+    /// flight finish on the engine they started with.
+    ///
+    /// # Errors
+    /// [`HostError::Load`] with the core's `bundle.*` code when the config did not load (the
+    /// previous engine keeps serving); [`HostError::Module`] when the wasm backend cannot run.
+    pub fn load(&self, config: &[u8]) -> Result<LoadStatus, HostError> {
+        let (engine, status) = Loaded::load(&self.backend, config)?;
+        let status = LoadStatus::parse(status);
+        let mut serving = self.serving.write().unwrap_or_else(PoisonError::into_inner);
+        if status.ok || !serving.status.ok {
+            *serving = Arc::new(Serving { engine, status: status.clone() });
+        }
+        drop(serving);
+        match &status.error {
+            None if status.ok => Ok(status),
+            Some((code, message)) => Err(HostError::Load { code: code.clone(), message: message.clone() }),
+            None => Err(HostError::Load { code: "bundle.malformed".into(), message: "the load status is not ok".into() }),
+        }
+    }
+
+    /// The load status of the engine that is serving.
+    #[must_use]
+    pub fn status(&self) -> LoadStatus {
+        self.current().status.clone()
+    }
+
+    /// Which backend runs the engine.
+    #[must_use]
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    fn current(&self) -> Arc<Serving> {
+        Arc::clone(&self.serving.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Decides one decide input (docs/formats.md), including the replay check. Never fails:
+    /// anything that goes wrong is a deny with a stable code (`host.limit_exceeded`,
+    /// `replay.store_unavailable`, `internal.error`).
+    pub async fn decide(&self, input: &[u8]) -> Decision {
+        let serving = self.current();
+        let (now, decision_id) = input_meta(input);
+        let deny = |code: Code, message: &str| Decision::host_deny(&decision_id, now, code, message);
+
+        let raw = match serving.engine.decide(input) {
+            Ok(raw) => raw,
+            Err(HostError::LimitExceeded(m)) => return deny(Code::HostLimitExceeded, &m),
+            Err(e) => return deny(Code::InternalError, &e.to_string()),
+        };
+        let Some(decision) = Decision::from_bytes(raw) else {
+            return deny(Code::InternalError, "the engine answered something that is not a decision");
+        };
+        if !decision.is_allow() {
+            return decision;
+        }
+        let Some(use_once) = decision.use_once_strict() else {
+            return deny(Code::InternalError, "the decision's use_once list is malformed");
+        };
+        if use_once.is_empty() {
+            return decision;
+        }
+        let (replayed, store_error) = match self.replay.record(&use_once, now).await {
+            Ok(replayed) if replayed.is_empty() => return decision,
+            Ok(replayed) => (replayed, false),
+            Err(_) => (Vec::new(), true),
+        };
+        // The core turns the allow into a deny (`replay.detected` / `replay.store_unavailable`),
+        // so the result has the same shape and audit record on every host.
+        let mut request = serde_json::Map::new();
+        request.insert("decision".into(), decision.value().clone());
+        request.insert("replayed".into(), Value::from(replayed));
+        request.insert("store_error".into(), Value::Bool(store_error));
+        let fallback = if store_error { Code::ReplayStoreUnavailable } else { Code::ReplayDetected };
+        let Ok(body) = serde_json::to_vec(&Value::Object(request)) else {
+            return deny(fallback, "could not encode the replay request");
+        };
+        match serving.engine.apply_replay(&body).map(Decision::from_bytes) {
+            Ok(Some(d)) if !d.is_allow() => d,
+            // Whatever else happened, this was a replay or an unknown: never let it through.
+            Ok(_) => deny(fallback, "the engine did not turn the replay into a deny"),
+            Err(HostError::LimitExceeded(m)) => deny(Code::HostLimitExceeded, &m),
+            Err(e) => deny(fallback, &e.to_string()),
+        }
+    }
+}

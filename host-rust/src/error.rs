@@ -1,0 +1,67 @@
+//! The SDK's error type. Every variant maps to a stable code ([`HostError::code`]) that crosses
+//! host boundaries (HTTP bodies, CLI exit reports); messages are for people.
+
+use crate::audit::AuditError;
+use crate::replay::ReplayError;
+
+/// Anything the SDK can fail at. Decisions themselves never fail: a failure while deciding
+/// becomes a deny with one of these codes (see [`crate::Decider::decide`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// A load config did not load; the engine that was serving still serves. `code` is the
+    /// core's `bundle.*` code.
+    #[error("{code}: {message}")]
+    Load {
+        /// The core's stable code, e.g. `bundle.signature_invalid`.
+        code: String,
+        /// What went wrong, for people.
+        message: String,
+    },
+    /// The wasm module could not be compiled, instantiated, or does not speak this ABI.
+    #[error("host.module_invalid: {0}")]
+    Module(String),
+    /// The module ran out of fuel or memory (the host's bounds on one call).
+    #[error("host.limit_exceeded: {0}")]
+    LimitExceeded(String),
+    /// The module trapped for another reason, or answered something that is not the ABI's.
+    #[error("internal.error: {0}")]
+    Trap(String),
+    /// The replay store failed.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// The audit log failed.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// Minting a token failed; `code` is the core's mint error code.
+    #[error("{code}: {message}")]
+    Mint {
+        /// The core's stable code.
+        code: String,
+        /// What went wrong, for people.
+        message: String,
+    },
+    /// The host's randomness source failed (key generation).
+    #[error("host.random_unavailable: {0}")]
+    Random(String),
+    /// Reading or writing a file (module, module cache).
+    #[error("host.io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl HostError {
+    /// The stable code of this error.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        match self {
+            HostError::Load { code, .. } | HostError::Mint { code, .. } => code,
+            HostError::Module(_) => "host.module_invalid",
+            HostError::LimitExceeded(_) => "host.limit_exceeded",
+            HostError::Trap(_) => "internal.error",
+            HostError::Replay(e) => e.code(),
+            HostError::Audit(e) => e.code(),
+            HostError::Random(_) => "host.random_unavailable",
+            HostError::Io(_) => "host.io",
+        }
+    }
+}

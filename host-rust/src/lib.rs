@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+pub mod audit;
+mod backend;
+mod decider;
+mod decision;
+mod error;
+pub mod issuer;
+pub mod replay;
+mod status;
+
+pub use backend::{Backend, WasmLimits, WasmRuntime};
+pub use backend::wasm::{ABI_VERSION, RawInstance};
+pub use decider::Decider;
+pub use decision::{Decision, Reason};
+pub use error::HostError;
+pub use mandate_core::jose::{PrivateJwk, PublicJwk};
+pub use status::LoadStatus;

@@ -1,0 +1,47 @@
+//! The load status of an engine (docs/formats.md).
+
+use serde_json::Value;
+
+/// What loading a config gave: `ok` with the bundle's facts, or the error's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadStatus {
+    /// Whether the config loaded.
+    pub ok: bool,
+    /// The bundle's revision, when it loaded.
+    pub revision: Option<String>,
+    /// The bundle's digest (b64url SHA-256 of the JWS), when it loaded.
+    pub digest: Option<String>,
+    /// The bundle's validity window, when it loaded.
+    pub nbf: Option<i64>,
+    /// The bundle's expiry, when it loaded.
+    pub exp: Option<i64>,
+    /// `(code, message)` when it did not load.
+    pub error: Option<(String, String)>,
+    /// The status document as the engine produced it.
+    pub raw: Vec<u8>,
+}
+
+impl LoadStatus {
+    pub(crate) fn parse(raw: Vec<u8>) -> LoadStatus {
+        let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let ok = v.get("ok").and_then(Value::as_bool).unwrap_or(false);
+        let error = if ok {
+            None
+        } else {
+            Some((
+                s("/error/code").unwrap_or_else(|| "internal.error".into()),
+                s("/error/message").unwrap_or_else(|| "the engine gave no load status".into()),
+            ))
+        };
+        LoadStatus {
+            ok,
+            revision: s("/bundle/revision"),
+            digest: s("/bundle/digest"),
+            nbf: v.pointer("/bundle/nbf").and_then(Value::as_i64),
+            exp: v.pointer("/bundle/exp").and_then(Value::as_i64),
+            error,
+            raw,
+        }
+    }
+}

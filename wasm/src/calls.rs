@@ -1,0 +1,71 @@
+//! The call layer behind the exports: bytes in, bytes out, over the engine that is serving.
+//!
+//! Kept apart from the `extern "C"` exports so native tests can drive exactly what the module
+//! runs. Nothing here interprets a decision; it only keeps the serving engine and forwards.
+
+use std::sync::{Mutex, PoisonError};
+
+use mandate_core::Pdp;
+
+/// The engine that is serving, once anything was loaded (or a decision asked for one).
+static ENGINE: Mutex<Option<Pdp>> = Mutex::new(None);
+
+fn with_engine<R>(f: impl FnOnce(&mut Pdp) -> R) -> R {
+    let mut guard = ENGINE.lock().unwrap_or_else(PoisonError::into_inner);
+    let pdp = guard.get_or_insert_with(|| Pdp::load(b"{}"));
+    f(pdp)
+}
+
+/// Whether a load status document says `"ok": true`.
+fn status_ok(status: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(status)
+        .ok()
+        .and_then(|v| v.get("ok").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
+}
+
+/// Loads a config. The new engine replaces the serving one when it loaded (`"ok": true`), or
+/// when the serving one never did (so its denials carry the latest load error); otherwise the
+/// serving engine stays. Answers the new config's load status.
+#[must_use]
+pub fn load(config: &[u8]) -> Vec<u8> {
+    let next = Pdp::load(config);
+    let status = next.status_json();
+    let next_ok = status_ok(&status);
+    let mut guard = ENGINE.lock().unwrap_or_else(PoisonError::into_inner);
+    let serving_ok = guard.as_ref().is_some_and(|p| status_ok(&p.status_json()));
+    if next_ok || !serving_ok {
+        *guard = Some(next);
+    }
+    status
+}
+
+/// The load status of the serving engine.
+#[must_use]
+pub fn status() -> Vec<u8> {
+    with_engine(|pdp| pdp.status_json())
+}
+
+/// Decides one decide input with the serving engine.
+#[must_use]
+pub fn decide(input: &[u8]) -> Vec<u8> {
+    with_engine(|pdp| pdp.decide_json(input))
+}
+
+/// Turns a decision into a `replay.detected` deny for the replayed `jti`s.
+#[must_use]
+pub fn apply_replay(input: &[u8]) -> Vec<u8> {
+    with_engine(|pdp| pdp.apply_replay_json(input))
+}
+
+/// Mints a token with a supplied private key (the core's `mint_json`).
+#[must_use]
+pub fn mint(input: &[u8]) -> Vec<u8> {
+    mandate_core::mint::mint_json(input)
+}
+
+/// The answer for a `(ptr, len)` pair that names no live buffer.
+#[must_use]
+pub fn invalid_buffer() -> Vec<u8> {
+    br#"{"error":{"code":"abi.invalid_buffer","message":"the pointer and length do not name a live buffer from mandate_alloc"}}"#.to_vec()
+}
