@@ -1,0 +1,242 @@
+//! The filter's plugin configuration (the JSON in Envoy's `plugin_config.configuration`).
+//!
+//! Parsed strictly (`deny_unknown_fields`): a typo in a security option must stop Envoy from
+//! accepting the filter, not silently fall back to a default.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Everything the operator configures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// The signed bundle (compact JWS), served until `bundle_source` delivers a newer one.
+    #[serde(default)]
+    pub bundle: Option<String>,
+    /// The bundle keys this decision point trusts (public JWKs with `kid`).
+    pub trust_keys: Vec<Value>,
+    /// Where to fetch bundle updates from, if anywhere.
+    #[serde(default)]
+    pub bundle_source: Option<BundleSource>,
+    /// Remove `Authorization`, `DPoP` and `Mandate-Chain` before the request goes upstream.
+    #[serde(default = "default_true")]
+    pub strip_credentials: bool,
+    /// Names of the headers the filter writes.
+    #[serde(default)]
+    pub headers: HeaderNames,
+    /// Maps requests to the decide input's `action` and `resource`; first match wins.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    /// Static JSON handed to guardrails as `input.context` (e.g. the cluster or environment name).
+    #[serde(default)]
+    pub context: Option<Value>,
+    /// A request header whose value becomes the decision id (Envoy's `x-request-id` by default, so
+    /// audit records join Envoy's access log). `null` lets the core derive the id from the input.
+    #[serde(default = "default_decision_id_header")]
+    pub decision_id_header: Option<String>,
+    /// Replay store tuning.
+    #[serde(default)]
+    pub replay: ReplayConfig,
+    /// Log each decision's audit record through Envoy's log (info level, `wasm` logger).
+    #[serde(default)]
+    pub audit_log: bool,
+}
+
+/// An HTTP source of bundle updates, polled through an Envoy cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleSource {
+    /// The Envoy cluster that serves the bundle.
+    pub cluster: String,
+    /// The request path, e.g. `/bundles/current.jws`.
+    pub path: String,
+    /// The `:authority` sent; defaults to the cluster name.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// Seconds between polls once a bundle has been fetched.
+    #[serde(default = "default_refresh_seconds")]
+    pub refresh_seconds: u64,
+    /// Timeout of one poll, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// Header names the filter writes towards the upstream (principal) and the client (deny reason).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeaderNames {
+    /// The acting agent's id.
+    pub agent: String,
+    /// The person the agent acts for.
+    pub user: String,
+    /// The delegation chain's agents, root first, space-separated.
+    pub chain: String,
+    /// The decision id (joins the audit record).
+    pub decision_id: String,
+    /// On a deny, the first reason code.
+    pub reason: String,
+}
+
+impl Default for HeaderNames {
+    fn default() -> Self {
+        HeaderNames {
+            agent: "x-mandate-agent".into(),
+            user: "x-mandate-user".into(),
+            chain: "x-mandate-chain".into(),
+            decision_id: "x-mandate-decision-id".into(),
+            reason: "x-mandate-reason".into(),
+        }
+    }
+}
+
+impl HeaderNames {
+    /// The headers the filter owns towards the upstream: always removed from incoming requests so a
+    /// client can never forge them.
+    pub fn principal(&self) -> [&str; 4] {
+        [&self.agent, &self.user, &self.chain, &self.decision_id]
+    }
+}
+
+/// One route rule: requests whose path starts with `path_prefix` (and whose method is listed, when
+/// `methods` is given) are asked about `action` on `resource_prefix` + the rest of the path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Matched against the path without its query.
+    pub path_prefix: String,
+    /// Upper-case methods; any method when absent.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    /// The action, e.g. `secrets:read`.
+    pub action: String,
+    /// When set, `resource` = this + the path after `path_prefix`.
+    #[serde(default)]
+    pub resource_prefix: Option<String>,
+}
+
+/// How use-once `jti`s are kept in Envoy's shared data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplayConfig {
+    /// Number of shared-data keys the `jti`s are spread over (each is updated with CAS).
+    pub shards: u32,
+    /// Prefix of those keys; filters sharing a `vm_id` and a prefix share one replay store.
+    pub key_prefix: String,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig { shards: 256, key_prefix: "mandate.replay.".into() }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_decision_id_header() -> Option<String> {
+    Some("x-request-id".into())
+}
+
+fn default_refresh_seconds() -> u64 {
+    30
+}
+
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+/// Why a plugin configuration was refused.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// Not JSON of the documented shape.
+    Json(serde_json::Error),
+    /// A value is out of range.
+    Invalid(&'static str),
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::Json(e) => write!(f, "plugin configuration: {e}"),
+            ConfigError::Invalid(what) => write!(f, "plugin configuration: {what}"),
+        }
+    }
+}
+
+impl FilterConfig {
+    /// Parses and checks the plugin configuration.
+    pub fn parse(bytes: &[u8]) -> Result<FilterConfig, ConfigError> {
+        let config: FilterConfig = serde_json::from_slice(bytes).map_err(ConfigError::Json)?;
+        if config.bundle.is_none() && config.bundle_source.is_none() {
+            return Err(ConfigError::Invalid("set `bundle`, `bundle_source`, or both"));
+        }
+        if config.replay.shards == 0 {
+            return Err(ConfigError::Invalid("`replay.shards` must be at least 1"));
+        }
+        if let Some(source) = &config.bundle_source
+            && (source.refresh_seconds == 0 || source.timeout_ms == 0)
+        {
+            return Err(ConfigError::Invalid("`bundle_source` periods must be positive"));
+        }
+        if config.context.as_ref().is_some_and(|c| !c.is_object()) {
+            return Err(ConfigError::Invalid("`context` must be a JSON object"));
+        }
+        Ok(config)
+    }
+
+    /// The core's load config for `bundle` (docs/formats.md); no bundle yields a config the core
+    /// answers with `bundle.missing`, which is the fail-closed state before the first fetch.
+    pub fn load_config(&self, bundle: Option<&str>) -> Vec<u8> {
+        let mut load = Map::new();
+        if let Some(bundle) = bundle {
+            load.insert("bundle".into(), Value::String(bundle.into()));
+        }
+        load.insert("trust_keys".into(), Value::Array(self.trust_keys.clone()));
+        serde_json::to_vec(&Value::Object(load)).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
+/// The `action` and `resource` a route rule assigns to a request, if any rule matches.
+pub fn route_for<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<(&'a str, Option<String>)> {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    routes.iter().find_map(|route| {
+        let rest = path.strip_prefix(route.path_prefix.as_str())?;
+        if let Some(methods) = &route.methods
+            && !methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+        {
+            return None;
+        }
+        let resource = route.resource_prefix.as_ref().map(|prefix| format!("{prefix}{rest}"));
+        Some((route.action.as_str(), resource))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_unknown_fields_and_missing_bundle() {
+        assert!(FilterConfig::parse(br#"{"trust_keys":[],"bundle":"x","strip":true}"#).is_err());
+        assert!(FilterConfig::parse(br#"{"trust_keys":[]}"#).is_err());
+        let ok = FilterConfig::parse(br#"{"trust_keys":[],"bundle":"x"}"#);
+        assert!(ok.is_ok_and(|c| c.strip_credentials && c.headers.agent == "x-mandate-agent"));
+    }
+
+    #[test]
+    fn routes_match_prefix_and_method() {
+        let routes = vec![Route {
+            path_prefix: "/v1/secrets/".into(),
+            methods: Some(vec!["GET".into()]),
+            action: "secrets:read".into(),
+            resource_prefix: Some("secret/".into()),
+        }];
+        assert_eq!(
+            route_for(&routes, "GET", "/v1/secrets/db?version=2"),
+            Some(("secrets:read", Some("secret/db".into())))
+        );
+        assert_eq!(route_for(&routes, "POST", "/v1/secrets/db"), None);
+        assert_eq!(route_for(&routes, "GET", "/v1/other"), None);
+    }
+}

@@ -1,0 +1,281 @@
+//! The proxy-wasm contexts: a root context per worker (configuration, bundle polling) and an HTTP
+//! context per request (read the request, decide, answer or forward).
+
+use std::rc::Rc;
+use core::time::Duration;
+use std::time::UNIX_EPOCH;
+
+use mandate_core::Pdp;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, MapType};
+use serde_json::{Value, json};
+
+use crate::bundle_source::{self, Fetched};
+use crate::config::{FilterConfig, HeaderNames};
+use crate::replay::{self, EnvoySharedData};
+use crate::request::{RequestParts, decide_input};
+use crate::response::{Outcome, outcome};
+
+/// What a request is decided with: one configuration and one loaded bundle. Requests hold their
+/// own `Rc`, so a bundle swap never changes an in-flight decision.
+#[derive(Debug)]
+struct Serving {
+    config: Rc<FilterConfig>,
+    pdp: Pdp,
+}
+
+/// One per worker thread (Envoy runs a VM per worker).
+#[derive(Debug, Default)]
+pub struct MandateRoot {
+    serving: Option<Rc<Serving>>,
+    etag: Option<String>,
+    poll_in_flight: Option<u32>,
+    polled_ok: bool,
+}
+
+impl MandateRoot {
+    fn configure(&mut self) -> bool {
+        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten();
+        let config = match FilterConfig::parse(bytes.as_deref().unwrap_or_default()) {
+            Ok(config) => Rc::new(config),
+            Err(e) => {
+                log::error!("mandate: {e}");
+                return false;
+            }
+        };
+        let pdp = Pdp::load(&config.load_config(config.bundle.as_deref()));
+        log::info!("mandate: bundle status {}", String::from_utf8_lossy(&pdp.status_json()));
+        if let Err(e) = replay::ensure_shards(&EnvoySharedData, &config.replay) {
+            log::error!("mandate: replay store: {e:?}");
+            return false;
+        }
+        let polling = config.bundle_source.is_some();
+        self.serving = Some(Rc::new(Serving { config, pdp }));
+        self.etag = None;
+        self.polled_ok = false;
+        if polling {
+            // Poll every second until the first answer, then at the configured period.
+            let _ = hostcalls::set_tick_period(Duration::from_secs(1));
+            self.poll();
+        }
+        true
+    }
+
+    fn poll(&mut self) {
+        let Some(serving) = &self.serving else { return };
+        let Some(source) = &serving.config.bundle_source else { return };
+        if self.poll_in_flight.is_some() {
+            return;
+        }
+        let headers = bundle_source::poll_headers(source, self.etag.as_deref());
+        let timeout = Duration::from_millis(source.timeout_ms);
+        match hostcalls::dispatch_http_call(&source.cluster, headers, None, vec![], timeout) {
+            Ok(token) => self.poll_in_flight = Some(token),
+            Err(status) => log::warn!("mandate: bundle poll to cluster {} failed: {status:?}", source.cluster),
+        }
+    }
+
+    fn on_poll_response(&mut self, body_size: usize) {
+        let Some(serving) = self.serving.clone() else { return };
+        let header = |name| hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name).ok().flatten();
+        let status = header(":status");
+        let etag = header("etag");
+        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size).ok().flatten();
+        let fetched = bundle_source::on_response(
+            &serving.config,
+            &serving.pdp,
+            proxy_now().unwrap_or(u64::MAX),
+            status.as_deref(),
+            etag,
+            body.as_deref().unwrap_or_default(),
+        );
+        match fetched {
+            Fetched::Loaded { pdp, etag, status } => {
+                log::info!("mandate: serving fetched bundle {status}");
+                self.serving = Some(Rc::new(Serving { config: serving.config.clone(), pdp: *pdp }));
+                self.etag = etag;
+                self.mark_polled(&serving.config);
+            }
+            Fetched::Unchanged => self.mark_polled(&serving.config),
+            Fetched::Rejected { why, etag } => {
+                log::warn!("mandate: {why}; the serving bundle stays");
+                if etag.is_some() {
+                    self.etag = etag;
+                }
+            }
+        }
+    }
+
+    fn mark_polled(&mut self, config: &FilterConfig) {
+        if !self.polled_ok
+            && let Some(source) = &config.bundle_source
+        {
+            self.polled_ok = true;
+            let _ = hostcalls::set_tick_period(Duration::from_secs(source.refresh_seconds));
+        }
+    }
+}
+
+impl Context for MandateRoot {
+    fn on_http_call_response(&mut self, token_id: u32, _headers: usize, body_size: usize, _trailers: usize) {
+        if self.poll_in_flight == Some(token_id) {
+            self.poll_in_flight = None;
+            self.on_poll_response(body_size);
+        }
+    }
+}
+
+impl RootContext for MandateRoot {
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        self.configure()
+    }
+
+    fn on_tick(&mut self) {
+        self.poll();
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(MandateHttp { serving: self.serving.clone() }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// One per request.
+#[derive(Debug)]
+struct MandateHttp {
+    serving: Option<Rc<Serving>>,
+}
+
+fn header(name: &str) -> Option<String> {
+    hostcalls::get_map_value(MapType::HttpRequestHeaders, name).ok().flatten()
+}
+
+/// The request's IP:port as Envoy sees it (after its own `x-forwarded-for` handling).
+fn source_address() -> Option<String> {
+    let bytes = hostcalls::get_property(vec!["source", "address"]).ok().flatten()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Seconds since the Unix epoch, from the proxy's clock.
+fn proxy_now() -> Option<u64> {
+    let time = hostcalls::get_current_time().ok()?;
+    Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs())
+}
+
+/// A deny the filter answers itself (no decision could be made), with a core reason code.
+fn host_deny(names: &HeaderNames, status: u32, code: &str, message: &str) -> Outcome {
+    let decision = json!({"decision": "deny", "reasons": [{"code": code, "message": message}]});
+    match outcome(decision.to_string().as_bytes(), names) {
+        Outcome::Deny { headers, body, .. } => Outcome::Deny { status, headers, body },
+        allow => allow,
+    }
+}
+
+impl MandateHttp {
+    fn read_request(config: &FilterConfig) -> RequestParts {
+        RequestParts {
+            method: header(":method").unwrap_or_default(),
+            scheme: header(":scheme").unwrap_or_default(),
+            authority: header(":authority").unwrap_or_default(),
+            path: header(":path").unwrap_or_default(),
+            source_address: source_address(),
+            authorization: header("authorization"),
+            dpop: header("dpop"),
+            chain: header("mandate-chain"),
+            decision_id: config.decision_id_header.as_deref().and_then(header),
+        }
+    }
+
+    /// Decides, then applies the replay store to an allow.
+    fn decide(serving: &Serving, parts: &RequestParts, now: u64) -> Outcome {
+        let config = &serving.config;
+        let decision = serving.pdp.decide_json(&decide_input(config, parts, now));
+        if config.audit_log {
+            log_audit(&decision);
+        }
+        let first = outcome(&decision, &config.headers);
+        let Outcome::Allow { use_once, .. } = &first else { return first };
+        let (replayed, store_error) = match replay::record_all(&EnvoySharedData, &config.replay, use_once, now) {
+            Ok(replayed) if replayed.is_empty() => return first,
+            Ok(replayed) => (replayed, false),
+            Err(e) => {
+                log::warn!("mandate: replay store: {e:?}; deciding fail-closed");
+                (Vec::new(), true)
+            }
+        };
+        // The core turns the allow into a deny (`replay.detected` or `replay.store_unavailable`).
+        let decision: Value = serde_json::from_slice(&decision).unwrap_or(Value::Null);
+        let input = json!({"decision": decision, "replayed": replayed, "store_error": store_error});
+        let replay_decision = serving.pdp.apply_replay_json(input.to_string().as_bytes());
+        if config.audit_log {
+            log_audit(&replay_decision);
+        }
+        match outcome(&replay_decision, &config.headers) {
+            // apply_replay never allows a replayed jti; should it ever, fail closed.
+            Outcome::Allow { .. } => host_deny(&config.headers, 403, "replay.detected", "use-once jti already used"),
+            Outcome::Deny { headers, body, .. } if store_error => Outcome::Deny { status: 503, headers, body },
+            deny => deny,
+        }
+    }
+
+    fn forward(config: &FilterConfig, headers: &[(String, String)]) {
+        if config.strip_credentials {
+            for name in ["authorization", "dpop", "mandate-chain"] {
+                let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+            }
+        }
+        for (name, value) in headers {
+            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+        }
+    }
+}
+
+fn log_audit(decision: &[u8]) {
+    if let Ok(decision) = serde_json::from_slice::<Value>(decision)
+        && let Some(audit) = decision.get("audit")
+    {
+        log::info!("mandate audit {audit}");
+    }
+}
+
+impl Context for MandateHttp {}
+
+impl HttpContext for MandateHttp {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let Some(serving) = self.serving.clone() else {
+            return respond(host_deny(&HeaderNames::default(), 500, "internal.error", "filter not configured"));
+        };
+        let config = &serving.config;
+        // The principal headers belong to this filter: a client never gets to set them.
+        for name in config.headers.principal() {
+            let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+        }
+        let outcome = match proxy_now() {
+            Some(now) => Self::decide(&serving, &Self::read_request(config), now),
+            None => host_deny(&config.headers, 500, "internal.error", "proxy clock unavailable"),
+        };
+        match outcome {
+            Outcome::Allow { headers, .. } => {
+                Self::forward(config, &headers);
+                Action::Continue
+            }
+            deny => respond(deny),
+        }
+    }
+}
+
+/// Answers the client directly and stops the request.
+fn respond(outcome: Outcome) -> Action {
+    if let Outcome::Deny { status, headers, body } = outcome {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        if let Err(e) = hostcalls::send_http_response(status, headers, Some(&body)) {
+            log::error!("mandate: could not answer a denied request: {e:?}");
+            let _ = hostcalls::reset_http_request();
+        }
+    }
+    Action::Pause
+}

@@ -1,0 +1,186 @@
+"""Starts and stops the real Envoy and the echo upstream on loopback, and talks HTTP to them.
+
+Every process started here is recorded in RUN_DIR/pids/ so that scripts/test-envoy.sh's trap can
+stop it even if this interpreter dies; `Processes.stop_all` stops them on the normal path.
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self.procs = []
+        os.makedirs(os.path.join(run_dir, "pids"), exist_ok=True)
+
+    def start(self, name, argv, env=None):
+        log = open(os.path.join(self.run_dir, name + ".log"), "wb")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        with open(os.path.join(self.run_dir, "pids", name + ".pid"), "w") as f:
+            f.write(str(proc.pid))
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self, proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self):
+        for name, proc in reversed(self.procs):
+            self.stop(proc)
+            try:
+                os.remove(os.path.join(self.run_dir, "pids", name + ".pid"))
+            except FileNotFoundError:
+                pass
+        self.procs = []
+
+    def log_tail(self, name, lines=40):
+        try:
+            with open(os.path.join(self.run_dir, name + ".log"), "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+def wait_until(check, what, attempts=300, pause=0.1):
+    """Polls `check` a bounded number of times (startup only; no test asserts on time)."""
+    for _ in range(attempts):
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(pause)
+    raise RuntimeError("gave up waiting for " + what)
+
+
+def start_upstream(procs, bundle_dir):
+    port = free_port()
+    procs.start("upstream", [sys.executable, os.path.join(HERE, "upstream.py"), str(port), bundle_dir])
+    wait_until(lambda: request(port, "GET", "/control/stats")[0] == 200, "the upstream")
+    return port
+
+
+def wasm_filter(filter_config, wasm_path, vm_id="mandate"):
+    return {
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "mandate",
+                "root_id": "mandate",
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": json.dumps(filter_config),
+                },
+                "vm_config": {
+                    "vm_id": vm_id,
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": {"local": {"filename": wasm_path}},
+                },
+            },
+        },
+    }
+
+
+def listener(name, port, http_filters, trust_xff, scheme=None):
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": name,
+        # Tests set the client address through x-forwarded-for; a production edge listener keeps
+        # use_remote_address: true so source.address is the peer (see the README).
+        "use_remote_address": not trust_xff,
+        "route_config": {
+            "virtual_hosts": [{
+                "name": "all",
+                "domains": ["*"],
+                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}],
+            }]
+        },
+        "http_filters": http_filters + [{
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+        }],
+    }
+    if scheme:
+        hcm["scheme_header_transformation"] = {"scheme_to_overwrite": scheme}
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+    }
+
+
+def cluster(name, port):
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "2s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}],
+        },
+    }
+
+
+def envoy_config(admin_port, listeners, upstream_port):
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": listeners,
+            "clusters": [cluster("upstream", upstream_port), cluster("bundle_server", upstream_port)],
+        },
+    }
+
+
+def start_envoy(procs, envoy_bin, name, config, fixed_now=None, fixed_clock=None, concurrency=2):
+    path = os.path.join(procs.run_dir, name + ".json")
+    with open(path, "w") as f:
+        json.dump(config, f, indent=1)
+    argv = [envoy_bin, "-c", path, "--concurrency", str(concurrency), "--disable-hot-restart", "-l", "info"]
+    env = dict(os.environ)
+    if fixed_now is not None:
+        # Envoy's wall clock (what get_current_time returns to the filter) frozen at a vector's
+        # `now` by the fixed_clock.c shim; monotonic time, which drives Envoy's timers, stays real.
+        env.update({"LD_PRELOAD": fixed_clock, "MANDATE_FIXED_NOW": str(fixed_now)})
+    proc = procs.start(name, argv, env=env)
+    admin = config["admin"]["address"]["socket_address"]["port_value"]
+
+    def ready():
+        if proc.poll() is not None:
+            raise RuntimeError(name + " exited:\n" + procs.log_tail(name))
+        return request(admin, "GET", "/ready")[0] == 200
+
+    wait_until(ready, name, attempts=600)
+    return proc
+
+
+def request(port, method, path, headers=None, body=None, timeout=10):
+    """One request on a fresh connection; returns (status, headers dict lower-case, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()

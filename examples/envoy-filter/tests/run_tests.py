@@ -1,0 +1,195 @@
+"""End-to-end tests of the Mandate filter in a real Envoy. Driven by scripts/test-envoy.sh.
+
+1. The fixtures binary mints, for the current time, a bundle (v1), an updated bundle (v2), a
+   tampered bundle, and one request per case (tokens and DPoP proofs from mandate_core::mint).
+2. One Envoy (2 workers) serves a listener with the filter; the upstream echoes what it received.
+3. Each case is sent and its answer asserted: status, x-mandate-reason and JSON body on a deny;
+   on an allow, the principal headers the upstream saw and the stripped credentials.
+4. Bundle updates: the filter polls the upstream's /bundle; v2 is picked up without a restart,
+   and a tampered bundle leaves v2 serving.
+5. The shared conformance vectors (tests/vectors) that an HTTP request can express, each in an
+   Envoy whose wall clock is frozen at the vector's `now` (vectors.py).
+
+Prints `N passed, M failed` and exits non-zero on any failure.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import vectors  # noqa: E402
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name, fn):
+        try:
+            fn()
+        except Exception as e:  # a failed assertion or an unexpected answer
+            self.failed += 1
+            print(f"FAIL {name}: {e}")
+            if not isinstance(e, AssertionError):
+                traceback.print_exc()
+        else:
+            self.passed += 1
+            print(f"ok   {name}")
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def send(port, case, authority):
+    headers = {"Host": authority, **case.get("headers", {})}
+    if case.get("ip"):
+        headers["X-Forwarded-For"] = case["ip"]
+    return harness.request(port, case["method"], case["path"], headers=headers)
+
+
+def assert_allow(answer, expect):
+    status, headers, body = answer
+    check(status == 200, f"status {status}, body {body[:300]!r}")
+    seen = json.loads(body)["headers"]
+    for key in ("agent", "user", "chain"):
+        got = seen.get("x-mandate-" + key)
+        check(got == expect[key], f"upstream saw x-mandate-{key}={got!r}, want {expect[key]!r}")
+    check(seen.get("x-mandate-decision-id"), "upstream saw no x-mandate-decision-id")
+    for name in ("authorization", "dpop", "mandate-chain"):
+        check(name not in seen, f"credential header {name} reached the upstream")
+    check("x-mandate-reason" not in headers, "an allow carried x-mandate-reason")
+
+
+def assert_deny(answer, expect):
+    status, headers, body = answer
+    check(status == expect.get("status", 403), f"status {status}, want {expect.get('status', 403)}; body {body[:300]!r}")
+    check(headers.get("x-mandate-reason") == expect["reason"],
+          f"x-mandate-reason {headers.get('x-mandate-reason')!r}, want {expect['reason']!r}")
+    check(headers.get("content-type") == "application/json", f"content-type {headers.get('content-type')!r}")
+    doc = json.loads(body)
+    check(doc.get("decision") == "deny", f"body decision {doc.get('decision')!r}")
+    codes = [r.get("code") for r in doc.get("reasons", [])]
+    check(codes and codes[0] == expect["reason"], f"body reasons {codes}, want first {expect['reason']!r}")
+    check(all(r.get("message") for r in doc["reasons"]), "a reason without a message")
+
+
+def assert_answer(answer, expect):
+    if expect["status"] == 200:
+        assert_allow(answer, expect)
+    else:
+        assert_deny(answer, expect)
+
+
+def filter_config(fixtures_dir, **extra):
+    with open(os.path.join(fixtures_dir, "trust_keys.json")) as f:
+        trust_keys = json.load(f)
+    with open(os.path.join(fixtures_dir, "bundle.jws")) as f:
+        bundle = f.read().strip()
+    config = {"bundle": bundle, "trust_keys": trust_keys}
+    config.update(extra)
+    return config
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--envoy", required=True)
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--vectors", required=True)
+    ap.add_argument("--fixed-clock", required=True)
+    args = ap.parse_args()
+
+    results = Results()
+    procs = harness.Processes(args.run_dir)
+    try:
+        run(args, procs, results)
+    except Exception:
+        results.failed += 1
+        traceback.print_exc()
+    finally:
+        procs.stop_all()
+    print(f"{results.passed} passed, {results.failed} failed")
+    sys.exit(1 if results.failed or not results.passed else 0)
+
+
+def run(args, procs, results):
+    fixtures_dir = os.path.join(args.run_dir, "fixtures")
+    now = int(time.time())
+    subprocess.run([args.fixtures, "--now", str(now), "--out", fixtures_dir], check=True)
+    with open(os.path.join(fixtures_dir, "cases.json")) as f:
+        fixtures = json.load(f)
+    authority = fixtures["authority"]
+
+    upstream = harness.start_upstream(procs, fixtures_dir)
+    port = harness.free_port()
+    config = filter_config(
+        fixtures_dir,
+        bundle_source={"cluster": "bundle_server", "path": "/bundle", "refresh_seconds": 1, "timeout_ms": 2000},
+        routes=fixtures["routes"],
+        audit_log=True,
+    )
+    listeners = [harness.listener("mandate", port, [harness.wasm_filter(config, args.wasm)], trust_xff=True)]
+    harness.start_envoy(procs, args.envoy, "envoy", harness.envoy_config(harness.free_port(), listeners, upstream))
+
+    # Requests: every case in order (the replay cases follow the request they replay).
+    for case in fixtures["cases"]:
+        results.run(case["name"], lambda case=case: assert_answer(send(port, case, authority), case["expect"]))
+
+    def forged_principal_is_replaced():
+        case = dict(fixtures["forged"])
+        status, _, body = send(port, case, authority)
+        check(status == 200, f"status {status}")
+        seen = json.loads(body)["headers"]
+        check(seen.get("x-mandate-user") == case["expect"]["user"], f"upstream saw forged user {seen.get('x-mandate-user')!r}")
+        check(seen.get("x-mandate-agent") == case["expect"]["agent"], "upstream saw a forged agent")
+
+    results.run("client-supplied x-mandate-* headers are replaced", forged_principal_is_replaced)
+
+    # Bundle updates without a restart.
+    late = fixtures["late"]
+
+    def bundle_fetches():
+        return json.loads(harness.request(upstream, "GET", "/control/stats")[2])["bundle_fetches"]
+
+    def switch_bundle(name):
+        status = harness.request(upstream, "POST", "/control/bundle", body=name.encode())[0]
+        check(status == 204, f"switching the served bundle: {status}")
+
+    def wait_for_polls(count):
+        # Each worker polls once a second; wait for `count` further polls (bounded).
+        start = bundle_fetches()
+        harness.wait_until(lambda: bundle_fetches() >= start + count, f"{count} bundle polls", attempts=200)
+
+    def before_update():
+        assert_deny(send(port, late[0], authority), {"reason": "agent.unknown"})
+
+    def update_is_served():
+        switch_bundle("bundle-v2.jws")
+        wait_for_polls(4)
+        assert_allow(send(port, late[1], authority), late[1]["expect"])
+
+    def bad_update_keeps_serving():
+        switch_bundle("bundle-tampered.jws")
+        wait_for_polls(4)
+        assert_allow(send(port, late[2], authority), late[2]["expect"])
+
+    results.run("bundle v1: an agent only v2 registers is unknown", before_update)
+    results.run("bundle v2 is picked up from the bundle source without a restart", update_is_served)
+    results.run("a tampered bundle from the source leaves v2 serving", bad_update_keeps_serving)
+
+    procs.stop_all()
+    vectors.run(args, procs, results, check)
+
+
+if __name__ == "__main__":
+    main()

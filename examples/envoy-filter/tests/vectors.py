@@ -1,0 +1,5 @@
+"""Placeholder until tests/vectors exists."""
+
+
+def run(args, procs, results, check):
+    pass
