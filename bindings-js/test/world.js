@@ -17,7 +17,7 @@ default allow := false
 allow if input.user.id == "alice"
 
 deny contains "untrusted network" if {
-    input.request.ip
+    is_string(input.request.ip)
     not net.cidr_contains("10.20.0.0/16", input.request.ip)
 }
 
@@ -37,7 +37,7 @@ export function publicOf({ kty, crv, x, y, kid }) {
 }
 
 /** Builds keys, registry and a signed bundle. `overrides` patches bundle contents. */
-export async function makeWorld(overrides = {}) {
+export async function makeWorld(overrides = {}, { now = NOW } = {}) {
   const root = await privateJwk('root-1');
   const idp = await privateJwk('idp-1');
   const grantKey = await privateJwk('pdp-1');
@@ -47,8 +47,8 @@ export async function makeWorld(overrides = {}) {
   const idle = await generateAgentKey();
   const contents = {
     revision: 'test-1',
-    iat: NOW - 3600,
-    exp: NOW + 86400,
+    iat: now - 3600,
+    exp: now + 86400,
     issuers: [
       { iss: IDP, keys: [publicOf(idp)], audiences: [API] },
       { iss: PDP_ISS, keys: [publicOf(grantKey)], audiences: [API], typ: ['mandate-grant+jwt'] },
@@ -87,11 +87,11 @@ export async function makeWorld(overrides = {}) {
   };
   const bundle = await mint({ kind: 'bundle', key: root, contents });
   const config = { bundle, trust_keys: [publicOf(root)], grant_key: grantKey };
-  return { root, idp, grantKey, travel, helper, idle, contents, bundle, config };
+  return { now, root, idp, grantKey, travel, helper, idle, contents, bundle, config };
 }
 
 /** A person's delegation to an agent, signed by the IdP. */
-export async function delegate(world, { sub = 'alice', agent = 'agent:travel', agentJwk, scope = 'secrets:read tool:*', iat = NOW - 60, exp = NOW + 3600, jti, aud = [API], extra = {} } = {}) {
+export async function delegate(world, { sub = 'alice', agent = 'agent:travel', agentJwk, scope = 'secrets:read tool:*', iat = world.now - 60, exp = world.now + 3600, jti, aud = [API], extra = {} } = {}) {
   const jwk = agentJwk ?? world.travel.publicJwk;
   const jkt = await thumbprint(jwk);
   const claims = { iss: IDP, sub, aud, iat, exp, jti: jti ?? `dlg-${Math.random().toString(36).slice(2)}`, scope, act: { sub: agent }, cnf: { jkt }, ...extra };
@@ -104,7 +104,7 @@ export async function thumbprint({ crv, kty, x, y }) {
 }
 
 /** A decide input for GET `url` presented by agent:travel with a fresh proof. */
-export async function travelInput(world, { token, url = `${API}/v1/secrets/db`, method = 'GET', action = 'secrets:read', ip = '10.20.0.7', now = NOW, proofNow = now, jti, context, mint_grant } = {}) {
+export async function travelInput(world, { token, url = `${API}/v1/secrets/db`, method = 'GET', action = 'secrets:read', ip = '10.20.0.7', now = world.now, proofNow = now, jti, context, mint_grant } = {}) {
   const tok = token ?? (await delegate(world));
   const proof = await createProof({ key: world.travel, method, url, token: tok, now: proofNow, jti });
   const input = { now, request: { method, uri: url, ip, action }, credentials: { delegation: [tok], proof } };
