@@ -1,0 +1,51 @@
+// Cloudflare Worker that protects an upstream API with Mandate: every request must carry a user's delegation + the agent's DPoP proof (or an ephemeral grant); denials answer 403 JSON with the reason code, use-once jtis go to a Durable Object shared by all isolates. Run locally with workerd: `npx workerd serve examples/cloudflare-worker/config.capnp` (see config.capnp), or test it with `bash scripts/test-js.sh`.
+
+import { DurableObjectReplayStore, Pdp, authorizeRequest, denyResponse } from 'mandate-pdp';
+
+// The Durable Object class must be exported by the Worker's main module.
+export { ReplayDurableObject } from 'mandate-pdp';
+
+// Credentials headers never reach the upstream: it sees who is acting instead.
+const CREDENTIAL_HEADERS = ['authorization', 'dpop', 'mandate-chain'];
+
+// 1. One decision point per isolate: the bundle is verified and its policies compiled once.
+let decisionPoint;
+function pdpFor(env) {
+  decisionPoint ??= Pdp.load(env.MANDATE_CONFIG, {
+    replayStore: new DurableObjectReplayStore({ namespace: env.REPLAY }),
+  });
+  return decisionPoint;
+}
+
+// 2. What the request asks to do, in the vocabulary of the delegations' scopes.
+function actionFor(request) {
+  return request.method === 'GET' || request.method === 'HEAD' ? 'secrets:read' : 'secrets:write';
+}
+
+export default {
+  async fetch(request, env) {
+    const pdp = await pdpFor(env);
+
+    // 3. Decide: the credentials come from the headers, the client address from Cloudflare.
+    const decision = await authorizeRequest(pdp, request, {
+      ip: (r) => r.headers.get('cf-connecting-ip') ?? undefined,
+      action: actionFor,
+      resource: (r) => new URL(r.url).pathname,
+    });
+    if (decision.decision !== 'allow') return denyResponse(decision);
+
+    // 4. Forward to the upstream with the principal instead of the credentials.
+    const url = new URL(request.url);
+    const headers = new Headers(request.headers);
+    for (const h of CREDENTIAL_HEADERS) headers.delete(h);
+    headers.set('mandate-agent', decision.principal.agent);
+    headers.set('mandate-user', decision.principal.user);
+    headers.set('mandate-decision-id', decision.decision_id);
+    const upstream = new Request(`${env.UPSTREAM_ORIGIN}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers,
+      body: request.body,
+    });
+    return env.UPSTREAM.fetch(upstream);
+  },
+};
