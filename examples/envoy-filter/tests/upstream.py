@@ -4,6 +4,7 @@ Run as `python3 upstream.py PORT BUNDLE_DIR`. Routes:
   GET /bundle            the file BUNDLE_DIR/<current>, with an ETag; 304 on If-None-Match
   POST /control/bundle   body = file name to serve from now on (the test switches bundles)
   GET /control/stats     {"bundle_fetches": N, "current": NAME}
+  GET /status/<code>     an empty answer with that status (a bundle source with nothing to serve)
   anything else          200 {"method", "path", "headers": {lower-case name: value}}
 """
 
@@ -62,6 +63,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/bundle":
             self.serve_bundle()
+        elif self.path.startswith("/status/"):
+            self.reply(int(self.path.rsplit("/", 1)[-1]), b"")
         elif self.path == "/control/stats":
             with LOCK:
                 stats = {"bundle_fetches": STATE["fetches"], "current": STATE["current"]}

@@ -1,5 +1,223 @@
-"""Placeholder until tests/vectors exists."""
+"""The shared conformance vectors (tests/vectors/conformance.json) replayed through Envoy.
+
+Each vector is a load config, a decide input and the native decision. Through Envoy the filter
+builds the decide input itself from an HTTP request, so a vector runs here when its input is one
+an HTTP request can carry, and the filter's observable answer is compared with the native one:
+the decision (200 forwarded / 403) and every reason code in order (`x-mandate-reason` is the first,
+the body lists all).
+
+How an input becomes a request:
+- `now`: every Envoy here has its wall clock frozen at the corpus's `now` (fixed_clock.c), which
+  is what the filter reads through get_current_time;
+- `request.method`, and `request.uri` split into `:scheme` (the listener's
+  scheme_header_transformation: https), `Host` and `:path`;
+- `request.ip`: `x-forwarded-for`, which a listener with use_remote_address: false turns into
+  the `source.address` the filter reads;
+- `request.action` / `request.resource`: the listener's `routes` rule for that method and path;
+- `context`: the listener's `context` option;
+- `credentials`: `Authorization: DPoP <last>` + `Mandate-Chain: <the others>` + `DPoP: <proof>`,
+  or `Authorization: Mandate-Grant <grant>`;
+- the load config: the filter's `bundle` and `trust_keys` (a load without a bundle becomes a
+  `bundle_source` that answers 404, so the filter starts with no bundle);
+- `replay`: a vector that expects `replay.detected` is sent again if its first answer is an allow
+  (the filter's own store then holds the jti). The store-error vector cannot be caused from outside.
+
+Skipped, with the reason printed: inputs that are not a JSON object; a `now` other than the
+corpus's; `mint_grant`, `body_digest` (the filter sends no body digest and asks for no grant); a
+`context` that is not an object; no `ip` (Envoy always has a client address); a method or URI that is not a valid HTTP
+request line; a grant together with a delegation (one Authorization header); credentials with
+characters a header cannot carry; a `decision_id` the filter would not pass; a forced store error.
+"""
+
+import json
+import os
+import re
+from urllib.parse import urlsplit
+
+import harness
+
+TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
+METHOD = re.compile(r"^[A-Z]+$")
+INPUT_KEYS = {"now", "request", "credentials", "decision_id", "context"}
+REQUEST_KEYS = {"method", "uri", "ip", "action", "resource"}
+
+
+def translate(case, corpus_now):
+    """The HTTP request for a vector, or (None, why it cannot be one)."""
+    try:
+        data = json.loads(case["input"])
+    except ValueError:
+        return None, "input is not JSON"
+    if not isinstance(data, dict):
+        return None, "input is not an object"
+    extra = set(data) - INPUT_KEYS
+    if extra:
+        return None, "input carries " + ", ".join(sorted(extra))
+    if "context" in data and not isinstance(data["context"], dict):
+        return None, "context is not an object (the filter's `context` option is one)"
+    if data.get("now") != corpus_now:
+        return None, "now differs from the corpus's frozen clock"
+    if "decision_id" in data and not (isinstance(data["decision_id"], str) and 1 <= len(data["decision_id"]) <= 128):
+        return None, "decision_id the filter would not pass"
+    req = data.get("request")
+    if not isinstance(req, dict) or set(req) - REQUEST_KEYS:
+        return None, "request carries " + ", ".join(sorted(set(req or {}) - REQUEST_KEYS)) if isinstance(req, dict) else "no request"
+    method, uri, ip = req.get("method"), req.get("uri"), req.get("ip")
+    if not isinstance(method, str) or not METHOD.match(method):
+        return None, "method is not an HTTP token"
+    if not isinstance(ip, str):
+        return None, "no client ip (Envoy always has one)"
+    parts = urlsplit(uri) if isinstance(uri, str) else None
+    if not parts or parts.scheme.lower() != "https" or not parts.netloc or not uri.isascii() or " " in uri:
+        return None, "uri is not an absolute https URI"
+    path = parts.path or "/"
+    target = path + ("?" + parts.query if parts.query else "")
+    for key in ("action", "resource"):
+        if req.get(key) is not None and not isinstance(req[key], str):
+            return None, key + " is not a string"
+    creds = data.get("credentials", {})
+    if not isinstance(creds, dict) or set(creds) - {"delegation", "proof", "grant"}:
+        return None, "credentials of another shape"
+    delegation, proof, grant = creds.get("delegation", []), creds.get("proof"), creds.get("grant")
+    values = (delegation if isinstance(delegation, list) else [None]) + [v for v in (proof, grant) if v is not None]
+    if not all(isinstance(v, str) and TOKEN_CHARS.match(v) for v in values):
+        return None, "a credential a header cannot carry"
+    if grant is not None and delegation:
+        return None, "grant and delegation together (one Authorization header)"
+    headers = {"Host": parts.netloc, "X-Forwarded-For": ip}
+    if delegation:
+        headers["Authorization"] = "DPoP " + delegation[-1]
+        if len(delegation) > 1:
+            headers["Mandate-Chain"] = " ".join(delegation[:-1])
+    if grant is not None:
+        headers["Authorization"] = "Mandate-Grant " + grant
+    if proof is not None:
+        headers["DPoP"] = proof
+    replay = case.get("replay")
+    if replay and replay.get("store_error"):
+        return None, "a replay-store error cannot be caused from outside"
+    route = (method, path, req.get("action"), req.get("resource"))
+    context = data.get("context")
+    return {"method": method, "target": target, "headers": headers, "route": route, "context": context}, None
+
+
+def route_rules(routes):
+    """The filter's `routes`: one exact rule per (method, path), longest path first."""
+    rules = [
+        {"path_prefix": path, "methods": [method], "action": action, **({"resource_prefix": resource} if resource else {})}
+        for (method, path), (action, resource) in routes.items()
+        if action is not None
+    ]
+    return sorted(rules, key=lambda r: -len(r["path_prefix"]))
+
+
+def route_for(rules, method, path):
+    """What the filter's route matching (config.rs) gives; used to place vectors on listeners."""
+    for r in rules:
+        if path.startswith(r["path_prefix"]) and method in r["methods"]:
+            rest = path[len(r["path_prefix"]):]
+            return r["action"], (r["resource_prefix"] + rest) if "resource_prefix" in r else None
+    return None, None
+
+
+def place(groups, load, request):
+    """Puts a vector on a listener of its load and context whose routes give it its action and
+    resource."""
+    method, path, action, resource = request["route"]
+    for group in groups:
+        if group["load"] != load or group["context"] != request["context"]:
+            continue
+        routes = dict(group["routes"])
+        routes.setdefault((method, path), (action, resource))
+        rules = route_rules(routes)
+        members = group["requests"] + [request]
+        if all(route_for(rules, *r["route"][:2]) == tuple(r["route"][2:]) for r in members):
+            group["routes"] = routes
+            group["requests"].append(request)
+            return group
+    group = {"load": load, "context": request["context"], "routes": {(method, path): (action, resource)}, "requests": [request]}
+    groups.append(group)
+    return group
+
+
+def filter_config(load_text, routes, context):
+    load = json.loads(load_text)
+    config = {"trust_keys": load.get("trust_keys", []), "routes": route_rules(routes)}
+    if context is not None:
+        config["context"] = context
+    if "bundle" in load:
+        config["bundle"] = load["bundle"]
+    else:
+        config["bundle_source"] = {"cluster": "upstream", "path": "/status/404", "refresh_seconds": 60}
+    return config
+
+
+def observe(answer):
+    status, headers, body = answer
+    if status == 200:
+        return "allow", []
+    try:
+        doc = json.loads(body)
+        codes = [r["code"] for r in doc["reasons"]]
+        if headers.get("x-mandate-reason") != (codes[0] if codes else None):
+            return "inconsistent", [headers.get("x-mandate-reason")] + codes
+        return doc["decision"], codes
+    except (ValueError, KeyError, TypeError):
+        return f"status {status}", [body[:200].decode(errors="replace")]
 
 
 def run(args, procs, results, check):
-    pass
+    path = os.path.join(args.vectors, "conformance.json")
+    if not os.path.exists(path):
+        results.run("conformance vectors present", lambda: check(False, path + " is missing"))
+        return
+    with open(path) as f:
+        corpus = json.load(f)
+    now = corpus["now"]
+
+    groups, skipped = [], []
+    for case in corpus["cases"]:
+        request, why = translate(case, now)
+        if request is None:
+            skipped.append((case["name"], why))
+            continue
+        load = json.loads(corpus["loads"][case["load"]]) if case["load"] in corpus["loads"] else None
+        if not isinstance(load, dict) or set(load) - {"bundle", "trust_keys", "grant_key"}:
+            skipped.append((case["name"], "load config the filter cannot take"))
+            continue
+        request["case"] = case
+        place(groups, case["load"], request)
+
+    upstream = harness.start_upstream(procs, args.run_dir)
+    listeners = []
+    for i, group in enumerate(groups):
+        group["port"] = harness.free_port()
+        config = filter_config(corpus["loads"][group["load"]], group["routes"], group["context"])
+        flt = harness.wasm_filter(config, args.wasm)
+        listeners.append(harness.listener(f"vectors{i}", group["port"], [flt], trust_xff=True, scheme="https"))
+    harness.start_envoy(procs, args.envoy, "envoy-vectors", harness.envoy_config(harness.free_port(), listeners, upstream),
+                        fixed_now=now, fixed_clock=args.fixed_clock)
+
+    by_name = {}
+    for group in groups:
+        for request in group["requests"]:
+            by_name[request["case"]["name"]] = (group, request)
+    covered = 0
+    for case in corpus["cases"]:  # corpus order, so replays follow the uses they replay
+        if case["name"] not in by_name:
+            continue
+        group, request = by_name[case["name"]]
+        want = (case["expect"]["decision"], case["expect"]["codes"])
+
+        def one(group=group, request=request, want=want):
+            send = lambda: harness.request(group["port"], request["method"], request["target"], headers=request["headers"])
+            got = observe(send())
+            if want[1][:1] == ["replay.detected"] and got == ("allow", []):
+                got = observe(send())  # the first use; the vector's answer is the replay's
+            check(got == (want[0], list(want[1])), f"Envoy answered {got}, native {want}")
+
+        results.run("vector " + case["name"], one)
+        covered += 1
+    print(f"vectors: {covered} of {len(corpus['cases'])} run through Envoy on {len(groups)} listeners; skipped:")
+    for name, why in skipped:
+        print(f"  skip {name}: {why}")
