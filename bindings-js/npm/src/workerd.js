@@ -11,4 +11,3 @@ markReady();
 export async function init() {}
 
 export * from './common.js';
-export { ReplayDurableObject } from './cloudflare.js';
