@@ -1,0 +1,206 @@
+//! `mandate decide`: a request plus credentials in, the decision JSON out; exit 0 on allow,
+//! 3 on deny.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use mandate_host::replay::MemoryReplayStore;
+use mandate_host::{Backend, Decider};
+use serde_json::{Value, json};
+
+use crate::error::{CliError, Kind, Result};
+use crate::io;
+use crate::out::Out;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  mandate decide --bundle bundle.jws --trust keys/root.pub.jwk \\\n    --method GET --uri https://api.example.com/v1/secrets/db --ip 10.20.0.7 --action secrets:read \\\n    --delegation @alice.jwt --proof @proof.jwt\n  mandate decide --bundle bundle.jws --trust keys/root.pub.jwk --input request.json --json\n\nExit codes: 0 allow, 3 deny, 4 a file is missing, 5 invalid input, 6 bundle refused or expired."
+)]
+pub struct DecideArgs {
+    /// The signed bundle.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// A trusted bundle public key (repeatable).
+    #[arg(long = "trust", required = true)]
+    pub trust: Vec<PathBuf>,
+    /// This decision point's grant key, to mint grants (`mint_grant` in the input).
+    #[arg(long)]
+    pub grant_key: Option<PathBuf>,
+    /// A whole decide input (docs/formats.md), or - for stdin. Flags below fill in what it lacks.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    #[arg(long)]
+    pub method: Option<String>,
+    #[arg(long)]
+    pub uri: Option<String>,
+    #[arg(long)]
+    pub ip: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// A delegation token, root first (repeatable): the token, @FILE, or -.
+    #[arg(long = "delegation")]
+    pub delegation: Vec<String>,
+    /// The DPoP proof: the token, @FILE, or -.
+    #[arg(long)]
+    pub proof: Option<String>,
+    /// An ephemeral grant instead of delegation + proof.
+    #[arg(long)]
+    pub grant: Option<String>,
+    /// Host context for guardrails (`input.context`), as JSON.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Decision time in Unix seconds (default: the input's `now`, else the system clock).
+    #[arg(long)]
+    pub now: Option<i64>,
+    /// Append the decision's audit record to this hash-chained log.
+    #[arg(long)]
+    pub audit: Option<PathBuf>,
+}
+
+fn set(obj: &mut serde_json::Map<String, Value>, key: &str, v: Value) {
+    obj.insert(key.to_string(), v);
+}
+
+/// Builds the decide input from `--input` and the flags.
+pub fn build_input(a: &DecideArgs) -> Result<Value> {
+    let mut input: Value = match &a.input {
+        Some(p) => {
+            let bytes = io::read(p)?;
+            serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::invalid(
+                    "input.malformed",
+                    format!("{} is not a JSON decide input: {e}", p.display()),
+                )
+                .hint("see docs/formats.md")
+            })?
+        }
+        None => json!({}),
+    };
+    let Some(obj) = input.as_object_mut() else {
+        return Err(
+            CliError::invalid("input.malformed", "the decide input must be a JSON object")
+                .hint("see docs/formats.md"),
+        );
+    };
+    let now = a
+        .now
+        .or_else(|| obj.get("now").and_then(Value::as_i64))
+        .unwrap_or_else(io::now);
+    set(obj, "now", json!(now));
+    let request = obj.entry("request").or_insert_with(|| json!({}));
+    if let Some(r) = request.as_object_mut() {
+        for (k, v) in [
+            ("method", &a.method),
+            ("uri", &a.uri),
+            ("ip", &a.ip),
+            ("action", &a.action),
+            ("resource", &a.resource),
+        ] {
+            if let Some(v) = v {
+                set(r, k, json!(v));
+            }
+        }
+    }
+    let creds = obj.entry("credentials").or_insert_with(|| json!({}));
+    if let Some(c) = creds.as_object_mut() {
+        if !a.delegation.is_empty() {
+            let chain = a
+                .delegation
+                .iter()
+                .map(|t| io::token_arg(t))
+                .collect::<Result<Vec<_>>>()?;
+            set(c, "delegation", json!(chain));
+        }
+        if let Some(p) = &a.proof {
+            set(c, "proof", json!(io::token_arg(p)?));
+        }
+        if let Some(g) = &a.grant {
+            set(c, "grant", json!(io::token_arg(g)?));
+        }
+    }
+    if let Some(ctx) = &a.context {
+        let v: Value = serde_json::from_str(ctx).map_err(|e| {
+            CliError::invalid("context.malformed", format!("--context is not JSON: {e}"))
+        })?;
+        set(obj, "context", v);
+    }
+    let has_method = obj.get("request").and_then(|r| r.get("method")).is_some();
+    let has_uri = obj.get("request").and_then(|r| r.get("uri")).is_some();
+    if !has_method || !has_uri {
+        return Err(
+            CliError::invalid("request.invalid", "the request needs a method and a URI")
+                .hint("pass --method and --uri, or an --input with request.method and request.uri"),
+        );
+    }
+    Ok(input)
+}
+
+pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
+    let input = build_input(a)?;
+    let now = input
+        .get("now")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(io::now);
+    let jws = io::read_string(&a.bundle)?;
+    let trust = crate::bundle::read_trust(&a.trust)?;
+    let grant_key = a
+        .grant_key
+        .as_deref()
+        .map(io::read_private_key)
+        .transpose()?;
+    let config = mandate_host::issuer::load_config(jws.trim(), &trust, grant_key.as_ref());
+    let decider = Decider::new(Backend::native(), MemoryReplayStore::default())
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    match decider.load(&config) {
+        Ok(status) => crate::bundle::check_time(&a.bundle, &status, now)?,
+        Err(mandate_host::HostError::Load { code, message }) => {
+            return Err(CliError::new(
+                Kind::Bundle,
+                code.clone(),
+                format!("{} was refused: {code}: {message}", a.bundle.display()),
+            )
+            .hint("check it with `mandate bundle verify`"));
+        }
+        Err(e) => return Err(CliError::failure(e.to_string())),
+    }
+    let bytes = serde_json::to_vec(&input).map_err(|e| CliError::failure(e.to_string()))?;
+    let decision = decider.decide(&bytes).await;
+    if let (Some(path), Some(record)) = (&a.audit, decision.audit()) {
+        let (log, _) =
+            mandate_host::audit::AuditLog::open(path, mandate_host::audit::AuditOptions::default())
+                .map_err(|e| {
+                    CliError::new(
+                        Kind::Audit,
+                        e.code(),
+                        format!("audit log {}: {e}", path.display()),
+                    )
+                    .hint("check it with `mandate audit verify`")
+                })?;
+        log.append(record).map_err(|e| {
+            CliError::new(
+                Kind::Audit,
+                e.code(),
+                format!("audit log {}: {e}", path.display()),
+            )
+        })?;
+    }
+    if out.json {
+        println!("{}", String::from_utf8_lossy(decision.as_bytes()));
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(decision.value()).unwrap_or_default()
+        );
+        match decision.reasons().first() {
+            None => eprintln!("allow"),
+            Some(r) => eprintln!("deny: {}: {}", r.code, r.message),
+        }
+    }
+    Ok(if decision.is_allow() {
+        crate::error::exit::OK
+    } else {
+        crate::error::exit::DENY
+    })
+}

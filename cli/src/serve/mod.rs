@@ -1,0 +1,645 @@
+//! `mandate serve`: the HTTP decision service.
+//!
+//! - `POST /v1/decide`: a decide input in, the decision out (200 for allow and deny alike).
+//! - `POST /v1/grants`: a decide input with `mint_grant`; 200 with the grant on allow, 403 on deny.
+//! - `ANY /v1/check/{*path}`: Envoy ext_authz (HTTP service): the original request's method, path
+//!   and headers in; 200 with principal headers on allow, 403 with `x-mandate-reason` on deny.
+//! - `GET /healthz`, `GET /metrics`.
+//!
+//! Every decision goes through mandate-host's `Decider` (replay enforced) and, when an audit log
+//! is configured, is appended (and fsynced) to it before the answer is sent: an answer the
+//! client received is an audit record on disk. `now`, decision ids and grant nonces come from
+//! this process (system clock, OS randomness), never from the client.
+
+pub mod check;
+pub mod metrics;
+pub mod source;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use mandate_core::jose::{Jws, PrivateJwk, PublicJwk};
+use mandate_host::audit::{AuditLog, AuditOptions};
+use mandate_host::replay::{
+    MemoryReplayStore, RedisReplayStore, ReplayError, ReplayStore, UseOnce,
+};
+use mandate_host::{Backend, Decider, Decision};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+pub use check::Route;
+use metrics::Metrics;
+use source::{Fetched, Seen, Source};
+
+use crate::error::{CliError, Kind, Result};
+
+/// The replay store: memory (one process) or Redis (many).
+#[derive(Debug)]
+pub enum Store {
+    Memory(MemoryReplayStore),
+    Redis(RedisReplayStore),
+}
+
+impl ReplayStore for Store {
+    async fn record(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
+        match self {
+            Store::Memory(m) => m.record(entries, now).await,
+            Store::Redis(r) => r.record(entries, now).await,
+        }
+    }
+}
+
+/// Everything `serve` needs; the CLI flags, the demo and the tests fill it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub source: Source,
+    pub trust: Vec<PublicJwk>,
+    pub grant_key: Option<PrivateJwk>,
+    pub audit: Option<PathBuf>,
+    pub redis: Option<String>,
+    pub poll: Duration,
+    pub max_body: usize,
+    pub timeout: Duration,
+    pub routes: Vec<Route>,
+    /// Scheme of the original requests seen by `/v1/check` when no `x-forwarded-proto` says.
+    pub scheme: String,
+    /// Default lifetime of grants minted through `/v1/grants` when the input names none.
+    pub grant_ttl: i64,
+}
+
+impl Config {
+    pub fn new(source: Source, trust: Vec<PublicJwk>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            source,
+            trust,
+            grant_key: None,
+            audit: None,
+            redis: None,
+            poll: Duration::from_secs(2),
+            max_body: 64 * 1024,
+            timeout: Duration::from_secs(5),
+            routes: Vec::new(),
+            scheme: "https".into(),
+            grant_ttl: 30,
+        }
+    }
+}
+
+/// What reloading last did, for `/healthz`.
+#[derive(Debug, Default, Clone)]
+struct ReloadState {
+    last_error: Option<(String, String)>,
+}
+
+/// The shared state of the handlers.
+#[derive(Debug)]
+pub struct Service {
+    decider: Decider<Store>,
+    audit: Option<Arc<AuditLog>>,
+    pub metrics: Metrics,
+    routes: Vec<Route>,
+    scheme: String,
+    grant_ttl: i64,
+    trust: Vec<PublicJwk>,
+    grant_key: Option<PrivateJwk>,
+    reload: Mutex<ReloadState>,
+}
+
+/// Why a request got no decision.
+#[derive(Debug)]
+pub enum ServiceError {
+    /// The request is not a decide input (400).
+    BadRequest(String),
+    /// The audit record could not be written, so the decision is not given (503).
+    Audit(String),
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            ServiceError::BadRequest(m) => (StatusCode::BAD_REQUEST, "input.malformed", m),
+            ServiceError::Audit(m) => (StatusCode::SERVICE_UNAVAILABLE, "audit.unavailable", m),
+        };
+        let body = json!({"error": {"code": code, "message": message}});
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+fn random_id() -> String {
+    // The OS's randomness; if it fails there is no safe nonce, and the host's deny says so.
+    mandate_host::issuer::random_id().unwrap_or_default()
+}
+
+/// The JWS payload's `exp`, read without verifying (the engine verifies); to refuse an expired
+/// bundle before it replaces a good one.
+fn bundle_exp(jws: &str) -> Option<i64> {
+    Jws::parse(jws, mandate_core::limits::MAX_BUNDLE_BYTES, false)
+        .ok()?
+        .claims()
+        .get("exp")?
+        .as_i64()
+}
+
+/// Silences the service's log lines (the demo and the load run print their own story).
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One JSON log line on stderr.
+pub fn log(level: &str, msg: &str, fields: &Value) {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let mut line = json!({"ts": crate::io::fmt_time(crate::io::now()), "level": level, "msg": msg});
+    if let (Some(obj), Some(extra)) = (line.as_object_mut(), fields.as_object()) {
+        for (k, v) in extra {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    eprintln!("{line}");
+}
+
+impl Service {
+    /// Loads a bundle JWS: refuses an expired one, otherwise hands it to the decider, which
+    /// swaps it in only when it verified. Reports the outcome in metrics and the log.
+    pub fn load_bundle(
+        &self,
+        jws: &str,
+        origin: &str,
+    ) -> core::result::Result<(), (String, String)> {
+        let now = crate::io::now();
+        let result = match bundle_exp(jws) {
+            Some(exp) if exp <= now => Err((
+                "bundle.expired".to_string(),
+                format!("the bundle expired at {}", crate::io::fmt_time(exp)),
+            )),
+            _ => {
+                let config =
+                    mandate_host::issuer::load_config(jws, &self.trust, self.grant_key.as_ref());
+                match self.decider.load(&config) {
+                    Ok(_) => Ok(()),
+                    Err(mandate_host::HostError::Load { code, message }) => Err((code, message)),
+                    Err(e) => Err((e.code().to_string(), e.to_string())),
+                }
+            }
+        };
+        let status = self.decider.status();
+        match &result {
+            Ok(()) => {
+                self.metrics
+                    .reloads
+                    .with_label_values(&["ok", "none"])
+                    .inc();
+                self.metrics.bundle_info.reset();
+                self.metrics
+                    .bundle_info
+                    .with_label_values(&[
+                        status.revision.as_deref().unwrap_or(""),
+                        status.digest.as_deref().unwrap_or(""),
+                    ])
+                    .set(1);
+                self.metrics.bundle_expiry.set(status.exp.unwrap_or(0));
+                self.reload
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .last_error = None;
+                log(
+                    "info",
+                    "bundle loaded",
+                    &json!({"source": origin, "revision": status.revision, "digest": status.digest, "exp": status.exp}),
+                );
+            }
+            Err((code, message)) => {
+                self.metrics
+                    .reloads
+                    .with_label_values(&["error", code])
+                    .inc();
+                self.reload
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .last_error = Some((code.clone(), message.clone()));
+                log(
+                    "error",
+                    "bundle refused; the previous bundle keeps serving",
+                    &json!({"source": origin, "code": code, "message": message, "serving": status.revision}),
+                );
+            }
+        }
+        result
+    }
+
+    /// Decides one decide input (a JSON object already filled with `now` and `decision_id`),
+    /// appends its audit record, and records metrics.
+    pub async fn decide(
+        &self,
+        endpoint: &str,
+        input: &Value,
+    ) -> core::result::Result<Decision, ServiceError> {
+        let started = Instant::now();
+        let bytes =
+            serde_json::to_vec(input).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        let decision = self.decider.decide(&bytes).await;
+        if let (Some(log), Some(record)) = (&self.audit, decision.audit()) {
+            // fdatasync is blocking I/O: keep it off the async workers. The answer waits for it,
+            // so every answer a client received is on disk.
+            let (log, record) = (Arc::clone(log), record.clone());
+            let appended = tokio::task::spawn_blocking(move || log.append(&record))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            if let Err(e) = appended {
+                self.metrics.audit_errors.inc();
+                crate::serve::log(
+                    "error",
+                    "audit append failed; the decision is withheld",
+                    &json!({"error": e}),
+                );
+                return Err(ServiceError::Audit(e));
+            }
+            self.metrics.audit_records.inc();
+        }
+        let outcome = if decision.is_allow() { "allow" } else { "deny" };
+        self.metrics
+            .decisions
+            .with_label_values(&[endpoint, outcome, decision.code().unwrap_or("none")])
+            .inc();
+        self.metrics
+            .latency
+            .with_label_values(&[endpoint])
+            .observe(started.elapsed().as_secs_f64());
+        Ok(decision)
+    }
+
+    fn health(&self) -> (bool, Value) {
+        let status = self.decider.status();
+        let now = crate::io::now();
+        let expired = status.exp.is_some_and(|e| now >= e);
+        let ok = status.ok && !expired;
+        let last_error = self
+            .reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error
+            .clone();
+        let v = json!({
+            "status": if ok { "ok" } else { "unavailable" },
+            "bundle": {"ok": status.ok, "revision": status.revision, "digest": status.digest, "exp": status.exp, "expired": expired,
+                       "error": status.error.map(|(c, m)| json!({"code": c, "message": m}))},
+            "last_reload_error": last_error.map(|(c, m)| json!({"code": c, "message": m})),
+            "backend": self.decider.backend().name(),
+        });
+        (ok, v)
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Parses a request body as a decide input object and stamps it with the service's clock and id.
+fn stamp(endpoint: &str, svc: &Service, body: &[u8]) -> core::result::Result<Value, ServiceError> {
+    let mut v: Value = serde_json::from_slice(body).map_err(|e| {
+        svc.metrics
+            .rejected
+            .with_label_values(&[endpoint, "malformed"])
+            .inc();
+        ServiceError::BadRequest(format!("the body is not JSON: {e}"))
+    })?;
+    let Some(obj) = v.as_object_mut() else {
+        svc.metrics
+            .rejected
+            .with_label_values(&[endpoint, "malformed"])
+            .inc();
+        return Err(ServiceError::BadRequest(
+            "the body must be a decide input (a JSON object)".into(),
+        ));
+    };
+    obj.insert("now".into(), Value::from(crate::io::now()));
+    obj.insert("decision_id".into(), Value::String(random_id()));
+    Ok(v)
+}
+
+async fn decide_handler(State(svc): State<Arc<Service>>, body: Bytes) -> Response {
+    let mut input = match stamp("decide", &svc, &body) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    // Grants are minted only through /v1/grants.
+    if let Some(obj) = input.as_object_mut() {
+        obj.remove("mint_grant");
+    }
+    match svc.decide("decide", &input).await {
+        Ok(d) => json_response(StatusCode::OK, d.into_bytes()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn grants_handler(State(svc): State<Arc<Service>>, body: Bytes) -> Response {
+    let mut input = match stamp("grants", &svc, &body) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let ttl_default = svc.grant_ttl;
+    let Some(ask) = input.get_mut("mint_grant").and_then(Value::as_object_mut) else {
+        svc.metrics
+            .rejected
+            .with_label_values(&["grants", "no_mint_grant"])
+            .inc();
+        return ServiceError::BadRequest(
+            "a grant request needs mint_grant: {\"aud\": ..., \"ttl\": seconds}".into(),
+        )
+        .into_response();
+    };
+    ask.insert("jti".into(), Value::String(random_id()));
+    ask.entry("ttl").or_insert(Value::from(ttl_default));
+    match svc.decide("grants", &input).await {
+        Ok(d) if d.is_allow() => json_response(StatusCode::OK, d.into_bytes()),
+        Ok(d) => json_response(StatusCode::FORBIDDEN, d.into_bytes()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn healthz(State(svc): State<Arc<Service>>) -> Response {
+    let (ok, v) = svc.health();
+    json_response(
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        v.to_string().into_bytes(),
+    )
+}
+
+async fn metrics_handler(State(svc): State<Arc<Service>>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        svc.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The router, with body size limits and timeouts.
+pub fn router(svc: Arc<Service>, max_body: usize, timeout: Duration) -> Router {
+    Router::new()
+        .route("/v1/decide", post(decide_handler))
+        .route("/v1/grants", post(grants_handler))
+        .route("/v1/check", any(check::handler))
+        .route("/v1/check/{*path}", any(check::handler))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_handler))
+        .layer(DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(svc)
+}
+
+/// A running service: its address, and how to stop it.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    reloader: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (their audit records are on disk when
+    /// their answers are sent), and returns when the server has stopped.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let served = self.server.await;
+        self.reloader.abort();
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(CliError::failure(format!("the server failed: {e}"))),
+            Err(e) => Err(CliError::failure(format!("the server task failed: {e}"))),
+        }
+    }
+
+    /// Waits until `signal` resolves, then shuts down.
+    pub async fn until<F: core::future::Future<Output = ()>>(self, signal: F) -> Result<()> {
+        let mut stopped = self.stop.subscribe();
+        tokio::select! {
+            () = signal => {}
+            _ = stopped.changed() => {}
+        }
+        self.shutdown().await
+    }
+}
+
+/// Loads the first bundle, binds, and starts serving in the background (within a Tokio
+/// multi-threaded runtime).
+pub async fn start(config: Config) -> Result<Running> {
+    let store = match &config.redis {
+        Some(url) => Store::Redis(RedisReplayStore::connect(url).map_err(|e| {
+            CliError::invalid("redis.invalid", format!("--redis {url}: {e}"))
+                .hint("use redis://host:port/db")
+        })?),
+        None => Store::Memory(MemoryReplayStore::default()),
+    };
+    let decider =
+        Decider::new(Backend::native(), store).map_err(|e| CliError::failure(e.to_string()))?;
+    let audit = match &config.audit {
+        Some(path) => {
+            let (audit_log, recovery) =
+                AuditLog::open(path, AuditOptions::default()).map_err(|e| {
+                    CliError::new(
+                        Kind::Audit,
+                        e.code(),
+                        format!("audit log {}: {e}", path.display()),
+                    )
+                    .hint("check it with `mandate audit verify`, or point --audit at a new file")
+                })?;
+            if let Some(r) = recovery {
+                log(
+                    "warn",
+                    "audit log: cut off an unacknowledged tail left by a crash",
+                    &json!({"kept_through": r.kept_through, "bytes": r.truncated_bytes}),
+                );
+            }
+            Some(Arc::new(audit_log))
+        }
+        None => None,
+    };
+    let metrics = Metrics::new().map_err(|e| CliError::failure(format!("metrics: {e}")))?;
+    let svc = Arc::new(Service {
+        decider,
+        audit,
+        metrics,
+        routes: config.routes.clone(),
+        scheme: config.scheme.clone(),
+        grant_ttl: config.grant_ttl,
+        trust: config.trust.clone(),
+        grant_key: config.grant_key.clone(),
+        reload: Mutex::new(ReloadState::default()),
+    });
+
+    // The first bundle must load: a decision point that starts without one only denies.
+    let client = source::client().map_err(|e| CliError::failure(e.message))?;
+    let mut seen = Seen::default();
+    let origin = config.source.describe();
+    let first = match source::poll(&config.source, &mut seen, &client).await {
+        Ok(Fetched::New(jws)) => jws,
+        Ok(Fetched::Unchanged) => String::new(),
+        Err(e) => {
+            let kind = if e.code == "bundle.unreadable" || e.code == "bundle.fetch_failed" {
+                Kind::NotFound
+            } else {
+                Kind::Bundle
+            };
+            return Err(CliError::new(
+                kind,
+                e.code,
+                format!("cannot read the bundle: {}", e.message),
+            )
+            .hint("check --bundle"));
+        }
+    };
+    let loaded = {
+        let svc = Arc::clone(&svc);
+        let origin = origin.clone();
+        tokio::task::spawn_blocking(move || svc.load_bundle(&first, &origin)).await
+    };
+    match loaded {
+        Ok(Ok(())) => {}
+        Ok(Err((code, message))) => {
+            let hint = match code.as_str() {
+                "bundle.expired" => "build and sign a fresh bundle",
+                "bundle.untrusted_key" | "bundle.signature_invalid" => {
+                    "check --trust names the key that signed the bundle"
+                }
+                _ => "check it with `mandate bundle verify`",
+            };
+            return Err(CliError::new(
+                Kind::Bundle,
+                code.clone(),
+                format!("the bundle {origin} was refused: {code}: {message}"),
+            )
+            .hint(hint));
+        }
+        Err(e) => return Err(CliError::failure(format!("loading the bundle: {e}"))),
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| {
+            CliError::failure(format!("cannot listen on {}: {e}", config.listen))
+                .hint("choose another --listen address")
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    let (stop, stop_rx) = watch::channel(false);
+
+    let app = router(Arc::clone(&svc), config.max_body, config.timeout);
+    let mut rx = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })
+        .await
+    });
+
+    let reloader = {
+        let svc = Arc::clone(&svc);
+        let source = config.source.clone();
+        let poll = config.poll;
+        let mut rx = stop_rx;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(poll) => {}
+                    _ = rx.wait_for(|s| *s) => return,
+                }
+                match source::poll(&source, &mut seen, &client).await {
+                    Ok(Fetched::Unchanged) => {}
+                    Ok(Fetched::New(jws)) => {
+                        let svc = Arc::clone(&svc);
+                        let origin = origin.clone();
+                        let _ = tokio::task::spawn_blocking(move || svc.load_bundle(&jws, &origin))
+                            .await;
+                    }
+                    Err(e) => {
+                        svc.metrics
+                            .reloads
+                            .with_label_values(&["error", e.code])
+                            .inc();
+                        svc.reload
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .last_error = Some((e.code.to_string(), e.message.clone()));
+                        log(
+                            "error",
+                            "bundle poll failed; the previous bundle keeps serving",
+                            &json!({"code": e.code, "message": e.message}),
+                        );
+                    }
+                }
+            }
+        })
+    };
+    Ok(Running {
+        addr,
+        stop,
+        server,
+        reloader,
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => core::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = core::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,99 @@
+//! `mandate serve` flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::error::Result;
+use crate::io;
+use crate::serve::{self, Config, Route, source::Source};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  mandate serve --bundle bundle.jws --trust keys/root.pub.jwk --grant-key keys/pdp.jwk \\\n    --audit /var/log/mandate/audit.jsonl --listen 0.0.0.0:8181 \\\n    --route 'GET /v1/secrets/* secrets:read' --route 'GET /v1/trips/* trips:read'\n  mandate serve --bundle https://bundles.example.com/prod.jws --trust keys/root.pub.jwk --redis redis://127.0.0.1:6379/0\n\nEndpoints: POST /v1/decide, POST /v1/grants, ANY /v1/check/{path} (Envoy ext_authz), GET /healthz, GET /metrics."
+)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the address is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8181")]
+    pub listen: SocketAddr,
+    /// The signed bundle: a file path (reloaded when it changes) or an http(s) URL (polled with If-None-Match).
+    #[arg(long)]
+    pub bundle: String,
+    /// A trusted bundle public key (repeatable, for rotation).
+    #[arg(long = "trust", required = true)]
+    pub trust: Vec<PathBuf>,
+    /// This decision point's grant key (private JWK), to mint ephemeral grants.
+    #[arg(long)]
+    pub grant_key: Option<PathBuf>,
+    /// Append every decision's audit record to this hash-chained log (fsynced before answering).
+    #[arg(long)]
+    pub audit: Option<PathBuf>,
+    /// Keep use-once ids in Redis (shared by many decision points); in memory when absent.
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// How often to look for a new bundle.
+    #[arg(long, default_value = "2s", value_parser = parse_ms)]
+    pub poll: Duration,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_body: usize,
+    /// Per-request timeout.
+    #[arg(long, default_value = "5s", value_parser = parse_ms)]
+    pub timeout: Duration,
+    /// Map requests seen by /v1/check to actions: 'METHOD PATH-GLOB ACTION [RESOURCE]' (repeatable).
+    #[arg(long = "route")]
+    pub routes: Vec<Route>,
+    /// Scheme of original requests at /v1/check when x-forwarded-proto is absent.
+    #[arg(long, default_value = "https")]
+    pub scheme: String,
+}
+
+/// `250ms`, `2s`, `1m`.
+pub fn parse_ms(s: &str) -> core::result::Result<Duration, String> {
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("`{s}` is not a duration"));
+    }
+    io::parse_duration(s).map(|secs| Duration::from_secs(secs.unsigned_abs()))
+}
+
+pub async fn run(a: &ServeArgs) -> Result<()> {
+    let trust = crate::bundle::read_trust(&a.trust)?;
+    let mut config = Config::new(Source::parse(&a.bundle), trust);
+    if let Source::File(p) = &config.source {
+        // A missing file is the user's mistake: say so before anything starts.
+        io::read(p)?;
+    }
+    config.listen = a.listen;
+    config.grant_key = a
+        .grant_key
+        .as_deref()
+        .map(io::read_private_key)
+        .transpose()?;
+    config.audit.clone_from(&a.audit);
+    config.redis.clone_from(&a.redis);
+    config.poll = a.poll;
+    config.max_body = a.max_body;
+    config.timeout = a.timeout;
+    config.routes.clone_from(&a.routes);
+    config.scheme.clone_from(&a.scheme);
+    let running = serve::start(config).await?;
+    println!("mandate serve: listening on http://{}", running.addr);
+    serve::log(
+        "info",
+        "listening",
+        &json!({"addr": running.addr.to_string(), "audit": a.audit, "replay": if a.redis.is_some() { "redis" } else { "memory" }}),
+    );
+    running.until(serve::shutdown_signal()).await?;
+    serve::log(
+        "info",
+        "stopped; every acknowledged decision is in the audit log",
+        &json!({}),
+    );
+    Ok(())
+}
