@@ -3,11 +3,19 @@
 //! Every export is a one-line wrapper over a `mandate_core` JSON entry point: UTF-8 JSON bytes in,
 //! canonical JSON bytes out. Nothing crosses the boundary as an object walk, and no decision logic
 //! lives here or in the JS around it (see `bindings-js/npm/src`).
+//!
+//! The one host hook is signature verification: ES256 through the core's `Es256Verifier` trait,
+//! answered by the host (node:crypto on Node, ~10x faster than `p256` in wasm) when the JS side
+//! registers a verifier, else by the portable `p256` verifier. Both give the same verdicts on
+//! Wycheproof's ECDSA P-256 P1363 vectors (bindings-js/test/verifier.test.js).
 #![no_std]
 
 extern crate alloc;
 
+mod host_verifier;
+
 use alloc::vec::Vec;
+use mandate_core::{Es256Verifier, P256Verifier, PublicJwk};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// A loaded decision point: one verified bundle, ready to decide.
@@ -20,10 +28,19 @@ pub struct Pdp {
 #[wasm_bindgen]
 impl Pdp {
     /// Loads a load config (docs/formats.md). Never fails: a bad config gives an engine that
-    /// denies every decision with the load error's `bundle.*` code.
+    /// denies every decision with the load error's `bundle.*` code. `host_verifier` selects the
+    /// verifier the JS side registered instead of the portable one.
     #[wasm_bindgen(constructor)]
-    pub fn new(config: &[u8]) -> Pdp {
-        Pdp { inner: mandate_core::Pdp::load(config) }
+    pub fn new(config: &[u8], host_verifier: bool) -> Pdp {
+        let inner = if host_verifier {
+            mandate_core::Pdp::load_with_verifier(
+                config,
+                alloc::boxed::Box::new(host_verifier::HostVerifier),
+            )
+        } else {
+            mandate_core::Pdp::load(config)
+        };
+        Pdp { inner }
     }
 
     /// The load status JSON.
@@ -36,7 +53,8 @@ impl Pdp {
         self.inner.decide_json(input)
     }
 
-    /// Turns a decision into a `replay.detected` deny for the `jti`s the host's store already held.
+    /// Turns a decision into a `replay.detected` (or `replay.store_unavailable`) deny:
+    /// input `{"decision": {...}, "replayed": ["jti"], "store_error": false}`.
     #[wasm_bindgen(js_name = applyReplay)]
     pub fn apply_replay(&self, input: &[u8]) -> Vec<u8> {
         self.inner.apply_replay_json(input)
@@ -47,4 +65,14 @@ impl Pdp {
 #[wasm_bindgen]
 pub fn mint(input: &[u8]) -> Vec<u8> {
     mandate_core::mint::mint_json(input)
+}
+
+/// The portable verifier's verdict on one ES256 signature (`key` as SEC1 bytes), for the
+/// differential test against the host verifier.
+#[wasm_bindgen(js_name = verifyEs256Portable)]
+pub fn verify_es256_portable(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    match (PublicJwk::from_sec1(key), <[u8; 64]>::try_from(signature)) {
+        (Ok(key), Ok(sig)) => P256Verifier.verify(&key, message, &sig),
+        _ => false,
+    }
 }

@@ -22,11 +22,11 @@ function scriptedStore() {
 }
 
 /** Returns one result per case: { name, ok, problems[] }. */
-export async function runConformance(Pdp, vectors) {
+export async function runConformance(Pdp, vectors, loadOptions = {}) {
   const pdps = new Map();
   for (const [name, config] of Object.entries(vectors.loads)) {
     const store = scriptedStore();
-    pdps.set(name, { pdp: await Pdp.load(config, { replayStore: store }), store });
+    pdps.set(name, { pdp: await Pdp.load(config, { ...loadOptions, replayStore: store }), store });
   }
   const results = [];
   for (const c of vectors.cases) {

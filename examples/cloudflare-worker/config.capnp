@@ -34,6 +34,7 @@ const mandateWorker :Workerd.Worker = (
     (name = "mandate-pdp/src/agent.js", esModule = embed "../../bindings-js/npm/src/agent.js"),
     (name = "mandate-pdp/src/bytes.js", esModule = embed "../../bindings-js/npm/src/bytes.js"),
     (name = "mandate-pdp/src/cloudflare.js", esModule = embed "../../bindings-js/npm/src/cloudflare.js"),
+    (name = "mandate-pdp/src/verifier.js", esModule = embed "../../bindings-js/npm/src/verifier.js"),
     (name = "mandate-pdp/wasm/mandate_js.js", esModule = embed "../../bindings-js/npm/wasm/mandate_js.js"),
     (name = "mandate-pdp/wasm/mandate_js_bg.wasm", wasm = embed "../../bindings-js/npm/wasm/mandate_js_bg.wasm"),
   ],

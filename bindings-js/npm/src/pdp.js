@@ -3,6 +3,7 @@
 
 import { jsonBytes, nonce, parseJsonBytes, unixNow, utf8, utf8Bytes } from './bytes.js';
 import { MemoryReplayStore } from './replay.js';
+import { hasHostVerifier } from './verifier.js';
 import { wasm } from './wasm.js';
 
 /** Stable code of the fail-closed deny when the replay store cannot answer. */
@@ -24,10 +25,14 @@ export class Pdp {
   /**
    * Loads a load config (object, JSON string or bytes). Never throws for a bad config: the
    * decision point then denies every decision with the load error's `bundle.*` code.
+   * `verifier`: 'host' (node:crypto on Node, the default there) or 'portable' (p256 in the
+   * module, the default elsewhere); both give the same verdicts.
    */
-  static async load(config, { replayStore, onStoreError } = {}) {
+  static async load(config, { replayStore, onStoreError, verifier } = {}) {
     const { Pdp: WasmPdp } = await wasm();
-    return new Pdp(new WasmPdp(jsonBytes(config)), replayStore ?? new MemoryReplayStore(), onStoreError);
+    const useHost = verifier === undefined ? hasHostVerifier() : verifier === 'host';
+    if (useHost && !hasHostVerifier()) throw new Error('mandate-pdp: no host ES256 verifier on this runtime');
+    return new Pdp(new WasmPdp(jsonBytes(config), useHost), replayStore ?? new MemoryReplayStore(), onStoreError);
   }
 
   /** The load status document. */
