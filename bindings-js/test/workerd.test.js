@@ -1,6 +1,7 @@
 // The Cloudflare Worker example (examples/cloudflare-worker) served by the real workerd runtime
-// with its hand-written capnp config, in front of a loopback upstream, exercised over HTTP:
-// allowed, denied with several codes, and a replay caught by the Durable Object replay store.
+// with its hand-written capnp config: two Worker nodes behind one public name, a shared Durable
+// Object replay store, and a loopback upstream. Exercised over HTTP: allowed, denied with several
+// codes, a replay on the same node and a replay across nodes.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,10 +14,12 @@ import { freePort, waitForHttp } from './net.js';
 
 const WORKERD = fileURLToPath(new URL('../node_modules/.bin/workerd', import.meta.url));
 const CONFIG = fileURLToPath(new URL('../../examples/cloudflare-worker/config.capnp', import.meta.url));
+// The name both nodes serve; agents sign their proofs for it.
+const PUBLIC_ORIGIN = 'https://api.example.com';
 
 let world;
 let root;
-let base;
+const nodes = {};
 let workerd;
 let workerdLog = '';
 let upstream;
@@ -31,16 +34,25 @@ before(async () => {
     res.end(JSON.stringify({ upstream: true, path: req.url, agent: req.headers['mandate-agent'] }));
   });
   await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
+  nodes.a = `http://127.0.0.1:${await freePort()}`;
+  nodes.b = `http://127.0.0.1:${await freePort()}`;
   workerd = spawn(
     WORKERD,
-    ['serve', CONFIG, '--socket-addr', `http=127.0.0.1:${port}`, '--external-addr', `upstream=127.0.0.1:${upstream.address().port}`],
-    { env: { ...process.env, MANDATE_CONFIG: JSON.stringify(world.config) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    [
+      'serve',
+      CONFIG,
+      '--socket-addr',
+      `http-a=${nodes.a.slice('http://'.length)}`,
+      '--socket-addr',
+      `http-b=${nodes.b.slice('http://'.length)}`,
+      '--external-addr',
+      `upstream=127.0.0.1:${upstream.address().port}`,
+    ],
+    { env: { ...process.env, MANDATE_CONFIG: JSON.stringify(world.config), PUBLIC_ORIGIN }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   workerd.stdout.on('data', (d) => (workerdLog += d));
   workerd.stderr.on('data', (d) => (workerdLog += d));
-  await waitForHttp(`${base}/ready`, () => workerd.exitCode === null, () => workerdLog);
+  for (const base of Object.values(nodes)) await waitForHttp(`${base}/ready`, () => workerd.exitCode === null, () => workerdLog);
 });
 
 after(async () => {
@@ -53,11 +65,16 @@ after(async () => {
 
 const trusted = { 'cf-connecting-ip': '10.20.0.7' };
 
+/** Credentials for `path` on the public name, sent to one node. */
+async function send(node, path, { agent = new MandateAgent({ key: world.travel, delegation: [root] }), method = 'GET', headers = trusted, body } = {}) {
+  const creds = await agent.headers(method, `${PUBLIC_ORIGIN}${path}`);
+  return fetch(`${nodes[node]}${path}`, { method, body, headers: { ...creds, ...headers } });
+}
+
 describe('Cloudflare Worker on workerd', () => {
   test('an agent with a delegation and a proof reaches the upstream, without its credentials', async () => {
-    const agent = new MandateAgent({ key: world.travel, delegation: [root] });
     const before = seen.length;
-    const res = await agent.fetch(`${base}/v1/secrets/db?version=2`, { headers: trusted });
+    const res = await send('a', '/v1/secrets/db?version=2');
     assert.equal(res.status, 200, workerdLog);
     assert.deepEqual(await res.json(), { upstream: true, path: '/v1/secrets/db?version=2', agent: 'agent:travel' });
     assert.equal(seen.length, before + 1);
@@ -65,33 +82,33 @@ describe('Cloudflare Worker on workerd', () => {
     assert.equal(got['mandate-user'], 'alice');
     assert.equal(got.authorization, undefined);
     assert.equal(got.dpop, undefined);
+    assert.equal((await send('b', '/v1/secrets/db')).status, 200);
   });
 
   test('denials answer 403 JSON with their reason code and never reach the upstream', async () => {
-    const agent = new MandateAgent({ key: world.travel, delegation: [root] });
     const before = seen.length;
     const expired = await delegate(world, { iat: world.now - 7200, exp: world.now - 3600 });
     const cases = [
-      ['no credentials', () => fetch(`${base}/v1/secrets/db`, { headers: trusted }), 'credentials.missing'],
-      ['untrusted network', () => agent.fetch(`${base}/v1/secrets/db`, { headers: { 'cf-connecting-ip': '192.0.2.1' } }), 'policy.denied'],
-      ['write with a read delegation', () => agent.fetch(`${base}/v1/secrets/db`, { method: 'PUT', body: 'x', headers: trusted }), 'delegation.scope_insufficient'],
-      ['expired delegation', () => new MandateAgent({ key: world.travel, delegation: [expired] }).fetch(`${base}/v1/secrets/db`, { headers: trusted }), 'token.expired'],
+      ['no credentials', () => fetch(`${nodes.a}/v1/secrets/db`, { headers: trusted }), 'credentials.missing'],
+      ['untrusted network', () => send('a', '/v1/secrets/db', { headers: { 'cf-connecting-ip': '192.0.2.1' } }), 'policy.denied'],
+      ['write with a read delegation', () => send('b', '/v1/secrets/db', { method: 'PUT', body: 'x' }), 'delegation.scope_insufficient'],
+      ['expired delegation', () => send('a', '/v1/secrets/db', { agent: new MandateAgent({ key: world.travel, delegation: [expired] }) }), 'token.expired'],
       [
         'proof for another path',
-        async () => fetch(`${base}/v1/secrets/other`, { headers: { ...(await agent.headers('GET', `${base}/v1/secrets/db`)), ...trusted } }),
+        async () => fetch(`${nodes.a}/v1/secrets/other`, { headers: { ...(await new MandateAgent({ key: world.travel, delegation: [root] }).headers('GET', `${PUBLIC_ORIGIN}/v1/secrets/db`)), ...trusted } }),
         'proof.uri_mismatch',
       ],
       [
-        'proof without its token binding',
+        'proof not bound to the presented token',
         async () => {
-          const proof = await createProof({ key: world.travel, method: 'GET', url: `${base}/v1/secrets/db`, token: 'another.token.here' });
-          return fetch(`${base}/v1/secrets/db`, { headers: { authorization: `DPoP ${root}`, dpop: proof, ...trusted } });
+          const proof = await createProof({ key: world.travel, method: 'GET', url: `${PUBLIC_ORIGIN}/v1/secrets/db`, token: 'another.token.here' });
+          return fetch(`${nodes.b}/v1/secrets/db`, { headers: { authorization: `DPoP ${root}`, dpop: proof, ...trusted } });
         },
         'proof.token_mismatch',
       ],
     ];
-    for (const [name, send, code] of cases) {
-      const res = await send();
+    for (const [name, go, code] of cases) {
+      const res = await go();
       assert.equal(res.status, 403, name);
       assert.match(res.headers.get('content-type'), /application\/json/, name);
       const body = await res.json();
@@ -101,16 +118,17 @@ describe('Cloudflare Worker on workerd', () => {
     assert.equal(seen.length, before);
   });
 
-  test('a replayed request is 403 replay.detected (Durable Object store)', async () => {
+  test('a replayed request is 403 replay.detected, on the same node and on the other', async () => {
     const agent = new MandateAgent({ key: world.travel, delegation: [root] });
-    const url = `${base}/v1/secrets/db`;
-    const headers = { ...(await agent.headers('GET', url)), ...trusted };
-    const first = await fetch(url, { headers });
+    const headers = { ...(await agent.headers('GET', `${PUBLIC_ORIGIN}/v1/secrets/db`)), ...trusted };
+    const first = await fetch(`${nodes.a}/v1/secrets/db`, { headers });
     assert.equal(first.status, 200);
     const before = seen.length;
-    const again = await fetch(url, { headers });
-    assert.equal(again.status, 403);
-    assert.equal((await again.json()).code, 'replay.detected');
+    for (const node of ['a', 'b']) {
+      const again = await fetch(`${nodes[node]}/v1/secrets/db`, { headers });
+      assert.equal(again.status, 403, node);
+      assert.equal((await again.json()).code, 'replay.detected', node);
+    }
     assert.equal(seen.length, before);
   });
 });

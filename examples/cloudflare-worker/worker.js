@@ -1,4 +1,4 @@
-// Cloudflare Worker that protects an upstream API with Mandate: every request must carry a user's delegation + the agent's DPoP proof (or an ephemeral grant); denials answer 403 JSON with the reason code, use-once jtis go to a Durable Object shared by all isolates. Run locally with workerd: `npx workerd serve examples/cloudflare-worker/config.capnp` (see config.capnp), or test it with `bash scripts/test-js.sh`.
+// Cloudflare Worker that protects an upstream API with Mandate: every request must carry a user's delegation + the agent's DPoP proof (or an ephemeral grant); denials answer 403 JSON with the reason code; use-once jtis go to a Durable Object shared by every node. Run locally: `bash scripts/build-js.sh && MANDATE_CONFIG="$(cat load-config.json)" PUBLIC_ORIGIN=https://api.example.com npx workerd serve examples/cloudflare-worker/config.capnp`; tested by `bash scripts/test-js.sh`.
 
 import { DurableObjectReplayStore, Pdp, authorizeRequest, denyResponse } from 'mandate-pdp';
 
@@ -22,12 +22,20 @@ function actionFor(request) {
   return request.method === 'GET' || request.method === 'HEAD' ? 'secrets:read' : 'secrets:write';
 }
 
+function publicUrl(request, origin) {
+  const url = new URL(request.url);
+  return `${origin}${url.pathname}${url.search}`;
+}
+
 export default {
   async fetch(request, env) {
     const pdp = await pdpFor(env);
 
-    // 3. Decide: the credentials come from the headers, the client address from Cloudflare.
+    // 3. Decide: the credentials come from the headers, the client address from Cloudflare. The
+    //    URL is the public one the agent signed its proof for (PUBLIC_ORIGIN when the Worker sits
+    //    behind another hop, e.g. several nodes behind one name).
     const decision = await authorizeRequest(pdp, request, {
+      url: (r) => (env.PUBLIC_ORIGIN ? publicUrl(r, env.PUBLIC_ORIGIN) : r.url),
       ip: (r) => r.headers.get('cf-connecting-ip') ?? undefined,
       action: actionFor,
       resource: (r) => new URL(r.url).pathname,
