@@ -4,8 +4,8 @@
 import { denyBody, httpDecideInput } from './http.js';
 
 /**
- * `options.origin` fixes the public origin (scheme://host[:port]) that DPoP proofs name in `htu`
- * when the app sits behind a proxy; otherwise it is `req.protocol` + the Host header.
+ * `options.origin` fixes the public origin (scheme://host[:port]) that DPoP proofs name in `htu`;
+ * set it in production, since the default (`req.protocol` + the Host header) is client-supplied.
  * `action`, `resource`, `context`, `bodyDigest`, `mintGrant` are values or functions of `req`.
  */
 export function mandateExpress(pdp, options = {}) {

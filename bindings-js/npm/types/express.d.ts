@@ -16,7 +16,11 @@ export interface ExpressResponseLike {
 }
 
 export interface MandateExpressOptions<Req extends ExpressRequestLike = ExpressRequestLike> extends HttpOptions<Req> {
-  /** The public origin (scheme://host[:port]) DPoP proofs name, when behind a proxy. */
+  /**
+   * The public origin (scheme://host[:port]) DPoP proofs name. Set it in production: the default
+   * (`req.protocol` + the Host header) is what the client says, so a proof made for another
+   * service that accepts the same tokens could be replayed here under that service's Host.
+   */
   origin?: string;
   /** The client address; default `req.ip` (mind Express's `trust proxy`). */
   ip?: (req: Req) => string | undefined;

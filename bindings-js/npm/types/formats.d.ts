@@ -100,12 +100,17 @@ export interface DecideInput {
 }
 
 export interface Principal {
-  agent?: string;
-  user?: string;
-  issuer?: string;
-  chain?: string[];
+  /** The acting agent (the last of the chain). */
+  agent: string;
+  /** The person the agent acts for. */
+  user: string;
+  issuer: string;
+  /** Agents from the person's delegate to the acting one. */
+  chain: string[];
   /** RFC 7638 thumbprint of the acting key. */
-  key?: string;
+  key: string;
+  /** Which credentials were presented. */
+  kind: 'delegation' | 'grant' | (string & {});
 }
 
 export interface UseOnce {
@@ -120,21 +125,44 @@ export interface AuthorizationDetail {
   [member: string]: unknown;
 }
 
+/** The audit record of a decision (hosts append it to a hash-chained log). */
+export interface AuditRecord {
+  v: number;
+  decision_id: string;
+  outcome: 'allow' | 'deny';
+  /** The decision's reason codes, in order. */
+  codes: string[];
+  time: number;
+  agent: string | null;
+  user: string | null;
+  issuer: string | null;
+  key: string | null;
+  chain: string[];
+  bundle: { revision: string; digest: string } | null;
+  credentials: { kind: string | null; jti: string[]; use_once: string[] };
+  request: { method: string | null; uri: string | null; ip: string | null; action: string | null; resource: string | null };
+  /** The guardrail rules that decided. */
+  rules: string[];
+  obligations: Record<string, unknown>;
+  [member: string]: unknown;
+}
+
+/** The canonical decision document: keys sorted, no whitespace, integers only. */
 export interface Decision {
   decision: 'allow' | 'deny';
   decision_id: string;
   /** Empty on allow; on deny ordered, first cause first. */
   reasons: Problem[];
-  obligations?: Record<string, unknown>;
-  principal?: Principal;
-  scopes?: string[];
-  authorization_details?: AuthorizationDetail[];
+  obligations: Record<string, unknown>;
+  /** null when the credentials never identified an agent. */
+  principal: Principal | null;
+  scopes: string[];
+  authorization_details: AuthorizationDetail[];
   /** Every jti the host must record as used until `exp` (`Pdp.decide` does it). */
-  use_once?: UseOnce[];
+  use_once: UseOnce[];
   /** Compact JWS; only on allow with `mint_grant`. */
   grant?: string;
-  /** The audit record (docs/audit.md). */
-  audit?: Record<string, unknown>;
+  audit: AuditRecord;
 }
 
 // ---- bundle contents (what a bundle JWS signs) ----

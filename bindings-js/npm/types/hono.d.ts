@@ -10,7 +10,10 @@ export interface HonoContextLike {
 export interface MandateHonoOptions<C extends HonoContextLike = HonoContextLike> extends HttpOptions<C> {
   /** The client address (Hono has no portable one). */
   ip?: (c: C) => string | undefined;
-  /** The public URL when it differs from `c.req.url`. */
+  /**
+   * The public URL. On Node servers `c.req.url` is built from the client's Host header: fix the
+   * origin here in production (see MandateExpressOptions.origin).
+   */
   url?: (c: C) => string;
 }
 
