@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the npm package mandate-pdp (bindings-js/npm): the wasm-bindgen crate mandate-js for
 # wasm32-unknown-unknown, then its JS glue with the pinned wasm-bindgen CLI into bindings-js/npm/wasm.
-# Idempotent: installs the CLI into .tools/ only when `wasm-bindgen --version` is not 0.2.130.
+# Idempotent: installs the CLI into .tools/ (or $MANDATE_TOOLS_DIR) only when `wasm-bindgen --version`
+# is not 0.2.130.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 WB_VERSION=0.2.130
-TOOLS="$ROOT/.tools"
+TOOLS="${MANDATE_TOOLS_DIR:-$ROOT/.tools}"
 export PATH="$TOOLS/bin:$PATH"
 
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WB_VERSION" ]; then
