@@ -422,6 +422,16 @@ fn set_status(path: &Path, id: &str, status: Status, out: &Out) -> Result<()> {
     let mut reg = RegistryFile::load(path)?;
     let agent = reg.agent_mut(path, id)?;
     let before = agent.status;
+    if before == Status::Revoked && status != Status::Revoked {
+        return Err(CliError::invalid(
+            "agent.revoked",
+            format!(
+                "agent {id} is revoked for good and cannot be {}",
+                status.as_str()
+            ),
+        )
+        .hint("register the agent again under a new id, with a new key"));
+    }
     agent.status = status;
     match status {
         Status::Revoked if !reg.revocations.agents.iter().any(|a| a == id) => {

@@ -1,0 +1,1282 @@
+//! The `mandate` command end to end: every subcommand, its JSON output, and the bad inputs that
+//! must give one clear line and a distinct exit code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+fn mandate(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("mandate").unwrap();
+    c.current_dir(dir)
+        .env_remove("MANDATE_REGISTRY")
+        .env_remove("MANDATE_LOAD_SECS");
+    c
+}
+
+/// Runs, expects `code`, and checks stderr is exactly one `error: ...` line containing `needle`.
+fn fails(cmd: &mut Command, code: i32, needle: &str) {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(needle), "expected {needle:?} in {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("stack backtrace"));
+}
+
+fn json_out(cmd: &mut Command) -> Value {
+    let out = cmd.arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn keygen(dir: &Path, kid: &str, name: &str) {
+    mandate(dir)
+        .args(["keygen", "--kid", kid, "--out", &format!("keys/{name}.jwk")])
+        .assert()
+        .success();
+}
+
+/// A project directory made only with the CLI: keys, registry, policy, data, issuers, bundle.
+fn project(dir: &Path) {
+    for (kid, name) in [
+        ("root-1", "root"),
+        ("idp-1", "idp"),
+        ("tb-1", "booker"),
+        ("sum-1", "summarizer"),
+    ] {
+        keygen(dir, kid, name);
+    }
+    mandate(dir)
+        .args([
+            "agent",
+            "add",
+            "agent:travel-booker",
+            "--owner",
+            "team:travel",
+            "--key",
+            "keys/booker.pub.jwk",
+        ])
+        .args([
+            "--delegator-user",
+            "alice",
+            "--delegator-user",
+            "bob",
+            "--scope",
+            "secrets:read",
+            "--scope",
+            "trips:*",
+        ])
+        .args([
+            "--may-delegate-to",
+            "agent:summarizer",
+            "--label",
+            "risk=low",
+        ])
+        .assert()
+        .success();
+    mandate(dir)
+        .args([
+            "agent",
+            "add",
+            "agent:summarizer",
+            "--owner",
+            "team:travel",
+            "--key",
+            "keys/summarizer.pub.jwk",
+        ])
+        .args([
+            "--delegator-agent",
+            "agent:travel-booker",
+            "--scope",
+            "trips:read",
+        ])
+        .assert()
+        .success();
+    std::fs::write(dir.join("guardrails.rego"), common::GUARDRAILS).unwrap();
+    std::fs::write(
+        dir.join("data.yaml"),
+        "trusted_networks: [10.20.0.0/16]\nsecret_owner: alice\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("settings.yaml"), "grant_max_ttl: 30\n").unwrap();
+    std::fs::write(dir.join("issuers.yaml"), "- iss: https://idp.example.com\n  keys: [keys/idp.pub.jwk]\n  audiences: [https://api.example.com]\n").unwrap();
+    mandate(dir)
+        .args([
+            "bundle",
+            "build",
+            "--registry",
+            "registry.yaml",
+            "--policy",
+            "guardrails.rego",
+            "--data",
+            "data.yaml",
+        ])
+        .args([
+            "--settings",
+            "settings.yaml",
+            "--issuers",
+            "issuers.yaml",
+            "--revision",
+            "r1",
+            "--out",
+            "bundle.json",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "revision r1, 2 agent(s), 1 policy file(s)",
+        ));
+    mandate(dir)
+        .args([
+            "bundle",
+            "sign",
+            "bundle.json",
+            "--key",
+            "keys/root.jwk",
+            "--out",
+            "bundle.jws",
+        ])
+        .assert()
+        .success();
+}
+
+fn token(dir: &Path, args: &[&str]) -> String {
+    let out = mandate(dir).arg("token").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn delegate(dir: &Path, user: &str, scope: &str) -> String {
+    token(
+        dir,
+        &[
+            "delegate",
+            "--key",
+            "keys/idp.jwk",
+            "--iss",
+            "https://idp.example.com",
+            "--sub",
+            user,
+            "--agent",
+            "agent:travel-booker",
+            "--agent-key",
+            "keys/booker.pub.jwk",
+            "--aud",
+            "https://api.example.com",
+            "--scope",
+            scope,
+        ],
+    )
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmds: &[&[&str]] = &[
+        &["keygen"],
+        &["agent", "add"],
+        &["agent", "list"],
+        &["agent", "show"],
+        &["agent", "suspend"],
+        &["agent", "activate"],
+        &["agent", "revoke"],
+        &["agent", "rotate-key"],
+        &["bundle", "build"],
+        &["bundle", "sign"],
+        &["bundle", "inspect"],
+        &["bundle", "verify"],
+        &["token", "delegate"],
+        &["token", "subdelegate"],
+        &["token", "proof"],
+        &["token", "grant"],
+        &["token", "inspect"],
+        &["decide"],
+        &["audit", "verify"],
+        &["serve"],
+        &["demo"],
+        &["bench-serve"],
+    ];
+    for c in cmds {
+        mandate(dir.path())
+            .args(*c)
+            .arg("--help")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Example"));
+    }
+    mandate(dir.path())
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("mandate demo"));
+}
+
+#[test]
+fn keygen_writes_a_p256_pair_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = json_out(mandate(dir.path()).args(["keygen", "--kid", "k1", "--out", "k/k1.jwk"]));
+    assert_eq!(v["kid"], "k1");
+    let private: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("k/k1.jwk")).unwrap()).unwrap();
+    let public: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("k/k1.pub.jwk")).unwrap()).unwrap();
+    assert_eq!(
+        (private["crv"].as_str(), private["kid"].as_str()),
+        (Some("P-256"), Some("k1"))
+    );
+    assert!(private["d"].is_string() && public.get("d").is_none());
+    assert_eq!(
+        mandate_core::PublicJwk::from_value(&public)
+            .unwrap()
+            .thumbprint(),
+        v["thumbprint"].as_str().unwrap()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(dir.path().join("k/k1.jwk"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    fails(
+        mandate(dir.path()).args(["keygen", "--kid", "k1", "--out", "k/k1.jwk"]),
+        5,
+        "already exists",
+    );
+    mandate(dir.path())
+        .args(["keygen", "--kid", "k1", "--out", "k/k1.jwk", "--force"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn agent_commands_edit_a_yaml_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let list = json_out(mandate(d).args(["agent", "list"]));
+    let ids: Vec<&str> = list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["agent:travel-booker", "agent:summarizer"]);
+    mandate(d)
+        .args(["agent", "list"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("agent:summarizer").and(predicate::str::contains("active")),
+        );
+    let show = json_out(mandate(d).args(["agent", "show", "agent:travel-booker"]));
+    assert_eq!(show["delegators"]["users"], json!(["alice", "bob"]));
+    assert_eq!(show["labels"]["risk"], "low");
+    assert_eq!(show["keys"][0]["kid"], "tb-1");
+
+    mandate(d)
+        .args(["agent", "suspend", "agent:summarizer"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("active -> suspended"));
+    assert_eq!(
+        json_out(mandate(d).args(["agent", "show", "agent:summarizer"]))["status"],
+        "suspended"
+    );
+    mandate(d)
+        .args(["agent", "activate", "agent:summarizer"])
+        .assert()
+        .success();
+    assert_eq!(
+        json_out(mandate(d).args(["agent", "show", "agent:summarizer"]))["status"],
+        "active"
+    );
+
+    keygen(d, "tb-2", "booker-2");
+    let r = json_out(mandate(d).args([
+        "agent",
+        "rotate-key",
+        "agent:travel-booker",
+        "--key",
+        "keys/booker-2.pub.jwk",
+    ]));
+    assert_eq!(r["keys"], 2);
+    let r = json_out(mandate(d).args([
+        "agent",
+        "rotate-key",
+        "agent:travel-booker",
+        "--key",
+        "keys/booker-2.pub.jwk",
+        "--retire-old",
+    ]));
+    assert_eq!(
+        (r["keys"].as_u64(), r["retired"].as_array().map(Vec::len)),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        json_out(mandate(d).args(["agent", "show", "agent:travel-booker"]))["keys"][0]["kid"],
+        "tb-2"
+    );
+
+    mandate(d)
+        .args(["agent", "revoke", "agent:summarizer"])
+        .assert()
+        .success();
+    let yaml = std::fs::read_to_string(d.join("registry.yaml")).unwrap();
+    assert!(
+        yaml.contains("status: revoked") && yaml.contains("revocations:"),
+        "{yaml}"
+    );
+    fails(
+        mandate(d).args(["agent", "activate", "agent:summarizer"]),
+        5,
+        "revoked for good",
+    );
+    // The edited registry still builds.
+    mandate(d)
+        .args([
+            "bundle",
+            "build",
+            "--registry",
+            "registry.yaml",
+            "--issuers",
+            "issuers.yaml",
+            "--policy",
+            "guardrails.rego",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn agent_commands_edit_a_json_registry_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    keygen(d, "a-1", "a");
+    mandate(d)
+        .args([
+            "agent",
+            "add",
+            "agent:a",
+            "--owner",
+            "me",
+            "--key",
+            "keys/a.pub.jwk",
+            "--scope",
+            "x:read",
+            "-r",
+            "reg.json",
+        ])
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&std::fs::read(d.join("reg.json")).unwrap()).unwrap();
+    assert_eq!(v["agents"][0]["id"], "agent:a");
+    assert_eq!(v["agents"][0]["ceiling"]["scopes"], json!(["x:read"]));
+    mandate(d)
+        .args(["agent", "suspend", "agent:a"])
+        .env("MANDATE_REGISTRY", "reg.json")
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&std::fs::read(d.join("reg.json")).unwrap()).unwrap();
+    assert_eq!(v["agents"][0]["status"], "suspended");
+    fails(
+        mandate(d).args([
+            "agent",
+            "add",
+            "agent:a",
+            "--owner",
+            "me",
+            "--key",
+            "keys/a.pub.jwk",
+            "-r",
+            "reg.json",
+        ]),
+        5,
+        "already in reg.json",
+    );
+}
+
+#[test]
+fn agent_errors_are_one_line_with_distinct_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    fails(
+        mandate(d).args(["agent", "show", "agent:nobody"]),
+        5,
+        "agent agent:nobody is not in registry.yaml",
+    );
+    fails(
+        mandate(d).args(["agent", "suspend", "agent:nobody"]),
+        5,
+        "mandate agent list",
+    );
+    fails(
+        mandate(d).args(["agent", "list", "-r", "missing.yaml"]),
+        4,
+        "missing.yaml does not exist",
+    );
+    std::fs::write(
+        d.join("bad.yaml"),
+        "agents:\n  - id: \"unterminated\n    owner: x\n",
+    )
+    .unwrap();
+    fails(
+        mandate(d).args(["agent", "list", "-r", "bad.yaml"]),
+        5,
+        "bad.yaml is not valid YAML",
+    );
+    std::fs::write(d.join("unknown-field.yaml"), "agents: []\nagentz: []\n").unwrap();
+    fails(
+        mandate(d).args(["agent", "list", "-r", "unknown-field.yaml"]),
+        5,
+        "unknown field",
+    );
+    // A key of the wrong curve, as a file and inside a registry.
+    std::fs::write(
+        d.join("p384.jwk"),
+        r#"{"kty":"EC","crv":"P-384","x":"AAAA","y":"AAAA","kid":"x"}"#,
+    )
+    .unwrap();
+    fails(
+        mandate(d).args([
+            "agent", "add", "agent:x", "--owner", "o", "--key", "p384.jwk",
+        ]),
+        5,
+        "crv must be P-256",
+    );
+    std::fs::write(d.join("curve.yaml"), "agents:\n  - {id: agent:x, owner: o, status: active, keys: [{kty: EC, crv: P-384, x: AAAA, y: AAAA}]}\n").unwrap();
+    fails(
+        mandate(d).args(["agent", "list", "-r", "curve.yaml"]),
+        5,
+        "crv must be P-256",
+    );
+    // JSON errors with --json are machine-readable.
+    let out = mandate(d)
+        .args(["agent", "show", "agent:nobody", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            v["error"]["code"].as_str(),
+            v["error"]["exit_code"].as_u64()
+        ),
+        (Some("agent.unknown"), Some(5))
+    );
+}
+
+#[test]
+fn bundle_build_sign_inspect_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let v = json_out(mandate(d).args([
+        "bundle",
+        "verify",
+        "bundle.jws",
+        "--trust",
+        "keys/root.pub.jwk",
+    ]));
+    assert_eq!(
+        (v["ok"].as_bool(), v["bundle"]["revision"].as_str()),
+        (Some(true), Some("r1"))
+    );
+    mandate(d)
+        .args([
+            "bundle",
+            "verify",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("signature valid"));
+    let i = json_out(mandate(d).args(["bundle", "inspect", "bundle.jws"]));
+    assert_eq!(i["verified"], false);
+    assert_eq!(i["header"]["kid"], "root-1");
+    assert_eq!(i["contents"]["agents"].as_array().unwrap().len(), 2);
+    assert_eq!(i["contents"]["settings"]["grant_max_ttl"], 30);
+    assert_eq!(i["contents"]["data"]["secret_owner"], "alice");
+    assert!(
+        i["contents"]["policies"]["guardrails.rego"]
+            .as_str()
+            .unwrap()
+            .contains("package mandate")
+    );
+    mandate(d)
+        .args(["bundle", "inspect", "bundle.jws"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("NOT VERIFIED"));
+    // A directory of policies works too.
+    std::fs::create_dir(d.join("policies")).unwrap();
+    std::fs::copy(d.join("guardrails.rego"), d.join("policies/a.rego")).unwrap();
+    let built = mandate(d)
+        .args([
+            "bundle",
+            "build",
+            "--registry",
+            "registry.yaml",
+            "--issuers",
+            "issuers.yaml",
+            "--policy",
+            "policies",
+        ])
+        .output()
+        .unwrap();
+    let contents: Value = serde_json::from_slice(&built.stdout).unwrap();
+    assert!(contents["policies"]["a.rego"].is_string());
+}
+
+#[test]
+fn bundle_errors_are_one_line_with_distinct_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    fails(
+        mandate(d).args([
+            "bundle",
+            "verify",
+            "nope.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+        ]),
+        4,
+        "nope.jws does not exist",
+    );
+    fails(
+        mandate(d).args([
+            "bundle",
+            "verify",
+            "bundle.jws",
+            "--trust",
+            "keys/idp.pub.jwk",
+        ]),
+        6,
+        "bundle.untrusted_key",
+    );
+    // Expired: contents whose exp has passed, signed, then verified.
+    let mut c: Value =
+        serde_json::from_slice(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
+    c["iat"] = json!(common::now() - 7200);
+    c["exp"] = json!(common::now() - 3600);
+    std::fs::write(d.join("old.json"), c.to_string()).unwrap();
+    mandate(d)
+        .args([
+            "bundle",
+            "sign",
+            "old.json",
+            "--key",
+            "keys/root.jwk",
+            "--out",
+            "old.jws",
+        ])
+        .assert()
+        .success();
+    fails(
+        mandate(d).args([
+            "bundle",
+            "verify",
+            "old.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+        ]),
+        6,
+        "expired at",
+    );
+    // A key of the wrong curve.
+    std::fs::write(
+        d.join("p384.jwk"),
+        r#"{"kty":"EC","crv":"P-384","x":"AAAA","y":"AAAA","d":"AAAA","kid":"x"}"#,
+    )
+    .unwrap();
+    fails(
+        mandate(d).args(["bundle", "sign", "bundle.json", "--key", "p384.jwk"]),
+        5,
+        "crv must be P-256",
+    );
+    fails(
+        mandate(d).args(["bundle", "verify", "bundle.jws", "--trust", "p384.jwk"]),
+        5,
+        "crv must be P-256",
+    );
+    // A public key where a private one is needed.
+    fails(
+        mandate(d).args([
+            "bundle",
+            "sign",
+            "bundle.json",
+            "--key",
+            "keys/root.pub.jwk",
+        ]),
+        5,
+        "is a public key",
+    );
+    // A policy that does not parse is caught at build time.
+    std::fs::write(d.join("broken.rego"), "package mandate\nallow if {\n").unwrap();
+    fails(
+        mandate(d).args([
+            "bundle",
+            "build",
+            "--registry",
+            "registry.yaml",
+            "--issuers",
+            "issuers.yaml",
+            "--policy",
+            "broken.rego",
+        ]),
+        6,
+        "bundle.policy_invalid",
+    );
+    // Malformed YAML data.
+    std::fs::write(d.join("data-bad.yaml"), "trusted_networks: [10.0.0.0/8\n").unwrap();
+    fails(
+        mandate(d).args([
+            "bundle",
+            "build",
+            "--registry",
+            "registry.yaml",
+            "--issuers",
+            "issuers.yaml",
+            "--data",
+            "data-bad.yaml",
+        ]),
+        5,
+        "data-bad.yaml is not valid YAML",
+    );
+    // Not a bundle at all.
+    std::fs::write(d.join("junk.jws"), "hello").unwrap();
+    fails(
+        mandate(d).args(["bundle", "inspect", "junk.jws"]),
+        6,
+        "not a signed bundle",
+    );
+    // Unknown agent in a registry the build reads? Not applicable; unknown issuer key file:
+    std::fs::write(
+        d.join("issuers-missing.yaml"),
+        "- iss: x\n  keys: [keys/none.pub.jwk]\n  audiences: [a]\n",
+    )
+    .unwrap();
+    fails(
+        mandate(d).args([
+            "bundle",
+            "build",
+            "--registry",
+            "registry.yaml",
+            "--issuers",
+            "issuers-missing.yaml",
+        ]),
+        4,
+        "does not exist",
+    );
+}
+
+#[test]
+fn tokens_and_decide_allow_deny_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let alice = delegate(d, "alice", "secrets:read trips:read");
+    std::fs::write(d.join("alice.jwt"), &alice).unwrap();
+    let ins = json_out(mandate(d).args(["token", "inspect", "@alice.jwt"]));
+    assert_eq!(
+        (ins["kind"].as_str(), ins["claims"]["sub"].as_str()),
+        (Some("delegation"), Some("alice"))
+    );
+    assert_eq!(ins["claims"]["act"]["sub"], "agent:travel-booker");
+    let secret = "https://api.example.com/v1/secrets/db";
+    let proof = token(
+        d,
+        &[
+            "proof",
+            "--key",
+            "keys/booker.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            secret,
+            "--token",
+            "@alice.jwt",
+        ],
+    );
+    let p = json_out(mandate(d).args(["token", "inspect", &proof]));
+    assert_eq!(
+        (p["kind"].as_str(), p["claims"]["htu"].as_str()),
+        (Some("DPoP proof"), Some(secret))
+    );
+
+    let decide = |ip: &str, delegation: &[&str], proof: &str| {
+        let mut c = mandate(d);
+        c.args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            secret,
+            "--ip",
+            ip,
+        ]);
+        c.args([
+            "--action",
+            "secrets:read",
+            "--proof",
+            proof,
+            "--audit",
+            "audit.jsonl",
+            "--json",
+        ]);
+        for t in delegation {
+            c.args(["--delegation", t]);
+        }
+        let out = c.output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), v)
+    };
+    let (code, v) = decide("10.20.0.7", &["@alice.jwt"], &proof);
+    assert_eq!(
+        (code, v["decision"].as_str()),
+        (Some(0), Some("allow")),
+        "{v}"
+    );
+    assert_eq!(v["principal"]["user"], "alice");
+    let proof2 = token(
+        d,
+        &[
+            "proof",
+            "--key",
+            "keys/booker.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            secret,
+            "--token",
+            "@alice.jwt",
+        ],
+    );
+    let (code, v) = decide("203.0.113.9", &["@alice.jwt"], &proof2);
+    assert_eq!(
+        (
+            code,
+            v["decision"].as_str(),
+            v["reasons"][0]["code"].as_str()
+        ),
+        (Some(3), Some("deny"), Some("policy.denied"))
+    );
+    // Wrong agent key: a proof signed by the summarizer for the booker's token.
+    let bad = token(
+        d,
+        &[
+            "proof",
+            "--key",
+            "keys/summarizer.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            secret,
+            "--token",
+            "@alice.jwt",
+        ],
+    );
+    let (code, v) = decide("10.20.0.7", &["@alice.jwt"], &bad);
+    assert_eq!(
+        (code, v["reasons"][0]["code"].as_str()),
+        (Some(3), Some("proof.key_mismatch"))
+    );
+
+    // Sub-delegation: narrowed allowed, escalating refused.
+    let hop = token(
+        d,
+        &[
+            "subdelegate",
+            "--parent",
+            "@alice.jwt",
+            "--key",
+            "keys/booker.jwk",
+            "--agent",
+            "agent:summarizer",
+            "--agent-key",
+            "keys/summarizer.pub.jwk",
+            "--scope",
+            "trips:read",
+        ],
+    );
+    let h = json_out(mandate(d).args(["token", "inspect", &hop]));
+    assert_eq!(
+        (h["kind"].as_str(), h["claims"]["iss"].as_str()),
+        (Some("sub-delegation"), Some("agent:travel-booker"))
+    );
+    let trip = "https://api.example.com/v1/trips/1";
+    let hp = token(
+        d,
+        &[
+            "proof",
+            "--key",
+            "keys/summarizer.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            trip,
+            "--token",
+            &hop,
+        ],
+    );
+    let out = mandate(d)
+        .args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            trip,
+            "--action",
+            "trips:read",
+        ])
+        .args([
+            "--delegation",
+            "@alice.jwt",
+            "--delegation",
+            &hop,
+            "--proof",
+            &hp,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), v["principal"]["chain"].clone()),
+        (Some(0), json!(["agent:travel-booker", "agent:summarizer"]))
+    );
+    let wide = token(
+        d,
+        &[
+            "subdelegate",
+            "--parent",
+            "@alice.jwt",
+            "--key",
+            "keys/booker.jwk",
+            "--agent",
+            "agent:summarizer",
+            "--agent-key",
+            "keys/summarizer.pub.jwk",
+            "--scope",
+            "trips:read trips:book",
+        ],
+    );
+    let wp = token(
+        d,
+        &[
+            "proof",
+            "--key",
+            "keys/summarizer.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            trip,
+            "--token",
+            &wide,
+        ],
+    );
+    let out = mandate(d)
+        .args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            trip,
+            "--action",
+            "trips:read",
+        ])
+        .args([
+            "--delegation",
+            "@alice.jwt",
+            "--delegation",
+            &wide,
+            "--proof",
+            &wp,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), v["reasons"][0]["code"].as_str()),
+        (Some(3), Some("chain.scope_escalation"))
+    );
+
+    // A whole decide input from a file, with a grant signed by `token grant`.
+    keygen(d, "pdp-1", "pdp");
+    let grant = token(
+        d,
+        &[
+            "grant",
+            "--key",
+            "keys/pdp.jwk",
+            "--iss",
+            "https://pdp.example.com",
+            "--sub",
+            "alice",
+            "--agent",
+            "agent:travel-booker",
+            "--agent-key",
+            "keys/booker.pub.jwk",
+            "--aud",
+            "https://api.example.com",
+            "--method",
+            "GET",
+            "--uri",
+            trip,
+            "--action",
+            "trips:read",
+        ],
+    );
+    let g = json_out(mandate(d).args(["token", "inspect", &grant]));
+    assert_eq!(
+        (g["kind"].as_str(), g["claims"]["action"].as_str()),
+        (Some("ephemeral grant"), Some("trips:read"))
+    );
+    std::fs::write(d.join("input.json"), json!({"request": {"method": "GET", "uri": trip, "action": "trips:read"}, "credentials": {"grant": grant}}).to_string()).unwrap();
+    let out = mandate(d)
+        .args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+            "--input",
+            "input.json",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // This bundle trusts no grant issuer.
+    assert_eq!(
+        (out.status.code(), v["reasons"][0]["code"].as_str()),
+        (Some(3), Some("grant.issuer_unknown"))
+    );
+
+    // Every decide with --audit appended one record; the chain verifies.
+    let a = json_out(mandate(d).args(["audit", "verify", "audit.jsonl"]));
+    assert_eq!(
+        (a["ok"].as_bool(), a["records"].as_u64()),
+        (Some(true), Some(3))
+    );
+    mandate(d)
+        .args(["audit", "verify", "audit.jsonl"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 record(s), hash chain intact"));
+}
+
+#[test]
+fn decide_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let base = [
+        "decide",
+        "--bundle",
+        "bundle.jws",
+        "--trust",
+        "keys/root.pub.jwk",
+        "--method",
+        "GET",
+        "--uri",
+        "https://api.example.com/x",
+    ];
+    fails(
+        mandate(d).args(base).args(["--delegation", "@missing.jwt"]),
+        4,
+        "missing.jwt does not exist",
+    );
+    fails(
+        mandate(d).args(base).args(["--delegation", "not-a-token"]),
+        5,
+        "compact JWS",
+    );
+    fails(
+        mandate(d).args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+        ]),
+        5,
+        "needs a method and a URI",
+    );
+    std::fs::write(d.join("in.json"), "{not json").unwrap();
+    fails(
+        mandate(d).args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+            "--input",
+            "in.json",
+        ]),
+        5,
+        "not a JSON decide input",
+    );
+    // Expired bundle: refused before deciding.
+    let mut c: Value =
+        serde_json::from_slice(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
+    c["exp"] = json!(common::now() - 10);
+    c["iat"] = json!(common::now() - 100);
+    std::fs::write(d.join("old.json"), c.to_string()).unwrap();
+    mandate(d)
+        .args([
+            "bundle",
+            "sign",
+            "old.json",
+            "--key",
+            "keys/root.jwk",
+            "--out",
+            "old.jws",
+        ])
+        .assert()
+        .success();
+    fails(
+        mandate(d).args([
+            "decide",
+            "--bundle",
+            "old.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            "https://a/",
+        ]),
+        6,
+        "expired at",
+    );
+    // The bundle signed by another key.
+    fails(
+        mandate(d).args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/idp.pub.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            "https://a/",
+        ]),
+        6,
+        "bundle.untrusted_key",
+    );
+    // Unknown agent: the decision names it (a deny, exit 3).
+    keygen(d, "x-1", "stranger");
+    let t = token(
+        d,
+        &[
+            "delegate",
+            "--key",
+            "keys/idp.jwk",
+            "--iss",
+            "https://idp.example.com",
+            "--sub",
+            "alice",
+            "--agent",
+            "agent:stranger",
+            "--agent-key",
+            "keys/stranger.pub.jwk",
+            "--aud",
+            "https://api.example.com",
+            "--scope",
+            "trips:read",
+        ],
+    );
+    let p = token(
+        d,
+        &[
+            "proof",
+            "--key",
+            "keys/stranger.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            "https://api.example.com/x",
+            "--token",
+            &t,
+        ],
+    );
+    let out = mandate(d)
+        .args(base)
+        .args(["--delegation", &t, "--proof", &p, "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), v["reasons"][0]["code"].as_str()),
+        (Some(3), Some("agent.unknown"))
+    );
+}
+
+#[test]
+fn audit_verify_finds_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fails(
+        mandate(d).args(["audit", "verify", "none.jsonl"]),
+        4,
+        "none.jsonl does not exist",
+    );
+    let (log, _) = mandate_host::audit::AuditLog::open(
+        d.join("a.jsonl"),
+        mandate_host::audit::AuditOptions::default(),
+    )
+    .unwrap();
+    for i in 0..3 {
+        log.append(&json!({"decision_id": format!("d{i}"), "outcome": "allow"}))
+            .unwrap();
+    }
+    drop(log);
+    mandate(d)
+        .args(["audit", "verify", "a.jsonl"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 record(s)"));
+    let text = std::fs::read_to_string(d.join("a.jsonl")).unwrap();
+    std::fs::write(d.join("a.jsonl"), text.replacen("\"d1\"", "\"dX\"", 1)).unwrap();
+    fails(
+        mandate(d).args(["audit", "verify", "a.jsonl"]),
+        7,
+        "does not verify at record 3",
+    );
+}
+
+#[test]
+fn demo_tells_the_story_and_verifies_the_audit_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mandate(dir.path()).arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: &[(&str, &str, &str)] = &[
+        ("read a secret, office network", "ALLOW (200)", "-"),
+        ("same request replayed", "DENY (403)", "replay.detected"),
+        (
+            "read a secret, untrusted IP",
+            "DENY (403)",
+            "policy.denied: secrets may only be read from a trusted network",
+        ),
+        (
+            "wrong user (bob's delegation)",
+            "DENY (403)",
+            "policy.denied: secrets belong to alice",
+        ),
+        ("expired delegation", "DENY (403)", "token.expired"),
+        ("sub-agent, narrowed hop", "ALLOW (200)", "-"),
+        (
+            "sub-agent, escalating hop",
+            "DENY (403)",
+            "chain.scope_escalation",
+        ),
+        ("mint a one-time grant", "ALLOW (200)", "-"),
+        ("use the grant", "ALLOW (200)", "-"),
+        ("use the same grant again", "DENY (403)", "replay.detected"),
+    ];
+    for (i, (label, decision, reason)) in expected.iter().enumerate() {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{} ", i + 1)) && l.contains(label))
+            .unwrap_or_else(|| panic!("row {} ({label}) missing:\n{stdout}", i + 1));
+        assert!(line.contains(decision), "row {}: {line}", i + 1);
+        let after = &line[line.find(decision).unwrap() + decision.len()..];
+        assert!(
+            after.trim_start().starts_with(reason),
+            "row {} reason: {line}",
+            i + 1
+        );
+        assert!(!line.contains("UNEXPECTED"), "{line}");
+    }
+    assert!(
+        stdout.contains("audit log verified: 10 records, hash chain intact"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Every decision came out as the story expects"));
+
+    // The JSON form carries the same rows, for machines.
+    let v = json_out(mandate(dir.path()).arg("demo"));
+    let rows = v["rows"].as_array().unwrap();
+    let got: Vec<(String, Option<String>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["decision"].as_str().unwrap().to_string(),
+                r["code"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    let want: Vec<(String, Option<String>)> = [
+        ("allow", None),
+        ("deny", Some("replay.detected")),
+        ("deny", Some("policy.denied")),
+        ("deny", Some("policy.denied")),
+        ("deny", Some("token.expired")),
+        ("allow", None),
+        ("deny", Some("chain.scope_escalation")),
+        ("allow", None),
+        ("allow", None),
+        ("deny", Some("replay.detected")),
+    ]
+    .iter()
+    .map(|(d, c)| (d.to_string(), c.map(str::to_string)))
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        (v["audit"]["ok"].as_bool(), v["audit"]["records"].as_u64()),
+        (Some(true), Some(10))
+    );
+    assert_eq!(rows[0]["user"], "alice");
+    assert_eq!(rows[3]["user"], "bob");
+    assert_eq!(rows[5]["agent"], "agent:travel-booker > agent:summarizer");
+}
