@@ -10,7 +10,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { z } from 'zod';
-import { MandateAgent, Pdp, createProof, unixNowForTests } from './helpers-support.js';
+import { MandateAgent, Pdp, bodyDigest, createProof } from 'mandate-pdp';
 import { mandateExpress } from 'mandate-pdp/express';
 import { mandateHono } from 'mandate-pdp/hono';
 import { guardMcpServer, toolCallUrl } from 'mandate-pdp/mcp';
@@ -20,7 +20,7 @@ import { delegate, makeWorld } from './world.js';
 let world;
 let root;
 before(async () => {
-  world = await makeWorld({}, { now: unixNowForTests() });
+  world = await makeWorld({}, { now: Math.floor(Date.now() / 1000) });
   root = await delegate(world);
 });
 
@@ -135,6 +135,32 @@ describe('Hono middleware', () => {
     const wrongUrl = await app.request('https://api.example.com/v1/secrets/other', { headers: { ...(await agent.headers('GET', url)), 'x-test-client-ip': '10.20.0.7' } });
     assert.equal(wrongUrl.status, 403);
     assert.equal((await wrongUrl.json()).code, 'proof.uri_mismatch');
+  });
+});
+
+describe('body binding', () => {
+  test('a body bound into the proof must be the body the server received', async () => {
+    const pdp = await Pdp.load(world.config);
+    const app = new Hono();
+    app.use(
+      '/v1/*',
+      mandateHono(pdp, {
+        action: 'secrets:read',
+        ip: () => '10.20.0.7',
+        bodyDigest: async (c) => bodyDigest(await c.req.arrayBuffer()),
+      }),
+    );
+    app.post('/v1/notes', async (c) => c.json({ got: await c.req.text() }));
+    const agent = new MandateAgent({ key: world.travel, delegation: [root], bindBody: true, fetch: (url, init) => app.request(url, init) });
+    const url = 'https://api.example.com/v1/notes';
+    const ok = await agent.fetch(url, { method: 'POST', body: '{"note":"hi"}' });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { got: '{"note":"hi"}' });
+    // A proof made for one body, sent with another.
+    const headers = await agent.headers('POST', url, { bodyDigest: await bodyDigest('{"note":"hi"}') });
+    const swapped = await app.request(url, { method: 'POST', headers, body: '{"note":"pay mallory"}' });
+    assert.equal(swapped.status, 403);
+    assert.equal((await swapped.json()).code, 'proof.body_mismatch');
   });
 });
 

@@ -68,6 +68,12 @@ export async function signJws(header, claims, privateKey) {
   return `${signingInput}.${b64url(new Uint8Array(sig))}`;
 }
 
+/** base64url SHA-256 of a request body: the `body_digest` of proofs and decide inputs. */
+export async function bodyDigest(body) {
+  if (typeof body === 'string') return sha256b64url(body);
+  return sha256b64url(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
+}
+
 /** RFC 9449 `htu`: the target URI without query and fragment. */
 function htuOf(url) {
   const u = new URL(url);
@@ -168,10 +174,14 @@ export class MandateAgent {
   #chain;
   #fetch;
 
-  constructor({ key, delegation, fetch = globalThis.fetch }) {
+  #bindBody;
+
+  /** `bindBody`: sign a digest of each request body into the proof (`body_digest`). */
+  constructor({ key, delegation, fetch = globalThis.fetch, bindBody = false }) {
     this.#key = key;
     this.#chain = Array.isArray(delegation) ? [...delegation] : [delegation];
     this.#fetch = fetch;
+    this.#bindBody = bindBody;
   }
 
   /** The delegation chain, root first. */
@@ -192,7 +202,14 @@ export class MandateAgent {
   async fetch(url, init = {}) {
     const method = (init.method ?? 'GET').toUpperCase();
     const headers = new Headers(init.headers);
-    for (const [k, v] of Object.entries(await this.headers(method, String(url)))) headers.set(k, v);
+    let digest;
+    if (this.#bindBody && init.body != null) {
+      if (!(typeof init.body === 'string' || init.body instanceof Uint8Array || init.body instanceof ArrayBuffer)) {
+        throw new TypeError('mandate-pdp: bindBody needs a string, Uint8Array or ArrayBuffer body');
+      }
+      digest = await bodyDigest(init.body);
+    }
+    for (const [k, v] of Object.entries(await this.headers(method, String(url), { bodyDigest: digest }))) headers.set(k, v);
     return this.#fetch(url, { ...init, method, headers });
   }
 

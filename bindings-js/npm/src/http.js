@@ -53,6 +53,12 @@ export function httpDecideInput({ method, url, ip, getHeader }, options = {}, so
   return input;
 }
 
+/** Resolves a `bodyDigest` option given as a (possibly async) function: reading a body is async. */
+export async function resolveBodyDigest(options, source) {
+  if (typeof options.bodyDigest !== 'function') return options;
+  return { ...options, bodyDigest: await options.bodyDigest(source) };
+}
+
 function pick(option, source) {
   return typeof option === 'function' ? option(source) : option;
 }
@@ -73,6 +79,7 @@ export function denyBody(decision) {
  * it (e.g. the `cf-connecting-ip` header on Cloudflare).
  */
 export async function authorizeRequest(pdp, request, options = {}) {
+  options = await resolveBodyDigest(options, request);
   const input = httpDecideInput(
     {
       method: request.method,

@@ -151,7 +151,8 @@ export type Computed<S, T> = T | ((source: S) => T);
 export interface HttpOptions<S> {
   action?: Computed<S, string | undefined>;
   resource?: Computed<S, string | undefined>;
-  bodyDigest?: Computed<S, string | undefined>;
+  /** base64url SHA-256 of the body (see `bodyDigest()`); a function may be async. */
+  bodyDigest?: string | ((source: S) => string | undefined | Promise<string | undefined>);
   context?: Computed<S, Record<string, unknown> | undefined>;
   mintGrant?: Computed<S, MintGrantRequest | undefined>;
 }
@@ -192,6 +193,9 @@ export interface GeneratedAgentKey {
   /** For the agent registry. */
   publicJwk: PublicJwk;
 }
+
+/** base64url SHA-256 of a request body: the `body_digest` of proofs and decide inputs. */
+export declare function bodyDigest(body: string | Uint8Array | ArrayBuffer): Promise<string>;
 
 export declare function generateAgentKey(options?: { extractable?: boolean; kid?: string }): Promise<GeneratedAgentKey>;
 export declare function publicJwkOf(key: AgentKey | PublicJwk): Promise<PublicJwk>;
@@ -236,7 +240,8 @@ export declare function createSubdelegation(options: SubdelegationOptions): Prom
 
 /** An agent's credentials, presenting a fresh DPoP proof with every request. */
 export declare class MandateAgent {
-  constructor(options: { key: AgentKey; delegation: string | string[]; fetch?: typeof fetch });
+  /** `bindBody`: sign each request body's digest into the proof (string/bytes bodies). */
+  constructor(options: { key: AgentKey; delegation: string | string[]; fetch?: typeof fetch; bindBody?: boolean });
   readonly delegation: string[];
   headers(method: string, url: string, options?: { bodyDigest?: string; now?: number }): Promise<Record<string, string>>;
   fetch(url: string | URL, init?: RequestInit): Promise<Response>;
