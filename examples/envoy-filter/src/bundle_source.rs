@@ -34,9 +34,16 @@ pub enum Fetched {
 }
 
 /// The request headers of one poll.
-pub fn poll_headers<'a>(source: &'a BundleSource, etag: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+pub fn poll_headers<'a>(
+    source: &'a BundleSource,
+    etag: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
     let authority = source.authority.as_deref().unwrap_or(&source.cluster);
-    let mut headers = vec![(":method", "GET"), (":path", source.path.as_str()), (":authority", authority)];
+    let mut headers = vec![
+        (":method", "GET"),
+        (":path", source.path.as_str()),
+        (":authority", authority),
+    ];
     if let Some(etag) = etag {
         headers.push(("if-none-match", etag));
     }
@@ -61,20 +68,36 @@ pub fn on_response(
         }
     }
     let Ok(bundle) = core::str::from_utf8(body) else {
-        return Fetched::Rejected { why: "bundle source sent a non-UTF-8 body".into(), etag };
+        return Fetched::Rejected {
+            why: "bundle source sent a non-UTF-8 body".into(),
+            etag,
+        };
     };
     let pdp = Pdp::load(&config.load_config(Some(bundle.trim())));
     let status = String::from_utf8_lossy(&pdp.status_json()).into_owned();
     let Some((nbf, exp)) = loaded_window(status.as_bytes()) else {
-        return Fetched::Rejected { why: format!("fetched bundle not loaded: {status}"), etag };
+        return Fetched::Rejected {
+            why: format!("fetched bundle not loaded: {status}"),
+            etag,
+        };
     };
     if exp <= now {
-        return Fetched::Rejected { why: format!("fetched bundle has expired: {status}"), etag };
+        return Fetched::Rejected {
+            why: format!("fetched bundle has expired: {status}"),
+            etag,
+        };
     }
     if loaded_window(&serving.status_json()).is_some_and(|(current, _)| nbf < current) {
-        return Fetched::Rejected { why: format!("fetched bundle is older than the serving one: {status}"), etag };
+        return Fetched::Rejected {
+            why: format!("fetched bundle is older than the serving one: {status}"),
+            etag,
+        };
     }
-    Fetched::Loaded { pdp: Box::new(pdp), etag, status }
+    Fetched::Loaded {
+        pdp: Box::new(pdp),
+        etag,
+        status,
+    }
 }
 
 /// The bundle's `nbf` and `exp` when the load status is `ok`.
@@ -85,4 +108,113 @@ pub fn loaded_window(status_json: &[u8]) -> Option<(u64, u64)> {
     }
     let bundle = status.get("bundle")?;
     Some((bundle.get("nbf")?.as_u64()?, bundle.get("exp")?.as_u64()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mandate_core::{PrivateJwk, mint};
+    use serde_json::json;
+
+    fn key(byte: u8, kid: &str) -> Option<PrivateJwk> {
+        PrivateJwk::from_scalar_bytes(&[byte; 32])
+            .ok()
+            .map(|k| k.with_kid(Some(kid.into())))
+    }
+
+    fn bundle(signer: &PrivateJwk, iat: u64) -> String {
+        let contents =
+            json!({"revision": format!("r{iat}"), "iat": iat, "exp": iat + 1000, "issuers": []});
+        mint::bundle(&contents, signer)
+    }
+
+    fn config(root: &PrivateJwk) -> FilterConfig {
+        FilterConfig {
+            bundle: None,
+            trust_keys: vec![root.public().to_json_value()],
+            bundle_source: None,
+            strip_credentials: true,
+            headers: crate::config::HeaderNames::default(),
+            routes: vec![],
+            context: None,
+            decision_id_header: None,
+            replay: crate::config::ReplayConfig::default(),
+            audit_log: false,
+            grant: None,
+        }
+    }
+
+    #[test]
+    fn serves_good_bundles_and_refuses_bad_old_or_expired_ones() {
+        let (Some(root), Some(rogue)) = (key(1, "root-1"), key(2, "root-1")) else {
+            unreachable!("fixed test keys are valid scalars");
+        };
+        let config = config(&root);
+        let serving = Pdp::load(&config.load_config(Some(&bundle(&root, 500))));
+        assert_eq!(loaded_window(&serving.status_json()), Some((500, 1500)));
+
+        let newer = bundle(&root, 600);
+        let fetched = on_response(
+            &config,
+            &serving,
+            700,
+            Some("200"),
+            Some("\"e1\"".into()),
+            newer.as_bytes(),
+        );
+        assert!(
+            matches!(fetched, Fetched::Loaded { ref etag, .. } if etag.as_deref() == Some("\"e1\""))
+        );
+
+        let tampered = bundle(&rogue, 600);
+        let fetched = on_response(
+            &config,
+            &serving,
+            700,
+            Some("200"),
+            Some("\"e2\"".into()),
+            tampered.as_bytes(),
+        );
+        assert!(
+            matches!(fetched, Fetched::Rejected { ref etag, .. } if etag.as_deref() == Some("\"e2\""))
+        );
+
+        let older = bundle(&root, 400);
+        assert!(matches!(
+            on_response(&config, &serving, 700, Some("200"), None, older.as_bytes()),
+            Fetched::Rejected { .. }
+        ));
+        assert!(matches!(
+            on_response(&config, &serving, 1700, Some("200"), None, newer.as_bytes()),
+            Fetched::Rejected { .. }
+        ));
+        assert!(matches!(
+            on_response(&config, &serving, 700, Some("304"), None, b""),
+            Fetched::Unchanged
+        ));
+        assert!(matches!(
+            on_response(&config, &serving, 700, Some("500"), Some("x".into()), b""),
+            Fetched::Rejected { etag: None, .. }
+        ));
+    }
+
+    #[test]
+    fn polls_conditionally() {
+        let source = BundleSource {
+            cluster: "bundles".into(),
+            path: "/b.jws".into(),
+            authority: None,
+            refresh_seconds: 30,
+            timeout_ms: 1000,
+        };
+        assert_eq!(
+            poll_headers(&source, Some("\"e\"")),
+            vec![
+                (":method", "GET"),
+                (":path", "/b.jws"),
+                (":authority", "bundles"),
+                ("if-none-match", "\"e\"")
+            ]
+        );
+    }
 }

@@ -40,6 +40,27 @@ pub struct FilterConfig {
     /// Log each decision's audit record through Envoy's log (info level, `wasm` logger).
     #[serde(default)]
     pub audit_log: bool,
+    /// Mint an ephemeral grant on every allow and forward it to the upstream.
+    #[serde(default)]
+    pub grant: Option<GrantConfig>,
+}
+
+/// Ephemeral grants for the upstream: after an allow the core mints a short-lived grant bound to
+/// this request, which the resource server verifies offline with the same core.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConfig {
+    /// This decision point's private signing key (JWK with `kid`); its public half must be a
+    /// `mandate-grant+jwt` issuer in the bundle.
+    pub key: Value,
+    /// The grant's audience: the upstream resource server.
+    pub aud: String,
+    /// Requested lifetime in seconds (the bundle's `grant_max_ttl` and a `max_ttl` obligation cap it).
+    #[serde(default = "default_grant_ttl")]
+    pub ttl: u64,
+    /// The request header the grant is forwarded in.
+    #[serde(default = "default_grant_header")]
+    pub header: String,
 }
 
 /// An HTTP source of bundle updates, polled through an Envoy cluster.
@@ -90,8 +111,7 @@ impl Default for HeaderNames {
 }
 
 impl HeaderNames {
-    /// The headers the filter owns towards the upstream: always removed from incoming requests so a
-    /// client can never forge them.
+    /// The principal headers: the filter owns them towards the upstream.
     pub fn principal(&self) -> [&str; 4] {
         [&self.agent, &self.user, &self.chain, &self.decision_id]
     }
@@ -126,7 +146,10 @@ pub struct ReplayConfig {
 
 impl Default for ReplayConfig {
     fn default() -> Self {
-        ReplayConfig { shards: 256, key_prefix: "mandate.replay.".into() }
+        ReplayConfig {
+            shards: 256,
+            key_prefix: "mandate.replay.".into(),
+        }
     }
 }
 
@@ -136,6 +159,14 @@ fn default_true() -> bool {
 
 fn default_decision_id_header() -> Option<String> {
     Some("x-request-id".into())
+}
+
+fn default_grant_ttl() -> u64 {
+    30
+}
+
+fn default_grant_header() -> String {
+    "x-mandate-grant".into()
 }
 
 fn default_refresh_seconds() -> u64 {
@@ -165,11 +196,23 @@ impl core::fmt::Display for ConfigError {
 }
 
 impl FilterConfig {
+    /// Every header the filter writes towards the upstream: always removed from incoming requests
+    /// so a client can never forge them.
+    pub fn owned_headers(&self) -> Vec<&str> {
+        let mut names = self.headers.principal().to_vec();
+        if let Some(grant) = &self.grant {
+            names.push(&grant.header);
+        }
+        names
+    }
+
     /// Parses and checks the plugin configuration.
     pub fn parse(bytes: &[u8]) -> Result<FilterConfig, ConfigError> {
         let config: FilterConfig = serde_json::from_slice(bytes).map_err(ConfigError::Json)?;
         if config.bundle.is_none() && config.bundle_source.is_none() {
-            return Err(ConfigError::Invalid("set `bundle`, `bundle_source`, or both"));
+            return Err(ConfigError::Invalid(
+                "set `bundle`, `bundle_source`, or both",
+            ));
         }
         if config.replay.shards == 0 {
             return Err(ConfigError::Invalid("`replay.shards` must be at least 1"));
@@ -177,7 +220,18 @@ impl FilterConfig {
         if let Some(source) = &config.bundle_source
             && (source.refresh_seconds == 0 || source.timeout_ms == 0)
         {
-            return Err(ConfigError::Invalid("`bundle_source` periods must be positive"));
+            return Err(ConfigError::Invalid(
+                "`bundle_source` periods must be positive",
+            ));
+        }
+        if config
+            .grant
+            .as_ref()
+            .is_some_and(|g| !g.key.is_object() || g.aud.is_empty() || g.ttl == 0)
+        {
+            return Err(ConfigError::Invalid(
+                "`grant` needs a private JWK `key`, an `aud` and a positive `ttl`",
+            ));
         }
         if config.context.as_ref().is_some_and(|c| !c.is_object()) {
             return Err(ConfigError::Invalid("`context` must be a JSON object"));
@@ -193,12 +247,19 @@ impl FilterConfig {
             load.insert("bundle".into(), Value::String(bundle.into()));
         }
         load.insert("trust_keys".into(), Value::Array(self.trust_keys.clone()));
+        if let Some(grant) = &self.grant {
+            load.insert("grant_key".into(), grant.key.clone());
+        }
         serde_json::to_vec(&Value::Object(load)).unwrap_or_else(|_| b"{}".to_vec())
     }
 }
 
 /// The `action` and `resource` a route rule assigns to a request, if any rule matches.
-pub fn route_for<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<(&'a str, Option<String>)> {
+pub fn route_for<'a>(
+    routes: &'a [Route],
+    method: &str,
+    path: &str,
+) -> Option<(&'a str, Option<String>)> {
     let path = path.split(['?', '#']).next().unwrap_or(path);
     routes.iter().find_map(|route| {
         let rest = path.strip_prefix(route.path_prefix.as_str())?;
@@ -207,7 +268,10 @@ pub fn route_for<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<(&
         {
             return None;
         }
-        let resource = route.resource_prefix.as_ref().map(|prefix| format!("{prefix}{rest}"));
+        let resource = route
+            .resource_prefix
+            .as_ref()
+            .map(|prefix| format!("{prefix}{rest}"));
         Some((route.action.as_str(), resource))
     })
 }

@@ -1,8 +1,8 @@
 //! The proxy-wasm contexts: a root context per worker (configuration, bundle polling) and an HTTP
 //! context per request (read the request, decide, answer or forward).
 
-use std::rc::Rc;
 use core::time::Duration;
+use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
 use mandate_core::Pdp;
@@ -36,7 +36,9 @@ pub struct MandateRoot {
 
 impl MandateRoot {
     fn configure(&mut self) -> bool {
-        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten();
+        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+            .ok()
+            .flatten();
         let config = match FilterConfig::parse(bytes.as_deref().unwrap_or_default()) {
             Ok(config) => Rc::new(config),
             Err(e) => {
@@ -45,7 +47,10 @@ impl MandateRoot {
             }
         };
         let pdp = Pdp::load(&config.load_config(config.bundle.as_deref()));
-        log::info!("mandate: bundle status {}", String::from_utf8_lossy(&pdp.status_json()));
+        log::info!(
+            "mandate: bundle status {}",
+            String::from_utf8_lossy(&pdp.status_json())
+        );
         if let Err(e) = replay::ensure_shards(&EnvoySharedData, &config.replay) {
             log::error!("mandate: replay store: {e:?}");
             return false;
@@ -64,7 +69,9 @@ impl MandateRoot {
 
     fn poll(&mut self) {
         let Some(serving) = &self.serving else { return };
-        let Some(source) = &serving.config.bundle_source else { return };
+        let Some(source) = &serving.config.bundle_source else {
+            return;
+        };
         if self.poll_in_flight.is_some() {
             return;
         }
@@ -72,16 +79,27 @@ impl MandateRoot {
         let timeout = Duration::from_millis(source.timeout_ms);
         match hostcalls::dispatch_http_call(&source.cluster, headers, None, vec![], timeout) {
             Ok(token) => self.poll_in_flight = Some(token),
-            Err(status) => log::warn!("mandate: bundle poll to cluster {} failed: {status:?}", source.cluster),
+            Err(status) => log::warn!(
+                "mandate: bundle poll to cluster {} failed: {status:?}",
+                source.cluster
+            ),
         }
     }
 
     fn on_poll_response(&mut self, body_size: usize) {
-        let Some(serving) = self.serving.clone() else { return };
-        let header = |name| hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name).ok().flatten();
+        let Some(serving) = self.serving.clone() else {
+            return;
+        };
+        let header = |name| {
+            hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name)
+                .ok()
+                .flatten()
+        };
         let status = header(":status");
         let etag = header("etag");
-        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size).ok().flatten();
+        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+            .ok()
+            .flatten();
         let fetched = bundle_source::on_response(
             &serving.config,
             &serving.pdp,
@@ -93,7 +111,10 @@ impl MandateRoot {
         match fetched {
             Fetched::Loaded { pdp, etag, status } => {
                 log::info!("mandate: serving fetched bundle {status}");
-                self.serving = Some(Rc::new(Serving { config: serving.config.clone(), pdp: *pdp }));
+                self.serving = Some(Rc::new(Serving {
+                    config: serving.config.clone(),
+                    pdp: *pdp,
+                }));
                 self.etag = etag;
                 self.mark_polled(&serving.config);
             }
@@ -118,7 +139,13 @@ impl MandateRoot {
 }
 
 impl Context for MandateRoot {
-    fn on_http_call_response(&mut self, token_id: u32, _headers: usize, body_size: usize, _trailers: usize) {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
         if self.poll_in_flight == Some(token_id) {
             self.poll_in_flight = None;
             self.on_poll_response(body_size);
@@ -136,7 +163,9 @@ impl RootContext for MandateRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(MandateHttp { serving: self.serving.clone() }))
+        Some(Box::new(MandateHttp {
+            serving: self.serving.clone(),
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -151,12 +180,16 @@ struct MandateHttp {
 }
 
 fn header(name: &str) -> Option<String> {
-    hostcalls::get_map_value(MapType::HttpRequestHeaders, name).ok().flatten()
+    hostcalls::get_map_value(MapType::HttpRequestHeaders, name)
+        .ok()
+        .flatten()
 }
 
 /// The request's IP:port as Envoy sees it (after its own `x-forwarded-for` handling).
 fn source_address() -> Option<String> {
-    let bytes = hostcalls::get_property(vec!["source", "address"]).ok().flatten()?;
+    let bytes = hostcalls::get_property(vec!["source", "address"])
+        .ok()
+        .flatten()?;
     String::from_utf8(bytes).ok()
 }
 
@@ -169,8 +202,12 @@ fn proxy_now() -> Option<u64> {
 /// A deny the filter answers itself (no decision could be made), with a core reason code.
 fn host_deny(names: &HeaderNames, status: u32, code: &str, message: &str) -> Outcome {
     let decision = json!({"decision": "deny", "reasons": [{"code": code, "message": message}]});
-    match outcome(decision.to_string().as_bytes(), names) {
-        Outcome::Deny { headers, body, .. } => Outcome::Deny { status, headers, body },
+    match outcome(decision.to_string().as_bytes(), names, None) {
+        Outcome::Deny { headers, body, .. } => Outcome::Deny {
+            status,
+            headers,
+            body,
+        },
         allow => allow,
     }
 }
@@ -187,6 +224,7 @@ impl MandateHttp {
             dpop: header("dpop"),
             chain: header("mandate-chain"),
             decision_id: config.decision_id_header.as_deref().and_then(header),
+            request_id: header("x-request-id"),
         }
     }
 
@@ -197,16 +235,20 @@ impl MandateHttp {
         if config.audit_log {
             log_audit(&decision);
         }
-        let first = outcome(&decision, &config.headers);
-        let Outcome::Allow { use_once, .. } = &first else { return first };
-        let (replayed, store_error) = match replay::record_all(&EnvoySharedData, &config.replay, use_once, now) {
-            Ok(replayed) if replayed.is_empty() => return first,
-            Ok(replayed) => (replayed, false),
-            Err(e) => {
-                log::warn!("mandate: replay store: {e:?}; deciding fail-closed");
-                (Vec::new(), true)
-            }
+        let grant_header = config.grant.as_ref().map(|g| g.header.as_str());
+        let first = outcome(&decision, &config.headers, grant_header);
+        let Outcome::Allow { use_once, .. } = &first else {
+            return first;
         };
+        let (replayed, store_error) =
+            match replay::record_all(&EnvoySharedData, &config.replay, use_once, now) {
+                Ok(replayed) if replayed.is_empty() => return first,
+                Ok(replayed) => (replayed, false),
+                Err(e) => {
+                    log::warn!("mandate: replay store: {e:?}; deciding fail-closed");
+                    (Vec::new(), true)
+                }
+            };
         // The core turns the allow into a deny (`replay.detected` or `replay.store_unavailable`).
         let decision: Value = serde_json::from_slice(&decision).unwrap_or(Value::Null);
         let input = json!({"decision": decision, "replayed": replayed, "store_error": store_error});
@@ -214,10 +256,19 @@ impl MandateHttp {
         if config.audit_log {
             log_audit(&replay_decision);
         }
-        match outcome(&replay_decision, &config.headers) {
+        match outcome(&replay_decision, &config.headers, grant_header) {
             // apply_replay never allows a replayed jti; should it ever, fail closed.
-            Outcome::Allow { .. } => host_deny(&config.headers, 403, "replay.detected", "use-once jti already used"),
-            Outcome::Deny { headers, body, .. } if store_error => Outcome::Deny { status: 503, headers, body },
+            Outcome::Allow { .. } => host_deny(
+                &config.headers,
+                403,
+                "replay.detected",
+                "use-once jti already used",
+            ),
+            Outcome::Deny { headers, body, .. } if store_error => Outcome::Deny {
+                status: 503,
+                headers,
+                body,
+            },
             deny => deny,
         }
     }
@@ -247,16 +298,26 @@ impl Context for MandateHttp {}
 impl HttpContext for MandateHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(serving) = self.serving.clone() else {
-            return respond(host_deny(&HeaderNames::default(), 500, "internal.error", "filter not configured"));
+            return respond(host_deny(
+                &HeaderNames::default(),
+                500,
+                "internal.error",
+                "filter not configured",
+            ));
         };
         let config = &serving.config;
-        // The principal headers belong to this filter: a client never gets to set them.
-        for name in config.headers.principal() {
+        // The principal (and grant) headers belong to this filter: a client never gets to set them.
+        for name in config.owned_headers() {
             let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
         }
         let outcome = match proxy_now() {
             Some(now) => Self::decide(&serving, &Self::read_request(config), now),
-            None => host_deny(&config.headers, 500, "internal.error", "proxy clock unavailable"),
+            None => host_deny(
+                &config.headers,
+                500,
+                "internal.error",
+                "proxy clock unavailable",
+            ),
         };
         match outcome {
             Outcome::Allow { headers, .. } => {
@@ -270,8 +331,16 @@ impl HttpContext for MandateHttp {
 
 /// Answers the client directly and stops the request.
 fn respond(outcome: Outcome) -> Action {
-    if let Outcome::Deny { status, headers, body } = outcome {
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    if let Outcome::Deny {
+        status,
+        headers,
+        body,
+    } = outcome
+    {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         if let Err(e) = hostcalls::send_http_response(status, headers, Some(&body)) {
             log::error!("mandate: could not answer a denied request: {e:?}");
             let _ = hostcalls::reset_http_request();

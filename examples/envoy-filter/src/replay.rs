@@ -50,7 +50,9 @@ pub enum StoreError {
 
 /// FNV-1a: stable across builds and processes, unlike std's randomly seeded hasher.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The shard key holding `jti`.
@@ -111,7 +113,10 @@ pub fn check_and_record(
         let (value, cas) = store.get(&key).map_err(StoreError::Host)?;
         let value = value.unwrap_or_default();
         let records = parse(&value).ok_or(StoreError::Corrupt)?;
-        if records.iter().any(|(exp, jti)| *exp >= now && *jti == entry.jti.as_bytes()) {
+        if records
+            .iter()
+            .any(|(exp, jti)| *exp >= now && *jti == entry.jti.as_bytes())
+        {
             return Ok(true);
         }
         let mut next = Vec::with_capacity(value.len() + entry.jti.len() + 24);
@@ -161,7 +166,11 @@ mod tests {
 
     impl SharedData for Fake {
         fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
-            Ok(self.map.borrow().get(key).map_or((None, None), |(v, c)| (Some(v.clone()), Some(*c))))
+            Ok(self
+                .map
+                .borrow()
+                .get(key)
+                .map_or((None, None), |(v, c)| (Some(v.clone()), Some(*c))))
         }
 
         fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
@@ -182,11 +191,17 @@ mod tests {
     }
 
     fn config() -> ReplayConfig {
-        ReplayConfig { shards: 4, key_prefix: "t.".into() }
+        ReplayConfig {
+            shards: 4,
+            key_prefix: "t.".into(),
+        }
     }
 
     fn once(jti: &str, exp: u64) -> UseOnce {
-        UseOnce { jti: jti.into(), exp }
+        UseOnce {
+            jti: jti.into(),
+            exp,
+        }
     }
 
     #[test]
@@ -194,23 +209,46 @@ mod tests {
         let store = Fake::default();
         assert_eq!(ensure_shards(&store, &config()), Ok(()));
         assert_eq!(store.map.borrow().len(), 4);
-        assert_eq!(check_and_record(&store, &config(), &once("a", 100), 50), Ok(false));
-        assert_eq!(check_and_record(&store, &config(), &once("a", 100), 60), Ok(true));
-        assert_eq!(check_and_record(&store, &config(), &once("b", 100), 60), Ok(false));
+        assert_eq!(
+            check_and_record(&store, &config(), &once("a", 100), 50),
+            Ok(false)
+        );
+        assert_eq!(
+            check_and_record(&store, &config(), &once("a", 100), 60),
+            Ok(true)
+        );
+        assert_eq!(
+            check_and_record(&store, &config(), &once("b", 100), 60),
+            Ok(false)
+        );
         // Past its exp the record is gone (the core rejects the stale proof by then anyway).
-        assert_eq!(check_and_record(&store, &config(), &once("a", 200), 101), Ok(false));
+        assert_eq!(
+            check_and_record(&store, &config(), &once("a", 200), 101),
+            Ok(false)
+        );
     }
 
     #[test]
     fn odd_jtis_round_trip_and_expired_records_are_pruned() {
         let store = Fake::default();
-        let cfg = ReplayConfig { shards: 1, key_prefix: "t.".into() };
+        let cfg = ReplayConfig {
+            shards: 1,
+            key_prefix: "t.".into(),
+        };
         let odd = "x 3 y\nz";
         assert_eq!(check_and_record(&store, &cfg, &once(odd, 10), 0), Ok(false));
         assert_eq!(check_and_record(&store, &cfg, &once("k", 50), 5), Ok(false));
         assert_eq!(check_and_record(&store, &cfg, &once(odd, 10), 5), Ok(true));
-        assert_eq!(check_and_record(&store, &cfg, &once("m", 50), 20), Ok(false));
-        let value = store.map.borrow().get("t.0").map(|(v, _)| v.clone()).unwrap_or_default();
+        assert_eq!(
+            check_and_record(&store, &cfg, &once("m", 50), 20),
+            Ok(false)
+        );
+        let value = store
+            .map
+            .borrow()
+            .get("t.0")
+            .map(|(v, _)| v.clone())
+            .unwrap_or_default();
         assert_eq!(value, b"50 1 k\n50 1 m\n");
     }
 
@@ -218,23 +256,41 @@ mod tests {
     fn cas_conflicts_are_retried_then_reported() {
         let store = Fake::default();
         store.conflicts.set(3);
-        assert_eq!(check_and_record(&store, &config(), &once("a", 100), 0), Ok(false));
+        assert_eq!(
+            check_and_record(&store, &config(), &once("a", 100), 0),
+            Ok(false)
+        );
         store.conflicts.set(CAS_ATTEMPTS);
-        assert_eq!(check_and_record(&store, &config(), &once("b", 100), 0), Err(StoreError::Contention));
+        assert_eq!(
+            check_and_record(&store, &config(), &once("b", 100), 0),
+            Err(StoreError::Contention)
+        );
     }
 
     #[test]
     fn corrupt_shards_fail_closed() {
         let store = Fake::default();
-        let cfg = ReplayConfig { shards: 1, key_prefix: "t.".into() };
+        let cfg = ReplayConfig {
+            shards: 1,
+            key_prefix: "t.".into(),
+        };
         assert_eq!(store.set("t.0", b"garbage", None), Ok(()));
-        assert_eq!(check_and_record(&store, &cfg, &once("a", 1), 0), Err(StoreError::Corrupt));
+        assert_eq!(
+            check_and_record(&store, &cfg, &once("a", 1), 0),
+            Err(StoreError::Corrupt)
+        );
     }
 
     #[test]
     fn record_all_lists_replays() {
         let store = Fake::default();
-        assert_eq!(record_all(&store, &config(), &[once("a", 9), once("b", 9)], 0), Ok(vec![]));
-        assert_eq!(record_all(&store, &config(), &[once("c", 9), once("b", 9)], 0), Ok(vec!["b".to_owned()]));
+        assert_eq!(
+            record_all(&store, &config(), &[once("a", 9), once("b", 9)], 0),
+            Ok(vec![])
+        );
+        assert_eq!(
+            record_all(&store, &config(), &[once("c", 9), once("b", 9)], 0),
+            Ok(vec!["b".to_owned()])
+        );
     }
 }

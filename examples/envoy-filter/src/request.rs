@@ -25,6 +25,8 @@ pub struct RequestParts {
     pub chain: Option<String>,
     /// The value of the configured decision id header.
     pub decision_id: Option<String>,
+    /// `x-request-id` (Envoy's per-request UUID): the `jti` of a minted grant.
+    pub request_id: Option<String>,
 }
 
 /// The credentials a request carries, as the core expects them.
@@ -57,7 +59,9 @@ pub fn credentials(parts: &RequestParts) -> Credentials {
     // Ancestors only mean something below a presented token; a lone chain is no credential.
     if let Some(token) = authorization_value(authorization, "DPoP") {
         if let Some(chain) = &parts.chain {
-            creds.delegation.extend(chain.split_ascii_whitespace().map(str::to_owned));
+            creds
+                .delegation
+                .extend(chain.split_ascii_whitespace().map(str::to_owned));
         }
         creds.delegation.push(token.to_owned());
     }
@@ -105,13 +109,23 @@ pub fn decide_input(config: &FilterConfig, parts: &RequestParts, now: u64) -> Ve
     input.insert("now".into(), now.into());
     // The core takes 1 to 128 bytes; anything else (a client's own request id) is left out and
     // the core derives the id from the input.
-    if let Some(id) = parts.decision_id.as_ref().filter(|id| (1..=128).contains(&id.len())) {
+    if let Some(id) = parts
+        .decision_id
+        .as_ref()
+        .filter(|id| (1..=128).contains(&id.len()))
+    {
         input.insert("decision_id".into(), id.clone().into());
     }
     input.insert("request".into(), Value::Object(request));
     input.insert("credentials".into(), Value::Object(credentials));
     if let Some(context) = &config.context {
         input.insert("context".into(), context.clone());
+    }
+    // Without a request id there is no fresh jti, so no grant is asked for (the upstream, which
+    // expects one, then refuses the request).
+    if let (Some(grant), Some(jti)) = (&config.grant, &parts.request_id) {
+        let ask = serde_json::json!({"aud": grant.aud, "ttl": grant.ttl, "jti": jti});
+        input.insert("mint_grant".into(), ask);
     }
     serde_json::to_vec(&Value::Object(input)).unwrap_or_default()
 }
@@ -147,10 +161,16 @@ mod tests {
 
     #[test]
     fn reads_grant_and_ignores_other_schemes() {
-        let grant = credentials(&RequestParts { authorization: Some("Mandate-Grant g".into()), ..parts() });
+        let grant = credentials(&RequestParts {
+            authorization: Some("Mandate-Grant g".into()),
+            ..parts()
+        });
         assert_eq!(grant.grant.as_deref(), Some("g"));
         assert!(grant.delegation.is_empty());
-        let bearer = credentials(&RequestParts { authorization: Some("Bearer t".into()), ..parts() });
+        let bearer = credentials(&RequestParts {
+            authorization: Some("Bearer t".into()),
+            ..parts()
+        });
         assert_eq!(bearer, Credentials::default());
     }
 
@@ -162,10 +182,36 @@ mod tests {
     }
 
     #[test]
+    fn asks_for_a_grant_with_the_request_id_as_jti() -> Result<(), serde_json::Error> {
+        let config = crate::config::FilterConfig::parse(
+            br#"{"trust_keys":[],"bundle":"b","grant":{"key":{"kty":"EC"},"aud":"https://api"}}"#,
+        )
+        .map_err(|_| serde::de::Error::custom("config"))?;
+        let with_id = RequestParts {
+            request_id: Some("r-1".into()),
+            ..parts()
+        };
+        let input: Value = serde_json::from_slice(&decide_input(&config, &with_id, 5))?;
+        assert_eq!(
+            input.get("mint_grant"),
+            Some(&serde_json::json!({"aud": "https://api", "ttl": 30, "jti": "r-1"}))
+        );
+        let input: Value = serde_json::from_slice(&decide_input(&config, &parts(), 5))?;
+        assert_eq!(input.get("mint_grant"), None);
+        Ok(())
+    }
+
+    #[test]
     fn builds_the_documented_input() -> Result<(), serde_json::Error> {
-        let config = crate::config::FilterConfig::parse(br#"{"trust_keys":[],"bundle":"b","context":{"env":"test"}}"#)
-            .map_err(|_| serde::de::Error::custom("config"))?;
-        let p = RequestParts { authorization: Some("DPoP t".into()), dpop: Some("p".into()), ..parts() };
+        let config = crate::config::FilterConfig::parse(
+            br#"{"trust_keys":[],"bundle":"b","context":{"env":"test"}}"#,
+        )
+        .map_err(|_| serde::de::Error::custom("config"))?;
+        let p = RequestParts {
+            authorization: Some("DPoP t".into()),
+            dpop: Some("p".into()),
+            ..parts()
+        };
         let input: Value = serde_json::from_slice(&decide_input(&config, &p, 1_767_225_600))?;
         assert_eq!(
             input,

@@ -60,9 +60,13 @@ pub fn use_once(decision: &Value) -> Vec<UseOnce> {
 
 /// Maps a decision to the filter's outcome. Anything but a well-formed allow is a deny: a
 /// decision the filter cannot read fails closed.
-pub fn outcome(decision_json: &[u8], names: &HeaderNames) -> Outcome {
+pub fn outcome(decision_json: &[u8], names: &HeaderNames, grant_header: Option<&str>) -> Outcome {
     let Ok(decision) = serde_json::from_slice::<Value>(decision_json) else {
-        return deny(names, "", &[json!({"code": "internal.error", "message": "unreadable decision"})]);
+        return deny(
+            names,
+            "",
+            &[json!({"code": "internal.error", "message": "unreadable decision"})],
+        );
     };
     let decision_id = str_at(&decision, "decision_id");
     if str_at(&decision, "decision") == "allow" {
@@ -80,14 +84,26 @@ pub fn outcome(decision_json: &[u8], names: &HeaderNames) -> Outcome {
             (&names.chain, chain.join(" ")),
             (&names.decision_id, decision_id.to_owned()),
         ];
-        let headers = headers
+        let mut headers: Vec<(String, String)> = headers
             .into_iter()
             .filter(|(_, value)| !value.is_empty())
             .map(|(name, value)| (name.clone(), header_safe(&value)))
             .collect();
-        return Outcome::Allow { headers, use_once: use_once(&decision) };
+        if let (Some(name), Some(grant)) =
+            (grant_header, decision.get("grant").and_then(Value::as_str))
+        {
+            headers.push((name.to_owned(), header_safe(grant)));
+        }
+        return Outcome::Allow {
+            headers,
+            use_once: use_once(&decision),
+        };
     }
-    let reasons = decision.get("reasons").and_then(Value::as_array).cloned().unwrap_or_default();
+    let reasons = decision
+        .get("reasons")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     deny(names, decision_id, &reasons)
 }
 
@@ -96,9 +112,15 @@ fn deny(names: &HeaderNames, decision_id: &str, reasons: &[Value]) -> Outcome {
         .iter()
         .map(|r| json!({"code": str_at(r, "code"), "message": str_at(r, "message")}))
         .collect();
-    let first = reasons.first().map(|r| str_at(r, "code")).filter(|c| !c.is_empty());
+    let first = reasons
+        .first()
+        .map(|r| str_at(r, "code"))
+        .filter(|c| !c.is_empty());
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-    headers.push((names.reason.clone(), header_safe(first.unwrap_or("internal.error"))));
+    headers.push((
+        names.reason.clone(),
+        header_safe(first.unwrap_or("internal.error")),
+    ));
     let mut body = json!({"decision": "deny", "reasons": reasons});
     if !decision_id.is_empty()
         && let Some(object) = body.as_object_mut()
@@ -106,7 +128,11 @@ fn deny(names: &HeaderNames, decision_id: &str, reasons: &[Value]) -> Outcome {
         object.insert("decision_id".into(), decision_id.into());
     }
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    Outcome::Deny { status: 403, headers, body }
+    Outcome::Deny {
+        status: 403,
+        headers,
+        body,
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +144,8 @@ mod tests {
         let decision = br#"{"decision":"allow","decision_id":"d1","reasons":[],
             "principal":{"agent":"agent:b","user":"alice","chain":["agent:a","agent:b"]},
             "use_once":[{"jti":"p1","exp":99,"kind":"proof"}]}"#;
-        let Outcome::Allow { headers, use_once } = outcome(decision, &HeaderNames::default()) else {
+        let Outcome::Allow { headers, use_once } = outcome(decision, &HeaderNames::default(), None)
+        else {
             unreachable!("an allow decision must allow");
         };
         let expected = [
@@ -127,16 +154,30 @@ mod tests {
             ("x-mandate-chain", "agent:a agent:b"),
             ("x-mandate-decision-id", "d1"),
         ];
-        let expected: Vec<(String, String)> = expected.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(a, b)| ((*a).into(), (*b).into()))
+            .collect();
         assert_eq!(headers, expected);
-        assert_eq!(use_once, vec![UseOnce { jti: "p1".into(), exp: 99 }]);
+        assert_eq!(
+            use_once,
+            vec![UseOnce {
+                jti: "p1".into(),
+                exp: 99
+            }]
+        );
     }
 
     #[test]
     fn deny_carries_first_code_and_all_reasons() -> Result<(), serde_json::Error> {
         let decision = br#"{"decision":"deny","decision_id":"d2","reasons":[
             {"code":"token.expired","message":"m1"},{"code":"proof.stale","message":"m2"}]}"#;
-        let Outcome::Deny { status, headers, body } = outcome(decision, &HeaderNames::default()) else {
+        let Outcome::Deny {
+            status,
+            headers,
+            body,
+        } = outcome(decision, &HeaderNames::default(), None)
+        else {
             unreachable!("a deny decision must deny");
         };
         assert_eq!(status, 403);
@@ -151,8 +192,31 @@ mod tests {
     }
 
     #[test]
+    fn a_minted_grant_is_forwarded_in_its_header() {
+        let decision =
+            br#"{"decision":"allow","decision_id":"d","principal":{"agent":"a"},"grant":"g.h.s"}"#;
+        let Outcome::Allow { headers, .. } =
+            outcome(decision, &HeaderNames::default(), Some("x-mandate-grant"))
+        else {
+            unreachable!("an allow decision must allow");
+        };
+        assert!(headers.contains(&("x-mandate-grant".into(), "g.h.s".into())));
+        let Outcome::Allow { headers, .. } = outcome(decision, &HeaderNames::default(), None)
+        else {
+            unreachable!("an allow decision must allow");
+        };
+        assert!(!headers.iter().any(|(name, _)| name == "x-mandate-grant"));
+    }
+
+    #[test]
     fn unreadable_decisions_fail_closed() {
-        assert!(matches!(outcome(b"not json", &HeaderNames::default()), Outcome::Deny { status: 403, .. }));
-        assert!(matches!(outcome(br#"{"decision":"maybe"}"#, &HeaderNames::default()), Outcome::Deny { .. }));
+        assert!(matches!(
+            outcome(b"not json", &HeaderNames::default(), None),
+            Outcome::Deny { status: 403, .. }
+        ));
+        assert!(matches!(
+            outcome(br#"{"decision":"maybe"}"#, &HeaderNames::default(), None),
+            Outcome::Deny { .. }
+        ));
     }
 }

@@ -26,6 +26,9 @@ import harness  # noqa: E402
 import vectors  # noqa: E402
 
 
+FIXTURE_API = "http://api.mandate.test"
+
+
 class Results:
     def __init__(self):
         self.passed = 0
@@ -92,9 +95,13 @@ def assert_answer(answer, expect):
 def filter_config(fixtures_dir, **extra):
     with open(os.path.join(fixtures_dir, "trust_keys.json")) as f:
         trust_keys = json.load(f)
+    with open(os.path.join(fixtures_dir, "grant_key.json")) as f:
+        grant_key = json.load(f)
     with open(os.path.join(fixtures_dir, "bundle.jws")) as f:
         bundle = f.read().strip()
     config = {"bundle": bundle, "trust_keys": trust_keys}
+    if extra.pop("grant", False):
+        config["grant"] = {"key": grant_key, "aud": FIXTURE_API, "ttl": 60}
     config.update(extra)
     return config
 
@@ -137,6 +144,7 @@ def run(args, procs, results):
         bundle_source={"cluster": "bundle_server", "path": "/bundle", "refresh_seconds": 1, "timeout_ms": 2000},
         routes=fixtures["routes"],
         audit_log=True,
+        grant=True,
     )
     listeners = [harness.listener("mandate", port, [harness.wasm_filter(config, args.wasm)], trust_xff=True)]
     harness.start_envoy(procs, args.envoy, "envoy", harness.envoy_config(harness.free_port(), listeners, upstream))
@@ -145,15 +153,29 @@ def run(args, procs, results):
     for case in fixtures["cases"]:
         results.run(case["name"], lambda case=case: assert_answer(send(port, case, authority), case["expect"]))
 
+    minted = {}
+
     def forged_principal_is_replaced():
-        case = dict(fixtures["forged"])
+        case = fixtures["forged"]
         status, _, body = send(port, case, authority)
         check(status == 200, f"status {status}")
         seen = json.loads(body)["headers"]
         check(seen.get("x-mandate-user") == case["expect"]["user"], f"upstream saw forged user {seen.get('x-mandate-user')!r}")
         check(seen.get("x-mandate-agent") == case["expect"]["agent"], "upstream saw a forged agent")
+        grant = seen.get("x-mandate-grant", "")
+        check(grant != "forged" and grant.count(".") == 2, f"upstream saw x-mandate-grant {grant!r}, not a minted grant")
+        minted["grant"] = grant
 
-    results.run("client-supplied x-mandate-* headers are replaced", forged_principal_is_replaced)
+    def minted_grant_is_accepted_once():
+        check("grant" in minted, "no grant was minted")
+        case = {"method": "GET", "path": fixtures["forged"]["path"], "headers": {"Authorization": "Mandate-Grant " + minted["grant"]}}
+        assert_allow(send(port, case, authority), {"agent": "agent:booker", "user": "alice", "chain": "agent:booker"})
+        assert_deny(send(port, case, authority), {"reason": "replay.detected"})
+        other = dict(case, path="/v1/trips/99")
+        assert_deny(send(port, other, authority), {"reason": "grant.request_mismatch"})
+
+    results.run("client-supplied x-mandate-* headers are replaced; a minted grant goes upstream", forged_principal_is_replaced)
+    results.run("a grant Envoy minted is accepted once for its own request", minted_grant_is_accepted_once)
 
     # Bundle updates without a restart.
     late = fixtures["late"]

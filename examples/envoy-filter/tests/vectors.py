@@ -15,6 +15,8 @@ How an input becomes a request:
   the `source.address` the filter reads;
 - `request.action` / `request.resource`: the listener's `routes` rule for that method and path;
 - `context`: the listener's `context` option;
+- `mint_grant`: the listener's `grant` option (the load's `grant_key`, `aud`, `ttl`), the `jti` as
+  `x-request-id` (which the filter uses as the grant's jti);
 - `credentials`: `Authorization: DPoP <last>` + `Mandate-Chain: <the others>` + `DPoP: <proof>`,
   or `Authorization: Mandate-Grant <grant>`;
 - the load config: the filter's `bundle` and `trust_keys` (a load without a bundle becomes a
@@ -23,12 +25,13 @@ How an input becomes a request:
   (the filter's own store then holds the jti). The store-error vector cannot be caused from outside.
 
 Skipped, with the reason printed: inputs that are not a JSON object; a `now` other than the
-corpus's; `mint_grant`, `body_digest` (the filter sends no body digest and asks for no grant); a
-`context` that is not an object; no `ip` (Envoy always has a client address); a method or URI that is not a valid HTTP
+corpus's; `body_digest` (the vectors' digests have no known body to send); `mint_grant` without a
+grant key (the filter refuses such a configuration); a `context` that is not an object; no `ip` (Envoy always has a client address); a method or URI that is not a valid HTTP
 request line; a grant together with a delegation (one Authorization header); credentials with
 characters a header cannot carry; a `decision_id` the filter would not pass; a forced store error.
 """
 
+import base64
 import json
 import os
 import re
@@ -38,7 +41,7 @@ import harness
 
 TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
 METHOD = re.compile(r"^[A-Z]+$")
-INPUT_KEYS = {"now", "request", "credentials", "decision_id", "context"}
+INPUT_KEYS = {"now", "request", "credentials", "decision_id", "context", "mint_grant"}
 REQUEST_KEYS = {"method", "uri", "ip", "action", "resource"}
 
 
@@ -98,7 +101,25 @@ def translate(case, corpus_now):
         return None, "a replay-store error cannot be caused from outside"
     route = (method, path, req.get("action"), req.get("resource"))
     context = data.get("context")
-    return {"method": method, "target": target, "headers": headers, "route": route, "context": context}, None
+    grant = None
+    if "mint_grant" in data:
+        ask = data["mint_grant"]
+        if not isinstance(ask, dict) or set(ask) != {"aud", "ttl", "jti"} or not isinstance(ask["jti"], str) or not TOKEN_CHARS.match(ask["jti"]):
+            return None, "a mint_grant the filter's `grant` option cannot express"
+        grant = {"aud": ask["aud"], "ttl": ask["ttl"]}
+        headers["X-Request-Id"] = ask["jti"]
+    request = {"method": method, "target": target, "headers": headers, "route": route, "context": context, "grant": grant}
+    request["jtis"] = {j for j in (jwt_jti(proof), jwt_jti(creds.get("grant"))) if j}
+    return request, None
+
+
+def jwt_jti(token):
+    """The `jti` claim of a compact JWS, read (not verified) to keep vectors' stores apart."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("jti")
+    except (AttributeError, IndexError, ValueError, TypeError):
+        return None
 
 
 def route_rules(routes):
@@ -120,12 +141,16 @@ def route_for(rules, method, path):
     return None, None
 
 
-def place(groups, load, request):
-    """Puts a vector on a listener of its load and context whose routes give it its action and
-    resource."""
+def place(groups, load, request, allows):
+    """Puts a vector on a listener of its load, context and grant option whose routes give it its
+    action and resource. Each listener has its own replay store, and a vector the native runner
+    allows never shares one with an earlier allowed vector that used the same proof or grant (the
+    native runner decides every vector with an empty store)."""
     method, path, action, resource = request["route"]
     for group in groups:
-        if group["load"] != load or group["context"] != request["context"]:
+        if group["load"] != load or group["context"] != request["context"] or group["grant"] != request["grant"]:
+            continue
+        if allows and group["recorded"] & request["jtis"]:
             continue
         routes = dict(group["routes"])
         routes.setdefault((method, path), (action, resource))
@@ -134,17 +159,24 @@ def place(groups, load, request):
         if all(route_for(rules, *r["route"][:2]) == tuple(r["route"][2:]) for r in members):
             group["routes"] = routes
             group["requests"].append(request)
-            return group
-    group = {"load": load, "context": request["context"], "routes": {(method, path): (action, resource)}, "requests": [request]}
-    groups.append(group)
+            break
+    else:
+        group = {"load": load, "context": request["context"], "grant": request["grant"],
+                 "routes": {(method, path): (action, resource)}, "requests": [request], "recorded": set()}
+        groups.append(group)
+    if allows:
+        group["recorded"] |= request["jtis"]
     return group
 
 
-def filter_config(load_text, routes, context):
+def filter_config(load_text, routes, context, grant, store):
     load = json.loads(load_text)
-    config = {"trust_keys": load.get("trust_keys", []), "routes": route_rules(routes)}
+    config = {"trust_keys": load.get("trust_keys", []), "routes": route_rules(routes),
+              "replay": {"shards": 16, "key_prefix": store}}
     if context is not None:
         config["context"] = context
+    if grant is not None:
+        config["grant"] = {"key": load["grant_key"], **grant}
     if "bundle" in load:
         config["bundle"] = load["bundle"]
     else:
@@ -185,14 +217,17 @@ def run(args, procs, results, check):
         if not isinstance(load, dict) or set(load) - {"bundle", "trust_keys", "grant_key"}:
             skipped.append((case["name"], "load config the filter cannot take"))
             continue
+        if request["grant"] is not None and not isinstance(load.get("grant_key"), dict):
+            skipped.append((case["name"], "mint_grant without a grant key (the filter refuses that configuration)"))
+            continue
         request["case"] = case
-        place(groups, case["load"], request)
+        place(groups, case["load"], request, case["expect"]["decision"] == "allow")
 
     upstream = harness.start_upstream(procs, args.run_dir)
     listeners = []
     for i, group in enumerate(groups):
         group["port"] = harness.free_port()
-        config = filter_config(corpus["loads"][group["load"]], group["routes"], group["context"])
+        config = filter_config(corpus["loads"][group["load"]], group["routes"], group["context"], group["grant"], f"vectors{i}.")
         flt = harness.wasm_filter(config, args.wasm)
         listeners.append(harness.listener(f"vectors{i}", group["port"], [flt], trust_xff=True, scheme="https"))
     harness.start_envoy(procs, args.envoy, "envoy-vectors", harness.envoy_config(harness.free_port(), listeners, upstream),
