@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package mandate-pdp and runs every JS test: the node --test suites for the API and
-# the helpers (Express, Hono, MCP), jose interop, the conformance vectors in Node and in headless
+# the helpers (Express, Hono, MCP), jose interop, the Redis replay store against redis-server, the conformance vectors in Node and in headless
 # Chromium, the Cloudflare Worker example on workerd, npm pack + install, and the runnable examples.
-# Idempotent; installs what it needs (Chromium from apt, npm packages from the lock files, the
+# Idempotent; installs what it needs (Chromium and redis-server from apt, npm packages from the lock files, the
 # wasm-bindgen CLI into .tools/). Exits non-zero on any failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,10 +14,13 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "test-js: installing Debian chromium for the browser tests" >&2
+apt_missing=()
+[ -x /usr/bin/chromium ] || apt_missing+=(chromium)          # browser conformance run
+command -v redis-server >/dev/null || apt_missing+=(redis-server)  # RedisReplayStore test
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  echo "test-js: installing ${apt_missing[*]} from Debian" >&2
   apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
 "$ROOT/scripts/build-js.sh"
