@@ -4,7 +4,8 @@
 //! decisions/s and p50/p99 round-trip latency; fails on any error or unexpected decision, and
 //! when the audit log does not hold exactly one verified record per answered request.
 
-use std::time::{Duration, Instant};
+use core::time::Duration;
+use std::time::Instant;
 
 use clap::Args;
 use serde_json::{Value, json};
@@ -52,7 +53,7 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
 }
 
 pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
-    serve::QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+    serve::QUIET.store(true, core::sync::atomic::Ordering::Relaxed);
     let tmp = TempDir::new()?;
     let world = std::sync::Arc::new(World::new()?);
     let running = serve::start(world.config(&tmp.0, !args.no_audit)?).await?;
@@ -63,7 +64,7 @@ pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
         world.now + 3600,
     )?);
     let deadline = Instant::now() + args.duration;
-    let budget = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(args.max_requests));
+    let budget = std::sync::Arc::new(core::sync::atomic::AtomicU64::new(args.max_requests));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency.max(1) {
@@ -83,8 +84,8 @@ pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
             while Instant::now() < deadline {
                 if budget
                     .fetch_update(
-                        std::sync::atomic::Ordering::Relaxed,
-                        std::sync::atomic::Ordering::Relaxed,
+                        core::sync::atomic::Ordering::Relaxed,
+                        core::sync::atomic::Ordering::Relaxed,
                         |b| b.checked_sub(1),
                     )
                     .is_err()
@@ -92,7 +93,7 @@ pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
                     break;
                 }
                 i += 1;
-                let untrusted = i % 10 == 0;
+                let untrusted = i.is_multiple_of(10);
                 let proof = match World::proof(&world.booker, "GET", &uri, &alice) {
                     Ok(p) => p,
                     Err(e) => {

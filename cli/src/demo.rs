@@ -143,7 +143,7 @@ impl World {
             route("GET /v1/secrets/* secrets:read")?,
             route("GET /v1/trips/* trips:read")?,
         ];
-        c.poll = std::time::Duration::from_secs(3600);
+        c.poll = core::time::Duration::from_secs(3600);
         Ok(c)
     }
 }
@@ -289,7 +289,7 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
             tmp.0.clone()
         }
     };
-    serve::QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+    serve::QUIET.store(true, core::sync::atomic::Ordering::Relaxed);
     let world = World::new()?;
     let human = !out.json;
     if human {
@@ -340,7 +340,7 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
         );
     }
     let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
+        .timeout(core::time::Duration::from_secs(10))
         .build()
         .map_err(|e| CliError::failure(e.to_string()))?;
     let secret = format!("{API}/v1/secrets/db");

@@ -112,6 +112,6 @@ impl fmt::Display for CliError {
     }
 }
 
-impl std::error::Error for CliError {}
+impl core::error::Error for CliError {}
 
 pub type Result<T, E = CliError> = core::result::Result<T, E>;

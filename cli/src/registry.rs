@@ -369,7 +369,16 @@ pub fn run(args: &AgentArgs, out: &Out) -> Result<()> {
             let reg = RegistryFile::load(path)?;
             let s = summary(reg.agent(path, id)?);
             out.result(&s, || {
-                serde_norway::to_string(&s)
+                // For people: leave out what is empty.
+                let mut shown = s.clone();
+                if let Some(obj) = shown.as_object_mut() {
+                    obj.retain(|_, v| {
+                        !(v.is_null()
+                            || v.as_array().is_some_and(Vec::is_empty)
+                            || v.as_object().is_some_and(serde_json::Map::is_empty))
+                    });
+                }
+                serde_norway::to_string(&shown)
                     .unwrap_or_default()
                     .trim_end()
                     .to_string()

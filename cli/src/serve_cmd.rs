@@ -1,8 +1,8 @@
 //! `mandate serve` flags.
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
+use core::time::Duration;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
@@ -49,6 +49,12 @@ pub struct ServeArgs {
     /// Scheme of original requests at /v1/check when x-forwarded-proto is absent.
     #[arg(long, default_value = "https")]
     pub scheme: String,
+    /// Decide with the portable module (e.g. dist/mandate.wasm) under wasmtime instead of the native engine.
+    #[arg(long)]
+    pub wasm: Option<PathBuf>,
+    /// Cache the compiled module in this directory (only this user may write it).
+    #[arg(long, requires = "wasm")]
+    pub wasm_cache: Option<PathBuf>,
 }
 
 /// `250ms`, `2s`, `1m`.
@@ -82,12 +88,14 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
     config.timeout = a.timeout;
     config.routes.clone_from(&a.routes);
     config.scheme.clone_from(&a.scheme);
+    config.wasm.clone_from(&a.wasm);
+    config.wasm_cache.clone_from(&a.wasm_cache);
     let running = serve::start(config).await?;
     println!("mandate serve: listening on http://{}", running.addr);
     serve::log(
         "info",
         "listening",
-        &json!({"addr": running.addr.to_string(), "audit": a.audit, "replay": if a.redis.is_some() { "redis" } else { "memory" }}),
+        &json!({"addr": running.addr.to_string(), "audit": a.audit, "replay": if a.redis.is_some() { "redis" } else { "memory" }, "engine": if a.wasm.is_some() { "wasm" } else { "native" }}),
     );
     running.until(serve::shutdown_signal()).await?;
     serve::log(

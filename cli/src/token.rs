@@ -283,10 +283,10 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
                 for (k, val) in &claims {
                     let shown = match (k.as_str(), val.as_i64()) {
                         ("iat" | "nbf" | "exp", Some(t)) => {
-                            let rel = if t < now {
-                                format!("{}s ago", now - t)
-                            } else {
-                                format!("in {}s", t - now)
+                            let rel = match t.cmp(&now) {
+                                core::cmp::Ordering::Less => format!("{}s ago", now - t),
+                                core::cmp::Ordering::Equal => "now".to_string(),
+                                core::cmp::Ordering::Greater => format!("in {}s", t - now),
                             };
                             format!("{t} ({}, {rel})", io::fmt_time(t))
                         }

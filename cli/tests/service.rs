@@ -10,16 +10,16 @@
 
 mod common;
 
+use core::sync::atomic::{AtomicUsize, Ordering};
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{API, SECRET, Server, TRIP, World, eventually};
 use serde_json::{Value, json};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(20))
+        .timeout(core::time::Duration::from_secs(20))
         .build()
         .unwrap()
 }

@@ -11,7 +11,7 @@
 //! Envoy, which must be configured to overwrite what clients send), or the TCP peer. The action
 //! and resource come from the configured routes (`--route`).
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};

@@ -15,10 +15,11 @@ pub mod check;
 pub mod metrics;
 pub mod source;
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
+use core::time::Duration;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -74,6 +75,10 @@ pub struct Config {
     pub scheme: String,
     /// Default lifetime of grants minted through `/v1/grants` when the input names none.
     pub grant_ttl: i64,
+    /// Decide with the portable wasm module (under wasmtime) instead of the native engine.
+    pub wasm: Option<PathBuf>,
+    /// Where to cache the compiled module (compiling takes seconds; loading a cached one does not).
+    pub wasm_cache: Option<PathBuf>,
 }
 
 impl Config {
@@ -91,6 +96,8 @@ impl Config {
             routes: Vec::new(),
             scheme: "https".into(),
             grant_ttl: 30,
+            wasm: None,
+            wasm_cache: None,
         }
     }
 }
@@ -159,11 +166,11 @@ fn bundle_exp(jws: &str) -> Option<i64> {
 }
 
 /// Silences the service's log lines (the demo and the load run print their own story).
-pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// One JSON log line on stderr.
 pub fn log(level: &str, msg: &str, fields: &Value) {
-    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+    if QUIET.load(core::sync::atomic::Ordering::Relaxed) {
         return;
     }
     let mut line = json!({"ts": crate::io::fmt_time(crate::io::now()), "level": level, "msg": msg});
@@ -469,8 +476,20 @@ pub async fn start(config: Config) -> Result<Running> {
         })?),
         None => Store::Memory(MemoryReplayStore::default()),
     };
-    let decider =
-        Decider::new(Backend::native(), store).map_err(|e| CliError::failure(e.to_string()))?;
+    let backend = match &config.wasm {
+        None => Backend::native(),
+        Some(path) => {
+            let module = crate::io::read(path)?;
+            let limits = mandate_host::WasmLimits::default();
+            let cache = config.wasm_cache.as_deref();
+            let runtime = mandate_host::WasmRuntime::new(&module, cache, limits).map_err(|e| {
+                CliError::invalid(e.code(), format!("{}: {e}", path.display()))
+                    .hint("build the module with scripts/build-wasm.sh")
+            })?;
+            Backend::wasm(&runtime)
+        }
+    };
+    let decider = Decider::new(backend, store).map_err(|e| CliError::failure(e.to_string()))?;
     let audit = match &config.audit {
         Some(path) => {
             let (audit_log, recovery) =

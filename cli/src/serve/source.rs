@@ -1,8 +1,9 @@
 //! Where the bundle comes from: a file (polled by mtime and size) or an HTTP URL (polled with
 //! `If-None-Match`), and the check a new bundle passes before it is swapped in.
 
+use core::time::Duration;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// A bundle location.
 #[derive(Debug, Clone)]

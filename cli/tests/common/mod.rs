@@ -273,13 +273,13 @@ impl Drop for Server {
 pub async fn eventually<T, F, Fut>(tries: usize, mut f: F) -> Option<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
+    Fut: core::future::Future<Output = Option<T>>,
 {
     for _ in 0..tries {
         if let Some(v) = f().await {
             return Some(v);
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(core::time::Duration::from_millis(50)).await;
     }
     None
 }
