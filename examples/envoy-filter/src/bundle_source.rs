@@ -128,20 +128,9 @@ mod tests {
         mint::bundle(&contents, signer)
     }
 
-    fn config(root: &PrivateJwk) -> FilterConfig {
-        FilterConfig {
-            bundle: None,
-            trust_keys: vec![root.public().to_json_value()],
-            bundle_source: None,
-            strip_credentials: true,
-            headers: crate::config::HeaderNames::default(),
-            routes: vec![],
-            context: None,
-            decision_id_header: None,
-            replay: crate::config::ReplayConfig::default(),
-            audit_log: false,
-            grant: None,
-        }
+    fn config(root: &PrivateJwk) -> Option<FilterConfig> {
+        let json = json!({"trust_keys": [root.public().to_json_value()], "bundle": "unused"});
+        FilterConfig::parse(json.to_string().as_bytes()).ok()
     }
 
     #[test]
@@ -149,7 +138,9 @@ mod tests {
         let (Some(root), Some(rogue)) = (key(1, "root-1"), key(2, "root-1")) else {
             unreachable!("fixed test keys are valid scalars");
         };
-        let config = config(&root);
+        let Some(config) = config(&root) else {
+            unreachable!("the test configuration parses");
+        };
         let serving = Pdp::load(&config.load_config(Some(&bundle(&root, 500))));
         assert_eq!(loaded_window(&serving.status_json()), Some((500, 1500)));
 

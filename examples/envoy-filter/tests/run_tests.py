@@ -56,13 +56,17 @@ def send(port, case, authority):
     headers = {"Host": authority, **case.get("headers", {})}
     if case.get("ip"):
         headers["X-Forwarded-For"] = case["ip"]
-    return harness.request(port, case["method"], case["path"], headers=headers)
+    body = case["body"].encode() if case.get("body") is not None else None
+    return harness.request(port, case["method"], case["path"], headers=headers, body=body)
 
 
-def assert_allow(answer, expect):
+def assert_allow(answer, expect, sent_body=None):
     status, headers, body = answer
     check(status == 200, f"status {status}, body {body[:300]!r}")
-    seen = json.loads(body)["headers"]
+    echo = json.loads(body)
+    if sent_body is not None:
+        check(echo["body_bytes"] == len(sent_body.encode()), f"upstream got {echo['body_bytes']} body bytes")
+    seen = echo["headers"]
     for key in ("agent", "user", "chain"):
         got = seen.get("x-mandate-" + key)
         check(got == expect[key], f"upstream saw x-mandate-{key}={got!r}, want {expect[key]!r}")
@@ -85,9 +89,9 @@ def assert_deny(answer, expect):
     check(all(r.get("message") for r in doc["reasons"]), "a reason without a message")
 
 
-def assert_answer(answer, expect):
+def assert_answer(answer, expect, sent_body=None):
     if expect["status"] == 200:
-        assert_allow(answer, expect)
+        assert_allow(answer, expect, sent_body)
     else:
         assert_deny(answer, expect)
 
@@ -151,7 +155,7 @@ def run(args, procs, results):
 
     # Requests: every case in order (the replay cases follow the request they replay).
     for case in fixtures["cases"]:
-        results.run(case["name"], lambda case=case: assert_answer(send(port, case, authority), case["expect"]))
+        results.run(case["name"], lambda case=case: assert_answer(send(port, case, authority), case["expect"], case.get("body")))
 
     minted = {}
 
