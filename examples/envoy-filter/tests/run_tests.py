@@ -16,6 +16,7 @@ Prints `N passed, M failed` and exits non-zero on any failure.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -214,7 +215,26 @@ def run(args, procs, results):
     results.run("a tampered bundle from the source leaves v2 serving", bad_update_keeps_serving)
 
     procs.stop_all()
+    results.run("the README's Envoy configuration passes envoy --mode validate", lambda: readme_config_validates(args))
     vectors.run(args, procs, results, check)
+
+
+def readme_config_validates(args):
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    with open(readme) as f:
+        match = re.search(r"## Envoy configuration\n\n```yaml\n(.*?)```", f.read(), re.S)
+    check(match, "no Envoy configuration block in the README")
+    yaml = match.group(1).replace("/etc/envoy/mandate_envoy_filter.wasm", args.wasm)
+    # The snippet elides the backend cluster; give it one so the file is complete.
+    backend = ("  - name: api_backend\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment: {cluster_name: api_backend, "
+               "endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 9}}}}]}]}\n")
+    check("  - name: api_backend\n    # …\n" in yaml, "the README's backend cluster placeholder changed")
+    yaml = yaml.replace("  - name: api_backend\n    # …\n", backend)
+    path = os.path.join(args.run_dir, "readme-envoy.yaml")
+    with open(path, "w") as f:
+        f.write(yaml)
+    out = subprocess.run([args.envoy, "--mode", "validate", "-c", path], capture_output=True, text=True, timeout=120)
+    check(out.returncode == 0 and "OK" in out.stdout + out.stderr, "envoy --mode validate failed:\n" + (out.stdout + out.stderr)[-2000:])
 
 
 if __name__ == "__main__":
