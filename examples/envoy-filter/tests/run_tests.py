@@ -193,7 +193,8 @@ def run(args, procs, results):
         check(status == 204, f"switching the served bundle: {status}")
 
     def wait_for_polls(count):
-        # Each worker polls once a second; wait for `count` further polls (bounded).
+        # Each root context (2 workers + the main thread) polls once a second; 7 further polls
+        # mean every one of them has polled, and answered, at least once since the switch.
         start = bundle_fetches()
         harness.wait_until(lambda: bundle_fetches() >= start + count, f"{count} bundle polls", attempts=200)
 
@@ -202,12 +203,12 @@ def run(args, procs, results):
 
     def update_is_served():
         switch_bundle("bundle-v2.jws")
-        wait_for_polls(4)
+        wait_for_polls(7)
         assert_allow(send(port, late[1], authority), late[1]["expect"])
 
     def bad_update_keeps_serving():
         switch_bundle("bundle-tampered.jws")
-        wait_for_polls(4)
+        wait_for_polls(7)
         assert_allow(send(port, late[2], authority), late[2]["expect"])
 
     results.run("bundle v1: an agent only v2 registers is unknown", before_update)
