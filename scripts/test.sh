@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Installs what it needs on a fresh Debian machine: the
+# wasm32 toolchain (Debian's rustc-web), Redis, Chromium, Node packages, the wasm-bindgen CLI and
+# Envoy. Each stage prints its name and duration; any failure stops the run with a non-zero exit.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+stage() {
+  local name="$1"; shift
+  local start=$SECONDS
+  echo "=== $name"
+  "$@"
+  echo "=== $name: ok ($((SECONDS - start)) s)"
+}
+
+stage "format" cargo fmt --all -- --check
+stage "clippy (workspace, all targets, -D warnings)" cargo clippy --locked --workspace --all-targets -- -D warnings
+stage "vectors are current" cargo run -q --locked -p mandate-vectors --bin gen-vectors -- --check
+stage "rust tests (core, vectors, properties, Wycheproof)" cargo test --locked -p mandate-core -p mandate-vectors
+stage "no_std core for wasm32 (core + alloc only)" scripts/check-no-std.sh
+for area in host cli js envoy; do
+  if [ -x "scripts/test-$area.sh" ]; then
+    stage "$area" "scripts/test-$area.sh"
+  fi
+done
+echo "=== all stages passed"
