@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::bundle_source::{self, Fetched};
 use crate::config::{FilterConfig, HeaderNames};
+use crate::metrics::{Event, Metrics};
 use crate::replay::{self, EnvoySharedData};
 use crate::request::{RequestParts, decide_input};
 use crate::response::{Outcome, outcome};
@@ -32,6 +33,7 @@ pub struct MandateRoot {
     etag: Option<String>,
     poll_in_flight: Option<u32>,
     polled_ok: bool,
+    metrics: Metrics,
 }
 
 impl MandateRoot {
@@ -55,6 +57,7 @@ impl MandateRoot {
             log::error!("mandate: replay store: {e:?}");
             return false;
         }
+        self.metrics = Metrics::define();
         let polling = config.bundle_source.is_some();
         self.serving = Some(Rc::new(Serving { config, pdp }));
         self.etag = None;
@@ -111,6 +114,7 @@ impl MandateRoot {
         match fetched {
             Fetched::Loaded { pdp, etag, status } => {
                 log::info!("mandate: serving fetched bundle {status}");
+                self.metrics.count(Event::BundleLoaded);
                 self.serving = Some(Rc::new(Serving {
                     config: serving.config.clone(),
                     pdp: *pdp,
@@ -121,6 +125,7 @@ impl MandateRoot {
             Fetched::Unchanged => self.mark_polled(&serving.config),
             Fetched::Rejected { why, etag } => {
                 log::warn!("mandate: {why}; the serving bundle stays");
+                self.metrics.count(Event::BundleRejected);
                 if etag.is_some() {
                     self.etag = etag;
                 }
@@ -165,6 +170,7 @@ impl RootContext for MandateRoot {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(MandateHttp {
             serving: self.serving.clone(),
+            metrics: self.metrics,
         }))
     }
 
@@ -177,6 +183,7 @@ impl RootContext for MandateRoot {
 #[derive(Debug)]
 struct MandateHttp {
     serving: Option<Rc<Serving>>,
+    metrics: Metrics,
 }
 
 fn header(name: &str) -> Option<String> {
@@ -229,7 +236,7 @@ impl MandateHttp {
     }
 
     /// Decides, then applies the replay store to an allow.
-    fn decide(serving: &Serving, parts: &RequestParts, now: u64) -> Outcome {
+    fn decide(serving: &Serving, parts: &RequestParts, now: u64, metrics: Metrics) -> Outcome {
         let config = &serving.config;
         let decision = serving.pdp.decide_json(&decide_input(config, parts, now));
         if config.audit_log {
@@ -243,9 +250,13 @@ impl MandateHttp {
         let (replayed, store_error) =
             match replay::record_all(&EnvoySharedData, &config.replay, use_once, now) {
                 Ok(replayed) if replayed.is_empty() => return first,
-                Ok(replayed) => (replayed, false),
+                Ok(replayed) => {
+                    metrics.count(Event::Replay);
+                    (replayed, false)
+                }
                 Err(e) => {
                     log::warn!("mandate: replay store: {e:?}; deciding fail-closed");
+                    metrics.count(Event::StoreError);
                     (Vec::new(), true)
                 }
             };
@@ -311,7 +322,7 @@ impl HttpContext for MandateHttp {
             let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
         }
         let outcome = match proxy_now() {
-            Some(now) => Self::decide(&serving, &Self::read_request(config), now),
+            Some(now) => Self::decide(&serving, &Self::read_request(config), now, self.metrics),
             None => host_deny(
                 &config.headers,
                 500,
@@ -321,10 +332,14 @@ impl HttpContext for MandateHttp {
         };
         match outcome {
             Outcome::Allow { headers, .. } => {
+                self.metrics.count(Event::Allow);
                 Self::forward(config, &headers);
                 Action::Continue
             }
-            deny => respond(deny),
+            deny => {
+                self.metrics.count(Event::Deny);
+                respond(deny)
+            }
         }
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! Modules: [`config`] (the plugin configuration), [`request`] (HTTP -> decide input),
 //! [`response`] (decision -> forward or answer), [`replay`] (use-once `jti`s in shared data),
-//! [`bundle_source`] (bundle updates), and the proxy-wasm contexts in `filter`.
+//! [`bundle_source`] (bundle updates), [`metrics`] (counters in Envoy's stats), and the
+//! proxy-wasm contexts in `filter`.
 
 pub mod bundle_source;
 pub mod config;
 mod filter;
+pub mod metrics;
 pub mod replay;
 pub mod request;
 pub mod response;

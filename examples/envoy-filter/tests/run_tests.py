@@ -53,7 +53,17 @@ def check(cond, message):
         raise AssertionError(message)
 
 
+ANSWERS = {"allow": 0, "deny": 0, "replay": 0}
+
+
 def send(port, case, authority):
+    answer = send_uncounted(port, case, authority)
+    ANSWERS["allow" if answer[0] == 200 else "deny"] += 1
+    ANSWERS["replay"] += answer[1].get("x-mandate-reason") == "replay.detected"
+    return answer
+
+
+def send_uncounted(port, case, authority):
     headers = {"Host": authority, **case.get("headers", {})}
     if case.get("ip"):
         headers["X-Forwarded-For"] = case["ip"]
@@ -152,7 +162,8 @@ def run(args, procs, results):
         grant=True,
     )
     listeners = [harness.listener("mandate", port, [harness.wasm_filter(config, args.wasm)], trust_xff=True)]
-    harness.start_envoy(procs, args.envoy, "envoy", harness.envoy_config(harness.free_port(), listeners, upstream))
+    admin = harness.free_port()
+    harness.start_envoy(procs, args.envoy, "envoy", harness.envoy_config(admin, listeners, upstream))
 
     # Requests: every case in order (the replay cases follow the request they replay).
     for case in fixtures["cases"]:
@@ -214,6 +225,19 @@ def run(args, procs, results):
     results.run("bundle v1: an agent only v2 registers is unknown", before_update)
     results.run("bundle v2 is picked up from the bundle source without a restart", update_is_served)
     results.run("a tampered bundle from the source leaves v2 serving", bad_update_keeps_serving)
+
+    def counters_match_answers():
+        status, _, body = harness.request(admin, "GET", "/stats?filter=wasmcustom")
+        check(status == 200, f"admin /stats answered {status}")
+        stats = dict(line.split(": ", 1) for line in body.decode().splitlines() if ": " in line)
+        got = lambda name: int(stats.get("wasmcustom.mandate." + name, "-1"))
+        check(got("decisions.allow") == ANSWERS["allow"], f"allow counter {got('decisions.allow')}, answers {ANSWERS}")
+        check(got("decisions.deny") == ANSWERS["deny"], f"deny counter {got('decisions.deny')}, answers {ANSWERS}")
+        check(got("replay.detected") == ANSWERS["replay"], f"replay counter {got('replay.detected')}, answers {ANSWERS}")
+        check(got("replay.store_errors") == 0, "replay store errors counted")
+        check(got("bundle.loaded") >= 2 and got("bundle.rejected") >= 2, f"bundle counters {stats}")
+
+    results.run("Envoy's stats count the filter's allows, denies, replays and bundle loads", counters_match_answers)
 
     procs.stop_all()
     results.run("the README's Envoy configuration passes envoy --mode validate", lambda: readme_config_validates(args))
