@@ -190,7 +190,33 @@ def run(args, procs, results):
         other = dict(case, path="/v1/trips/99")
         assert_deny(send(port, other, authority), {"reason": "grant.request_mismatch"})
 
+    def worker_connections():
+        status, _, body = harness.request(admin, "GET", "/stats?filter=downstream_cx_total")
+        check(status == 200, f"admin /stats answered {status}")
+        prefix = f"listener.127.0.0.1_{port}.worker_"
+        counts = {}
+        for line in body.decode().splitlines():
+            name, _, value = line.partition(": ")
+            if name.startswith(prefix) and name.endswith(".downstream_cx_total"):
+                counts[name[len(prefix):].split(".")[0]] = int(value)
+        return counts
+
+    def replay_across_workers():
+        case = {"method": "GET", "path": "/v1/trips", "headers": fixtures["replay_across_workers"]}
+        assert_allow(send(port, case, authority), {"agent": "agent:booker", "user": "alice", "chain": "agent:booker"})
+        # Replays on fresh connections until both workers have taken some (the kernel spreads
+        # connections); every one must be refused, whichever worker decided it.
+        before = worker_connections()
+        check(len(before) == 2, f"expected 2 workers, stats show {before}")
+        for _ in range(64):
+            assert_deny(send(port, case, authority), {"reason": "replay.detected"})
+            after = worker_connections()
+            if all(after[w] > before[w] for w in before):
+                return
+        raise AssertionError(f"64 connections all went to one worker: {before} -> {after}")
+
     results.run("client-supplied x-mandate-* headers are replaced; a minted grant goes upstream", forged_principal_is_replaced)
+    results.run("a proof replayed to another worker is refused (shared data spans workers)", replay_across_workers)
     results.run("a grant Envoy minted is accepted once for its own request", minted_grant_is_accepted_once)
 
     # Bundle updates without a restart.
