@@ -131,6 +131,12 @@ pub struct Pdp {
     cache: SigCache,
 }
 
+// A decision point is shared across threads by every host; keep it that way.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Pdp>();
+};
+
 impl core::fmt::Debug for Pdp {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Pdp")

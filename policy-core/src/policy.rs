@@ -263,14 +263,26 @@ deny contains "untrusted network" if not net.cidr_contains("10.20.0.0/16", input
     }
 
     #[test]
-    fn clock_builtins_do_not_load() {
-        let mut p = BTreeMap::new();
-        p.insert(
-            String::from("t.rego"),
-            String::from("package mandate\nallow if time.now_ns() > 0\n"),
-        );
-        let err = Guardrails::compile(&p, &Map::new(), "data.mandate").err();
-        assert_eq!(err.map(|r| r.code), Some(Code::BundlePolicyInvalid));
+    fn clock_network_and_randomness_builtins_do_not_load() {
+        for body in [
+            "allow if time.now_ns() > 0",
+            "allow if rand.intn(\"x\", 10) > 0",
+            "allow if http.send({\"method\": \"get\", \"url\": \"http://127.0.0.1/\"}).status_code == 200",
+            "allow if opa.runtime().env.HOME != \"\"",
+            "allow if uuid.rfc4122(\"x\") != \"\"",
+        ] {
+            let mut p = BTreeMap::new();
+            p.insert(
+                String::from("t.rego"),
+                alloc::format!("package mandate\n{body}\n"),
+            );
+            let err = Guardrails::compile(&p, &Map::new(), "data.mandate").err();
+            assert_eq!(
+                err.map(|r| r.code),
+                Some(Code::BundlePolicyInvalid),
+                "{body}"
+            );
+        }
     }
 
     #[test]
