@@ -94,9 +94,10 @@ impl MandateRoot {
             return;
         };
         let header = |name| {
-            hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name)
+            hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, name)
                 .ok()
                 .flatten()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
         };
         let status = header(":status");
         let etag = header("etag");
@@ -186,12 +187,6 @@ struct MandateHttp {
     metrics: Metrics,
 }
 
-fn header(name: &str) -> Option<String> {
-    hostcalls::get_map_value(MapType::HttpRequestHeaders, name)
-        .ok()
-        .flatten()
-}
-
 /// The request's IP:port as Envoy sees it (after its own `x-forwarded-for` handling).
 fn source_address() -> Option<String> {
     let bytes = hostcalls::get_property(vec!["source", "address"])
@@ -221,18 +216,14 @@ fn host_deny(names: &HeaderNames, status: u32, code: &str, message: &str) -> Out
 
 impl MandateHttp {
     fn read_request(config: &FilterConfig) -> RequestParts {
-        RequestParts {
-            method: header(":method").unwrap_or_default(),
-            scheme: header(":scheme").unwrap_or_default(),
-            authority: header(":authority").unwrap_or_default(),
-            path: header(":path").unwrap_or_default(),
-            source_address: source_address(),
-            authorization: header("authorization"),
-            dpop: header("dpop"),
-            chain: header("mandate-chain"),
-            decision_id: config.decision_id_header.as_deref().and_then(header),
-            request_id: header("x-request-id"),
-        }
+        // Bytes, never `String`s: the SDK's string getters panic on a value that is not UTF-8,
+        // which would let one request take the filter down.
+        let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
+        RequestParts::from_headers(
+            &headers,
+            source_address(),
+            config.decision_id_header.as_deref(),
+        )
     }
 
     /// Decides, then applies the replay store to an allow.

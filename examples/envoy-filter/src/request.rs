@@ -29,6 +29,48 @@ pub struct RequestParts {
     pub request_id: Option<String>,
 }
 
+impl RequestParts {
+    /// Reads a request from its header pairs (as Envoy hands them over: names lower-case, values
+    /// as raw bytes) and the `source.address` property.
+    ///
+    /// Values are taken as bytes and decoded lossily, so a header that is not UTF-8 becomes a
+    /// credential or URI the core refuses, never a panic in the filter. A credential header sent
+    /// more than once is passed on with its values joined, so the core refuses it too (RFC 9449
+    /// allows one `DPoP` header).
+    pub fn from_headers(
+        headers: &[(String, Vec<u8>)],
+        source_address: Option<String>,
+        decision_id_header: Option<&str>,
+    ) -> Self {
+        let first = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        let all = |name: &str| {
+            let values: Vec<String> = headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .collect();
+            (!values.is_empty()).then(|| values.join(", "))
+        };
+        RequestParts {
+            method: first(":method").unwrap_or_default(),
+            scheme: first(":scheme").unwrap_or_default(),
+            authority: first(":authority").unwrap_or_default(),
+            path: first(":path").unwrap_or_default(),
+            source_address,
+            authorization: all("authorization"),
+            dpop: all("dpop"),
+            chain: all("mandate-chain"),
+            decision_id: decision_id_header.and_then(first),
+            request_id: first("x-request-id"),
+        }
+    }
+}
+
 /// The credentials a request carries, as the core expects them.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
@@ -172,6 +214,31 @@ mod tests {
             ..parts()
         });
         assert_eq!(bearer, Credentials::default());
+    }
+
+    #[test]
+    fn reads_headers_as_bytes_and_joins_repeated_credentials() {
+        let pairs: Vec<(String, Vec<u8>)> = [
+            (":method", &b"GET"[..]),
+            (":scheme", b"https"),
+            (":authority", b"api.example.com"),
+            (":path", b"/v1/x"),
+            ("authorization", b"DPoP \xff\xfe"),
+            ("dpop", b"p1"),
+            ("dpop", b"p2"),
+            ("x-request-id", b"r-1"),
+        ]
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), v.to_vec()))
+        .collect();
+        let p = RequestParts::from_headers(&pairs, Some("10.0.0.1:1".into()), Some("x-request-id"));
+        assert_eq!(p.method, "GET");
+        assert_eq!(p.authority, "api.example.com");
+        assert_eq!(p.authorization.as_deref(), Some("DPoP \u{fffd}\u{fffd}"));
+        assert_eq!(p.dpop.as_deref(), Some("p1, p2"));
+        assert_eq!(p.chain, None);
+        assert_eq!(p.decision_id.as_deref(), Some("r-1"));
+        assert_eq!(p.request_id.as_deref(), Some("r-1"));
     }
 
     #[test]

@@ -176,10 +176,22 @@ def start_envoy(procs, envoy_bin, name, config, fixed_now=None, fixed_clock=None
 
 
 def request(port, method, path, headers=None, body=None, timeout=10):
-    """One request on a fresh connection; returns (status, headers dict lower-case, body bytes)."""
+    """One request on a fresh connection; returns (status, headers dict lower-case, body bytes).
+
+    `headers` is a dict, or a list of (name, value) pairs to send a header more than once; values
+    are sent as Latin-1, so "\\xff" goes out as the byte 0xff."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        if isinstance(headers, list):
+            names = {n.lower() for n, _ in headers}
+            conn.putrequest(method, path, skip_host="host" in names, skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value)
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+        else:
+            conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:

@@ -57,7 +57,10 @@ ANSWERS = {"allow": 0, "deny": 0, "replay": 0}
 
 
 def send(port, case, authority):
-    answer = send_uncounted(port, case, authority)
+    return count(send_uncounted(port, case, authority))
+
+
+def count(answer):
     ANSWERS["allow" if answer[0] == 200 else "deny"] += 1
     ANSWERS["replay"] += answer[1].get("x-mandate-reason") == "replay.detected"
     return answer
@@ -215,7 +218,21 @@ def run(args, procs, results):
                 return
         raise AssertionError(f"64 connections all went to one worker: {before} -> {after}")
 
+    def hostile_headers_are_refused_and_the_filter_survives():
+        good = fixtures["survivor"]
+        creds = list(good["headers"].items())
+        host = [("Host", authority)]
+        # Bytes that are not UTF-8 in a credential: a deny from the core, not a crashed filter.
+        bad = host + [("Authorization", "DPoP \xff\xfe.\xff.\xff"), ("DPoP", "\xfe")]
+        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=bad)), {"reason": "token.malformed"})
+        # Two DPoP headers (RFC 9449 allows one): refused.
+        twice = host + creds + [("DPoP", good["headers"]["DPoP"])]
+        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=twice)), {"reason": "proof.malformed"})
+        # The filter still serves on every worker.
+        assert_allow(send(port, good, authority), good["expect"])
+
     results.run("client-supplied x-mandate-* headers are replaced; a minted grant goes upstream", forged_principal_is_replaced)
+    results.run("non-UTF-8 and repeated credential headers are refused, and the filter keeps serving", hostile_headers_are_refused_and_the_filter_survives)
     results.run("a proof replayed to another worker is refused (shared data spans workers)", replay_across_workers)
     results.run("a grant Envoy minted is accepted once for its own request", minted_grant_is_accepted_once)
 
