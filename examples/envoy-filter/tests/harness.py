@@ -114,7 +114,13 @@ def listener(name, port, http_filters, trust_xff, scheme=None):
             "virtual_hosts": [{
                 "name": "all",
                 "domains": ["*"],
-                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}],
+                "routes": [
+                    # Health checks skip the filter: Envoy's per-route switch, not a filter option.
+                    {"match": {"path": "/healthz"}, "route": {"cluster": "upstream"},
+                     "typed_per_filter_config": {"envoy.filters.http.wasm": {
+                         "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}}},
+                    {"match": {"prefix": "/"}, "route": {"cluster": "upstream"}},
+                ],
             }]
         },
         "http_filters": http_filters + [{

@@ -231,6 +231,13 @@ def run(args, procs, results):
         # The filter still serves on every worker.
         assert_allow(send(port, good, authority), good["expect"])
 
+    def exempt_route_skips_the_filter():
+        status, _, body = harness.request(port, "GET", "/healthz", headers={"Host": authority})
+        check(status == 200, f"/healthz answered {status}")
+        check(not any(k.startswith("x-mandate-") for k in json.loads(body)["headers"]), "the filter ran on /healthz")
+        assert_deny(send(port, {"method": "GET", "path": "/healthz/deep"}, authority), {"reason": "credentials.missing"})
+
+    results.run("a route with the filter disabled (health checks) bypasses it; its neighbours do not", exempt_route_skips_the_filter)
     results.run("client-supplied x-mandate-* headers are replaced; a minted grant goes upstream", forged_principal_is_replaced)
     results.run("non-UTF-8 and repeated credential headers are refused, and the filter keeps serving", hostile_headers_are_refused_and_the_filter_survives)
     results.run("a proof replayed to another worker is refused (shared data spans workers)", replay_across_workers)
