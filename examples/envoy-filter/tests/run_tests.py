@@ -179,6 +179,7 @@ def run(args, procs, results):
         status, _, body = send(port, case, authority)
         check(status == 200, f"status {status}")
         seen = json.loads(body)["headers"]
+        minted["decision_id"] = seen.get("x-mandate-decision-id")
         check(seen.get("x-mandate-user") == case["expect"]["user"], f"upstream saw forged user {seen.get('x-mandate-user')!r}")
         check(seen.get("x-mandate-agent") == case["expect"]["agent"], "upstream saw a forged agent")
         grant = seen.get("x-mandate-grant", "")
@@ -242,6 +243,19 @@ def run(args, procs, results):
     results.run("non-UTF-8 and repeated credential headers are refused, and the filter keeps serving", hostile_headers_are_refused_and_the_filter_survives)
     results.run("a proof replayed to another worker is refused (shared data spans workers)", replay_across_workers)
     results.run("a grant Envoy minted is accepted once for its own request", minted_grant_is_accepted_once)
+
+    def audit_record_is_logged():
+        decision_id = minted.get("decision_id")
+        check(decision_id, "no decision id was seen upstream")
+        with open(os.path.join(args.run_dir, "envoy.log"), errors="replace") as f:
+            records = [line.split("mandate audit ", 1)[1] for line in f if "mandate audit " in line]
+        mine = [json.loads(r) for r in records if f'"decision_id":"{decision_id}"' in r]
+        check(mine, f"no audit record for decision {decision_id} among {len(records)}")
+        record = mine[0]
+        check(record.get("outcome") == "allow" and record.get("agent") == "agent:booker" and record.get("user") == "alice",
+              f"audit record {record}")
+
+    results.run("each decision's audit record is in Envoy's log, joined by the decision id", audit_record_is_logged)
 
     # Bundle updates without a restart.
     late = fixtures["late"]

@@ -188,6 +188,8 @@ def observe(answer):
     status, headers, body = answer
     if status == 200:
         return "allow", []
+    if status != 403:
+        return f"status {status}", [body[:200].decode(errors="replace")]
     try:
         doc = json.loads(body)
         codes = [r["code"] for r in doc["reasons"]]
