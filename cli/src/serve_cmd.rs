@@ -90,6 +90,7 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
     config.scheme.clone_from(&a.scheme);
     config.wasm.clone_from(&a.wasm);
     config.wasm_cache.clone_from(&a.wasm_cache);
+    let signal = serve::shutdown_signal()?;
     let running = serve::start(config).await?;
     println!("mandate serve: listening on http://{}", running.addr);
     serve::log(
@@ -97,7 +98,7 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
         "listening",
         &json!({"addr": running.addr.to_string(), "audit": a.audit, "replay": if a.redis.is_some() { "redis" } else { "memory" }, "engine": if a.wasm.is_some() { "wasm" } else { "native" }}),
     );
-    running.until(serve::shutdown_signal()).await?;
+    running.until(signal).await?;
     serve::log(
         "info",
         "stopped; every acknowledged decision is in the audit log",

@@ -1280,3 +1280,71 @@ fn demo_tells_the_story_and_verifies_the_audit_chain() {
     assert_eq!(rows[3]["user"], "bob");
     assert_eq!(rows[5]["agent"], "agent:travel-booker > agent:summarizer");
 }
+
+#[test]
+fn serve_refuses_to_start_on_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let serve = |bundle: &str, trust: &str| {
+        let mut c = mandate(d);
+        c.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--bundle",
+            bundle,
+            "--trust",
+            trust,
+        ]);
+        c
+    };
+    fails(
+        &mut serve("missing.jws", "keys/root.pub.jwk"),
+        4,
+        "missing.jws does not exist",
+    );
+    fails(
+        &mut serve("bundle.jws", "keys/idp.pub.jwk"),
+        6,
+        "bundle.untrusted_key",
+    );
+    let mut c: Value =
+        serde_json::from_slice(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
+    c["exp"] = json!(common::now() - 10);
+    c["iat"] = json!(common::now() - 100);
+    std::fs::write(d.join("old.json"), c.to_string()).unwrap();
+    mandate(d)
+        .args([
+            "bundle",
+            "sign",
+            "old.json",
+            "--key",
+            "keys/root.jwk",
+            "--out",
+            "old.jws",
+        ])
+        .assert()
+        .success();
+    fails(
+        &mut serve("old.jws", "keys/root.pub.jwk"),
+        6,
+        "bundle.expired",
+    );
+    fails(
+        serve("bundle.jws", "keys/root.pub.jwk").args(["--redis", "not a url"]),
+        5,
+        "--redis not a url",
+    );
+    fails(
+        serve("bundle.jws", "keys/root.pub.jwk").args(["--wasm", "missing.wasm"]),
+        4,
+        "missing.wasm does not exist",
+    );
+    std::fs::write(d.join("junk.wasm"), b"\0asm junk").unwrap();
+    fails(
+        serve("bundle.jws", "keys/root.pub.jwk").args(["--wasm", "junk.wasm"]),
+        5,
+        "junk.wasm",
+    );
+}

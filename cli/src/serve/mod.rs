@@ -241,11 +241,14 @@ impl Service {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .last_error = Some((code.clone(), message.clone()));
-                log(
-                    "error",
-                    "bundle refused; the previous bundle keeps serving",
-                    &json!({"source": origin, "code": code, "message": message, "serving": status.revision}),
-                );
+                // Before the first load there is nothing serving: the caller reports the error.
+                if status.ok {
+                    log(
+                        "error",
+                        "bundle refused; the previous bundle keeps serving",
+                        &json!({"source": origin, "code": code, "message": message, "serving": status.revision}),
+                    );
+                }
             }
         }
         result
@@ -641,24 +644,37 @@ pub async fn start(config: Config) -> Result<Running> {
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when the
+/// future is first polled), so a signal that arrives right after the service says it listens is
+/// not lost: call it before announcing the address.
+///
+/// # Errors
+/// When the handlers cannot be installed.
+#[cfg(unix)]
+pub fn shutdown_signal() -> Result<impl core::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind: SignalKind| {
+        signal(kind).map_err(|e| CliError::failure(format!("cannot install a signal handler: {e}")))
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => core::future::pending::<()>().await,
+    let (mut int, mut term) = (
+        install(SignalKind::interrupt())?,
+        install(SignalKind::terminate())?,
+    );
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = core::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
+}
+
+/// Resolves on Ctrl-C.
+///
+/// # Errors
+/// Never on this platform.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> Result<impl core::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
