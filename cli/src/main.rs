@@ -42,14 +42,24 @@ enum Cmd {
     /// Writes a P-256 JWK key pair.
     Keygen(keygen::KeygenArgs),
     /// Edits the agent registry file (YAML or JSON).
+    #[command(
+        after_help = "Example:\n  mandate agent add agent:travel-booker --owner team:travel --key keys/booker.pub.jwk --scope 'trips:*'\n  mandate agent list\n  mandate agent suspend agent:travel-booker"
+    )]
     Agent(registry::AgentArgs),
     /// Builds, signs, shows and checks bundles.
+    #[command(
+        after_help = "Example:\n  mandate bundle build --registry registry.yaml --issuers issuers.yaml --policy policies/ --out bundle.json\n  mandate bundle sign bundle.json --key keys/root.jwk --out bundle.jws\n  mandate bundle verify bundle.jws --trust keys/root.pub.jwk"
+    )]
     Bundle(bundle::BundleArgs),
     /// Mints and inspects tokens.
+    #[command(
+        after_help = "Example:\n  mandate token delegate --key keys/idp.jwk --iss https://idp.example.com --sub alice \\\n    --agent agent:travel-booker --agent-key keys/booker.pub.jwk --aud https://api.example.com --scope trips:read > alice.jwt\n  mandate token inspect @alice.jwt"
+    )]
     Token(token::TokenArgs),
     /// Decides one request: decision JSON out, exit 0 allow / 3 deny.
     Decide(decide::DecideArgs),
     /// Checks the hash-chained audit log.
+    #[command(after_help = "Example:\n  mandate audit verify /var/log/mandate/audit.jsonl")]
     Audit(audit_cmd::AuditArgs),
     /// Runs the HTTP decision service.
     Serve(serve_cmd::ServeArgs),

@@ -194,6 +194,10 @@ fn every_command_has_help_with_an_example() {
     let dir = tempfile::tempdir().unwrap();
     let cmds: &[&[&str]] = &[
         &["keygen"],
+        &["agent"],
+        &["bundle"],
+        &["token"],
+        &["audit"],
         &["agent", "add"],
         &["agent", "list"],
         &["agent", "show"],
