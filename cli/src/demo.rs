@@ -503,6 +503,12 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
                 println!(
                     "   every decision above is one record: who acted, for whom, what, which credentials, which bundle, which rule"
                 );
+                if let Some(first) = first_record(&audit_path) {
+                    println!("   record #1, chained to the next by its hash:");
+                    for line in first {
+                        println!("     {line}");
+                    }
+                }
             }
             Err(e) => println!("   audit log FAILED verification: {e}"),
         }
@@ -538,6 +544,51 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
     } else {
         crate::error::exit::FAILURE
     })
+}
+
+/// The first audit record, a few fields per line, for people.
+fn first_record(path: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let rec: Value = serde_json::from_str(text.lines().next()?).ok()?;
+    let a = rec.get("audit")?;
+    let s = |p: &str| {
+        a.pointer(p)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .unwrap_or_default()
+    };
+    Some(vec![
+        format!(
+            "seq {}  prev {}",
+            rec.get("seq")?,
+            rec.get("prev")?.as_str()?.get(..16)?
+        ),
+        format!(
+            "decision {}  outcome {}  time {}",
+            s("/decision_id"),
+            s("/outcome"),
+            io::fmt_time(a.get("time")?.as_i64()?)
+        ),
+        format!(
+            "agent {}  for {}  via {}  key {}",
+            s("/agent"),
+            s("/user"),
+            s("/issuer"),
+            s("/key")
+        ),
+        format!(
+            "request {} {}  from {}  action {}",
+            s("/request/method"),
+            s("/request/uri"),
+            s("/request/ip"),
+            s("/request/action")
+        ),
+        format!(
+            "credentials {}  bundle {}  rules {}",
+            s("/credentials/jti"),
+            s("/bundle/revision"),
+            s("/rules")
+        ),
+    ])
 }
 
 fn clone_ask(a: &Ask) -> Ask {

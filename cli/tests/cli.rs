@@ -1345,6 +1345,24 @@ fn serve_refuses_to_start_on_bad_input() {
         4,
         "missing.wasm does not exist",
     );
+    // A tampered audit log: the service refuses to append to it.
+    let (log, _) = mandate_host::audit::AuditLog::open(
+        d.join("audit.jsonl"),
+        mandate_host::audit::AuditOptions::default(),
+    )
+    .unwrap();
+    for i in 0..2 {
+        log.append(&json!({"decision_id": format!("d{i}")}))
+            .unwrap();
+    }
+    drop(log);
+    let text = std::fs::read_to_string(d.join("audit.jsonl")).unwrap();
+    std::fs::write(d.join("audit.jsonl"), text.replacen("\"d0\"", "\"dX\"", 1)).unwrap();
+    fails(
+        serve("bundle.jws", "keys/root.pub.jwk").args(["--audit", "audit.jsonl"]),
+        7,
+        "audit.tampered",
+    );
     std::fs::write(d.join("junk.wasm"), b"\0asm junk").unwrap();
     fails(
         serve("bundle.jws", "keys/root.pub.jwk").args(["--wasm", "junk.wasm"]),
