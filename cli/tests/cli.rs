@@ -1370,3 +1370,34 @@ fn serve_refuses_to_start_on_bad_input() {
         "junk.wasm",
     );
 }
+
+#[test]
+fn bench_serve_reports_rates_and_fails_on_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // A short bounded run (the recorded 60 s run is in docs/bench/cli.md).
+    let v = json_out(mandate(dir.path()).args([
+        "bench-serve",
+        "--duration",
+        "2s",
+        "--concurrency",
+        "2",
+        "--max-requests",
+        "200",
+    ]));
+    let decisions = v["decisions"].as_u64().unwrap();
+    assert!(decisions > 0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(
+        decisions,
+        v["allows"].as_u64().unwrap() + v["denies"].as_u64().unwrap()
+    );
+    assert!(
+        v["denies"].as_u64().unwrap() <= decisions / 10 + 1,
+        "one in ten is denied: {v}"
+    );
+    assert_eq!(
+        (v["audit"]["ok"].as_bool(), v["audit"]["records"].as_u64()),
+        (Some(true), Some(decisions))
+    );
+    assert!(v["p50_ms"].as_f64().unwrap() <= v["p99_ms"].as_f64().unwrap());
+}
