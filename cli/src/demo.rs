@@ -29,6 +29,9 @@ pub struct DemoArgs {
     /// Keep the demo's files (bundle, keys, audit log) in this directory instead of a temporary one.
     #[arg(long)]
     pub keep: Option<std::path::PathBuf>,
+    /// Decide with the portable module (e.g. dist/mandate.wasm, from scripts/build-wasm.sh) under wasmtime.
+    #[arg(long)]
+    pub wasm: Option<std::path::PathBuf>,
 }
 
 /// The demo's world: keys generated now, a signed bundle.
@@ -332,11 +335,21 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
         );
     }
 
-    let running = serve::start(world.config(&dir, true)?).await?;
+    let mut config = world.config(&dir, true)?;
+    config.wasm.clone_from(&args.wasm);
+    let running = serve::start(config).await?;
     let base = format!("http://{}", running.addr);
     if human {
+        let engine = if args.wasm.is_some() {
+            "the portable wasm module under wasmtime"
+        } else {
+            "the native engine"
+        };
         println!(
-            "3. Requests, over HTTP to a real `mandate serve` on {base} (Envoy ext_authz style: /v1/check/<path>, Authorization: DPoP, DPoP proof header)\n"
+            "3. Requests, over HTTP to a real `mandate serve` on {base}, deciding with {engine}"
+        );
+        println!(
+            "   (Envoy ext_authz style: /v1/check/<path>, Authorization: DPoP <token>, DPoP: <proof>)\n"
         );
     }
     let client = reqwest::Client::builder()
