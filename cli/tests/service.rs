@@ -612,6 +612,21 @@ async fn hot_reload_from_a_file_takes_good_bundles_and_keeps_serving_on_bad_ones
     )
     .await;
     assert_eq!(d["decision"], "allow");
+
+    // A rollback: a validly signed bundle issued before the one serving is refused.
+    let mut older = w.contents("r0-older", "active");
+    older["iat"] = json!(w.now - 3000);
+    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&older, &w.root));
+    let err = eventually(200, || async {
+        let hz = revision(&c, &s).await;
+        hz["last_reload_error"]["code"]
+            .as_str()
+            .filter(|c| *c == "bundle.rollback")
+            .map(str::to_string)
+    })
+    .await;
+    assert!(err.is_some(), "{}", s.log());
+    assert_eq!(revision(&c, &s).await["bundle"]["revision"], "r5");
 }
 
 /// A bundle server with ETags that counts conditional requests answered 304.

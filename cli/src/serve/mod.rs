@@ -120,6 +120,8 @@ pub struct Service {
     trust: Vec<PublicJwk>,
     grant_key: Option<PrivateJwk>,
     reload: Mutex<ReloadState>,
+    /// The serving bundle's `iat`, to refuse rollbacks.
+    serving_iat: Mutex<Option<i64>>,
 }
 
 /// Why a request got no decision.
@@ -157,11 +159,11 @@ fn random_id() -> String {
 
 /// The JWS payload's `exp`, read without verifying (the engine verifies); to refuse an expired
 /// bundle before it replaces a good one.
-fn bundle_exp(jws: &str) -> Option<i64> {
+fn bundle_claim(jws: &str, name: &str) -> Option<i64> {
     Jws::parse(jws, mandate_core::limits::MAX_BUNDLE_BYTES, false)
         .ok()?
         .claims()
-        .get("exp")?
+        .get(name)?
         .as_i64()
 }
 
@@ -191,10 +193,25 @@ impl Service {
         origin: &str,
     ) -> core::result::Result<(), (String, String)> {
         let now = crate::io::now();
-        let result = match bundle_exp(jws) {
-            Some(exp) if exp <= now => Err((
+        let iat = bundle_claim(jws, "iat");
+        let serving_iat = *self
+            .serving_iat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let result = match (bundle_claim(jws, "exp"), iat, serving_iat) {
+            (Some(exp), _, _) if exp <= now => Err((
                 "bundle.expired".to_string(),
                 format!("the bundle expired at {}", crate::io::fmt_time(exp)),
+            )),
+            // Rollback: an older signed bundle (say, one where a since-revoked agent was active)
+            // never replaces a newer one. Re-sign to roll back on purpose.
+            (_, Some(new), Some(current)) if new < current => Err((
+                "bundle.rollback".to_string(),
+                format!(
+                    "the bundle was issued at {}, before the one serving ({})",
+                    crate::io::fmt_time(new),
+                    crate::io::fmt_time(current)
+                ),
             )),
             _ => {
                 let config =
@@ -222,6 +239,10 @@ impl Service {
                     ])
                     .set(1);
                 self.metrics.bundle_expiry.set(status.exp.unwrap_or(0));
+                *self
+                    .serving_iat
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = iat;
                 self.reload
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -526,6 +547,7 @@ pub async fn start(config: Config) -> Result<Running> {
         trust: config.trust.clone(),
         grant_key: config.grant_key.clone(),
         reload: Mutex::new(ReloadState::default()),
+        serving_iat: Mutex::new(None),
     });
 
     // The first bundle must load: a decision point that starts without one only denies.
