@@ -1,2 +1,108 @@
-//! Benchmarks (filled in below).
-fn main() {}
+//! Host benchmarks: decision latency native vs wasmtime (warm), instantiation, cold start from a
+//! serialized module to the first decision.
+//!
+//! Run: `scripts/build-wasm.sh && cargo bench -p mandate-host --bench host`
+//! (`MANDATE_WASM=path` benches another build of the module). Figures: docs/bench/host.md.
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mandate_host::replay::{ReplayError, ReplayStore, UseOnce};
+use mandate_host::{Backend, Decider, WasmLimits, WasmRuntime};
+use serde_json::Value;
+
+/// A store that never sees a replay, so one input can be decided again and again.
+struct AcceptAll;
+
+impl ReplayStore for AcceptAll {
+    async fn record(&self, _: &[UseOnce], _: i64) -> Result<Vec<String>, ReplayError> {
+        Ok(Vec::new())
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let module_path = std::env::var_os("MANDATE_WASM")
+        .map_or_else(|| root().join("dist/mandate.wasm"), PathBuf::from);
+    let module = std::fs::read(module_path).expect("build the module with scripts/build-wasm.sh");
+    let v: Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/vectors/conformance.json")).unwrap(),
+    )
+    .unwrap();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "seed/allow-trusted-network")
+        .unwrap();
+    let config = v["loads"][case["load"].as_str().unwrap()]
+        .as_str()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    (
+        module,
+        config,
+        case["input"].as_str().unwrap().as_bytes().to_vec(),
+    )
+}
+
+fn benches(c: &mut Criterion) {
+    let (module, config, input) = fixture();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = WasmRuntime::new(&module, Some(cache.path()), WasmLimits::default()).unwrap();
+
+    let mut g = c.benchmark_group("decide_warm");
+    for backend in [Backend::native(), Backend::wasm(&runtime)] {
+        let d = Decider::with_config(backend.clone(), AcceptAll, &config).unwrap();
+        assert!(rt.block_on(d.decide(&input)).is_allow());
+        g.bench_function(backend.name(), |b| b.iter(|| rt.block_on(d.decide(&input))));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("instantiate");
+    g.bench_function("instance_pre_and_store", |b| {
+        b.iter(|| runtime.instantiate().unwrap())
+    });
+    g.bench_function("instance_and_load_bundle", |b| {
+        b.iter(|| {
+            let mut i = runtime.instantiate().unwrap();
+            i.load(&config).unwrap()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("cold_start");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    g.bench_function("serialized_module_to_first_decision", |b| {
+        b.iter(|| {
+            let runtime =
+                WasmRuntime::new(&module, Some(cache.path()), WasmLimits::default()).unwrap();
+            let d = Decider::with_config(Backend::wasm(&runtime), AcceptAll, &config).unwrap();
+            assert!(rt.block_on(d.decide(&input)).is_allow());
+        })
+    });
+    g.bench_function("compile_module_no_cache", |b| {
+        b.iter(|| WasmRuntime::new(&module, None, WasmLimits::default()).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(host, benches);
+criterion_main!(host);

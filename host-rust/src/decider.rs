@@ -16,11 +16,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 use mandate_core::reason::Code;
 use serde_json::Value;
 
+use crate::HostError;
 use crate::backend::{Backend, Loaded};
 use crate::decision::Decision;
 use crate::replay::ReplayStore;
 use crate::status::LoadStatus;
-use crate::HostError;
 
 /// What is serving: the engine and its load status.
 #[derive(Debug)]
@@ -64,8 +64,15 @@ impl<S: ReplayStore> Decider<S> {
     /// [`HostError::Module`] (wasm backend) when the module cannot be instantiated.
     pub fn new(backend: Backend, replay: S) -> Result<Self, HostError> {
         let (engine, status) = Loaded::load(&backend, b"{}")?;
-        let serving = Serving { engine, status: LoadStatus::parse(status) };
-        Ok(Decider { backend, serving: Arc::new(RwLock::new(Arc::new(serving))), replay })
+        let serving = Serving {
+            engine,
+            status: LoadStatus::parse(status),
+        };
+        Ok(Decider {
+            backend,
+            serving: Arc::new(RwLock::new(Arc::new(serving))),
+            replay,
+        })
     }
 
     /// A decider that has loaded `config`.
@@ -81,7 +88,11 @@ impl<S: ReplayStore> Decider<S> {
     /// Another decider over the same engine (and its reloads), with another replay store.
     #[must_use]
     pub fn with_store<T: ReplayStore>(&self, replay: T) -> Decider<T> {
-        Decider { backend: self.backend.clone(), serving: Arc::clone(&self.serving), replay }
+        Decider {
+            backend: self.backend.clone(),
+            serving: Arc::clone(&self.serving),
+            replay,
+        }
     }
 
     /// Loads a config (docs/formats.md) and swaps it in atomically when it loaded. Decisions in
@@ -95,13 +106,22 @@ impl<S: ReplayStore> Decider<S> {
         let status = LoadStatus::parse(status);
         let mut serving = self.serving.write().unwrap_or_else(PoisonError::into_inner);
         if status.ok || !serving.status.ok {
-            *serving = Arc::new(Serving { engine, status: status.clone() });
+            *serving = Arc::new(Serving {
+                engine,
+                status: status.clone(),
+            });
         }
         drop(serving);
         match &status.error {
             None if status.ok => Ok(status),
-            Some((code, message)) => Err(HostError::Load { code: code.clone(), message: message.clone() }),
-            None => Err(HostError::Load { code: "bundle.malformed".into(), message: "the load status is not ok".into() }),
+            Some((code, message)) => Err(HostError::Load {
+                code: code.clone(),
+                message: message.clone(),
+            }),
+            None => Err(HostError::Load {
+                code: "bundle.malformed".into(),
+                message: "the load status is not ok".into(),
+            }),
         }
     }
 
@@ -127,7 +147,8 @@ impl<S: ReplayStore> Decider<S> {
     pub async fn decide(&self, input: &[u8]) -> Decision {
         let serving = self.current();
         let (now, decision_id) = input_meta(input);
-        let deny = |code: Code, message: &str| Decision::host_deny(&decision_id, now, code, message);
+        let deny =
+            |code: Code, message: &str| Decision::host_deny(&decision_id, now, code, message);
 
         let raw = match serving.engine.decide(input) {
             Ok(raw) => raw,
@@ -135,13 +156,19 @@ impl<S: ReplayStore> Decider<S> {
             Err(e) => return deny(Code::InternalError, &e.to_string()),
         };
         let Some(decision) = Decision::from_bytes(raw) else {
-            return deny(Code::InternalError, "the engine answered something that is not a decision");
+            return deny(
+                Code::InternalError,
+                "the engine answered something that is not a decision",
+            );
         };
         if !decision.is_allow() {
             return decision;
         }
         let Some(use_once) = decision.use_once_strict() else {
-            return deny(Code::InternalError, "the decision's use_once list is malformed");
+            return deny(
+                Code::InternalError,
+                "the decision's use_once list is malformed",
+            );
         };
         if use_once.is_empty() {
             return decision;
@@ -157,7 +184,11 @@ impl<S: ReplayStore> Decider<S> {
         request.insert("decision".into(), decision.value().clone());
         request.insert("replayed".into(), Value::from(replayed));
         request.insert("store_error".into(), Value::Bool(store_error));
-        let fallback = if store_error { Code::ReplayStoreUnavailable } else { Code::ReplayDetected };
+        let fallback = if store_error {
+            Code::ReplayStoreUnavailable
+        } else {
+            Code::ReplayDetected
+        };
         let Ok(body) = serde_json::to_vec(&Value::Object(request)) else {
             return deny(fallback, "could not encode the replay request");
         };

@@ -29,9 +29,15 @@ impl Decision {
 
     /// A deny made by the host (limit exceeded, store unavailable, engine failure) with the
     /// core's own deny document, so its shape is every other decision's.
-    pub(crate) fn host_deny(decision_id: &str, now: i64, code: mandate_core::reason::Code, message: &str) -> Decision {
+    pub(crate) fn host_deny(
+        decision_id: &str,
+        now: i64,
+        code: mandate_core::reason::Code,
+        message: &str,
+    ) -> Decision {
         let reason = mandate_core::reason::Reason::new(code, message);
-        let bytes = mandate_core::decision::Decision::deny(decision_id.into(), now, reason).to_json();
+        let bytes =
+            mandate_core::decision::Decision::deny(decision_id.into(), now, reason).to_json();
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Decision { bytes, value }
     }
@@ -69,8 +75,16 @@ impl Decision {
             .map(|rs| {
                 rs.iter()
                     .map(|r| Reason {
-                        code: r.get("code").and_then(Value::as_str).unwrap_or_default().to_string(),
-                        message: r.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
+                        code: r
+                            .get("code")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                        message: r
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
                     })
                     .collect()
             })
@@ -80,13 +94,18 @@ impl Decision {
     /// The first reason's code, if any.
     #[must_use]
     pub fn code(&self) -> Option<&str> {
-        self.value.pointer("/reasons/0/code").and_then(Value::as_str)
+        self.value
+            .pointer("/reasons/0/code")
+            .and_then(Value::as_str)
     }
 
     /// The decision id.
     #[must_use]
     pub fn decision_id(&self) -> &str {
-        self.value.get("decision_id").and_then(Value::as_str).unwrap_or_default()
+        self.value
+            .get("decision_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     /// The `jti`s the host records as used (already recorded by [`crate::Decider::decide`]).

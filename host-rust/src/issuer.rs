@@ -27,7 +27,9 @@ pub fn generate_key(kid: Option<&str>) -> Result<PrivateJwk, HostError> {
             return Ok(key.with_kid(kid.map(str::to_string)));
         }
     }
-    Err(HostError::Random("no valid P-256 scalar in 16 draws".into()))
+    Err(HostError::Random(
+        "no valid P-256 scalar in 16 draws".into(),
+    ))
 }
 
 /// A fresh random id (128 bits, base64url) for `jti`s and nonces.
@@ -56,8 +58,15 @@ pub fn delegation(claims: &Value, issuer_key: &PrivateJwk) -> String {
 ///
 /// # Errors
 /// [`HostError::Mint`] (`mint.invalid`) when the parent or the sub-agent key cannot be read.
-pub fn subdelegation(parent: &str, hop: &SubDelegation, agent_key: &PrivateJwk) -> Result<String, HostError> {
-    mint::subdelegation(parent, hop, agent_key).map_err(|e| HostError::Mint { code: "mint.invalid".into(), message: e.0 })
+pub fn subdelegation(
+    parent: &str,
+    hop: &SubDelegation,
+    agent_key: &PrivateJwk,
+) -> Result<String, HostError> {
+    mint::subdelegation(parent, hop, agent_key).map_err(|e| HostError::Mint {
+        code: "mint.invalid".into(),
+        message: e.0,
+    })
 }
 
 /// Signs a DPoP proof with the acting agent's key.
@@ -83,13 +92,25 @@ pub fn mint_json(input: &[u8]) -> Result<String, HostError> {
     if let Some(token) = out.get("token").and_then(Value::as_str) {
         return Ok(token.to_string());
     }
-    let s = |p: &str| out.pointer(p).and_then(Value::as_str).unwrap_or("mint.invalid").to_string();
-    Err(HostError::Mint { code: s("/error/code"), message: s("/error/message") })
+    let s = |p: &str| {
+        out.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("mint.invalid")
+            .to_string()
+    };
+    Err(HostError::Mint {
+        code: s("/error/code"),
+        message: s("/error/message"),
+    })
 }
 
 /// A load config (docs/formats.md) for a signed bundle.
 #[must_use]
-pub fn load_config(bundle: &str, trust_keys: &[PublicJwk], grant_key: Option<&PrivateJwk>) -> Vec<u8> {
+pub fn load_config(
+    bundle: &str,
+    trust_keys: &[PublicJwk],
+    grant_key: Option<&PrivateJwk>,
+) -> Vec<u8> {
     let mut config = json!({
         "bundle": bundle,
         "trust_keys": trust_keys.iter().map(PublicJwk::to_json_value).collect::<Vec<_>>(),

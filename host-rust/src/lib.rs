@@ -9,8 +9,8 @@ pub mod issuer;
 pub mod replay;
 mod status;
 
-pub use backend::{Backend, WasmLimits, WasmRuntime};
 pub use backend::wasm::{ABI_VERSION, RawInstance};
+pub use backend::{Backend, WasmLimits, WasmRuntime};
 pub use decider::Decider;
 pub use decision::{Decision, Reason};
 pub use error::HostError;

@@ -18,7 +18,9 @@ static LIVE: Mutex<BTreeMap<usize, Vec<u8>>> = Mutex::new(BTreeMap::new());
 
 fn with_live<R>(f: impl FnOnce(&mut BTreeMap<usize, Vec<u8>>) -> R) -> R {
     // A poisoned lock can only follow a panic, which aborts on wasm; recover the table anyway.
-    let mut guard = LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = LIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     f(&mut guard)
 }
 
@@ -68,7 +70,11 @@ pub enum BufferError {
 ///
 /// # Errors
 /// [`BufferError::Invalid`] when `addr` is not a live buffer or `len` exceeds it.
-pub fn with_input<R>(addr: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> Result<R, BufferError> {
+pub fn with_input<R>(
+    addr: usize,
+    len: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, BufferError> {
     if addr == 0 && len == 0 {
         return Ok(f(&[]));
     }

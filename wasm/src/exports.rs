@@ -2,7 +2,7 @@
 //!
 //! Only compiled for wasm32, where a pointer is 32 bits and fits the packed `u64` answer.
 
-use crate::{buffers, calls, ABI_VERSION};
+use crate::{ABI_VERSION, buffers, calls};
 
 /// Packs an answer buffer as `ptr << 32 | len`, recording it for `mandate_free`. `0` when the
 /// answer is empty (the module could not build one).
@@ -21,7 +21,8 @@ fn answer(bytes: Vec<u8>) -> u64 {
 
 /// Runs `call` over the host's input buffer, or answers `abi.invalid_buffer`.
 fn over_input(ptr: u32, len: u32, call: fn(&[u8]) -> Vec<u8>) -> u64 {
-    let out = buffers::with_input(ptr as usize, len as usize, call).unwrap_or_else(|_| calls::invalid_buffer());
+    let out = buffers::with_input(ptr as usize, len as usize, call)
+        .unwrap_or_else(|_| calls::invalid_buffer());
     answer(out)
 }
 

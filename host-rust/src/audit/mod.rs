@@ -155,21 +155,35 @@ impl AuditLog {
     ///
     /// # Errors
     /// [`AuditError::Tampered`] when the log does not verify, [`AuditError::Io`] on I/O errors.
-    pub fn open(path: impl AsRef<Path>, options: AuditOptions) -> Result<(AuditLog, Option<Recovery>), AuditError> {
+    pub fn open(
+        path: impl AsRef<Path>,
+        options: AuditOptions,
+    ) -> Result<(AuditLog, Option<Recovery>), AuditError> {
         let path = path.as_ref().to_path_buf();
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
         let scan = verify::scan(&path, &mut file, true)?;
         let mut recovery = None;
         let len = file.metadata()?.len();
         if scan.valid_len < len {
             file.set_len(scan.valid_len)?;
             file.sync_all()?;
-            recovery = Some(Recovery { kept_through: scan.last_seq, truncated_bytes: len - scan.valid_len });
+            recovery = Some(Recovery {
+                kept_through: scan.last_seq,
+                truncated_bytes: len - scan.valid_len,
+            });
         }
         let log = AuditLog {
             path,
             options,
-            state: Mutex::new(Writer { file, seq: scan.last_seq, last_hash: scan.last_hash }),
+            state: Mutex::new(Writer {
+                file,
+                seq: scan.last_seq,
+                last_hash: scan.last_hash,
+            }),
         };
         // Bring the head up to the log (it lags by one record after a crash between the two).
         {
@@ -187,7 +201,9 @@ impl AuditLog {
     /// tail).
     pub fn append(&self, audit: &Value) -> Result<Receipt, AuditError> {
         if !audit.is_object() {
-            return Err(AuditError::InvalidRecord("an audit record must be a JSON object".into()));
+            return Err(AuditError::InvalidRecord(
+                "an audit record must be a JSON object".into(),
+            ));
         }
         let mut audit = audit.clone();
         if let Some(redactor) = &self.options.redactor {
@@ -216,7 +232,10 @@ impl AuditLog {
     #[must_use]
     pub fn head(&self) -> Receipt {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        Receipt { seq: state.seq, hash: state.last_hash.clone() }
+        Receipt {
+            seq: state.seq,
+            hash: state.last_hash.clone(),
+        }
     }
 
     /// Where the log is.

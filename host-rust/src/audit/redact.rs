@@ -24,7 +24,9 @@ pub struct Redactor {
 impl core::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Never print the key.
-        f.debug_struct("Redactor").field("pointers", &self.pointers).finish_non_exhaustive()
+        f.debug_struct("Redactor")
+            .field("pointers", &self.pointers)
+            .finish_non_exhaustive()
     }
 }
 
@@ -32,8 +34,14 @@ impl Redactor {
     /// Hashes the fields at `pointers` (RFC 6901 JSON pointers into the audit object, e.g.
     /// `/principal/user`) with `key`.
     #[must_use]
-    pub fn new(key: impl Into<Vec<u8>>, pointers: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Redactor { key: key.into(), pointers: pointers.into_iter().map(Into::into).collect() }
+    pub fn new(
+        key: impl Into<Vec<u8>>,
+        pointers: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Redactor {
+            key: key.into(),
+            pointers: pointers.into_iter().map(Into::into).collect(),
+        }
     }
 
     /// The redacted form of one value: strings are hashed as their UTF-8 bytes, anything else as
@@ -75,10 +83,18 @@ mod tests {
         let r = Redactor::new(b"k1".to_vec(), ["/principal/user", "/missing"]);
         let mut rec = serde_json::json!({"principal": {"user": "alice", "agent": "agent:a"}});
         r.apply(&mut rec);
-        let user = rec.pointer("/principal/user").unwrap().as_str().unwrap().to_string();
+        let user = rec
+            .pointer("/principal/user")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string();
         assert!(user.starts_with(PREFIX));
         assert_eq!(user, r.hash(&Value::String("alice".into())));
-        assert_ne!(user, Redactor::new(b"k2".to_vec(), ["/x"]).hash(&Value::String("alice".into())));
+        assert_ne!(
+            user,
+            Redactor::new(b"k2".to_vec(), ["/x"]).hash(&Value::String("alice".into()))
+        );
         assert_eq!(rec.pointer("/principal/agent").unwrap(), "agent:a");
         assert!(rec.pointer("/missing").is_none());
     }

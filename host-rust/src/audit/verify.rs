@@ -95,7 +95,10 @@ pub fn verify(path: impl AsRef<Path>, expected: Option<&Head>) -> Result<Report,
     if let Some(head) = expected {
         check_head(path, &mut file, &scan, head)?;
     }
-    Ok(Report { records: scan.last_seq, last_hash: scan.last_hash })
+    Ok(Report {
+        records: scan.last_seq,
+        last_hash: scan.last_hash,
+    })
 }
 
 fn tampered(record: u64, tamper: Tamper) -> AuditError {
@@ -104,7 +107,9 @@ fn tampered(record: u64, tamper: Tamper) -> AuditError {
 
 fn read_head(path: &Path) -> Result<Option<Head>, Tamper> {
     match std::fs::read(head_path(path)) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| Tamper::HeadUnreadable(e.to_string())),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Tamper::HeadUnreadable(e.to_string())),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Tamper::HeadUnreadable(e.to_string())),
     }
@@ -120,9 +125,15 @@ fn check_line(line: &[u8], seq: u64, prev: &str) -> Result<(), Tamper> {
     if canonical::to_string(&value).as_bytes() != line {
         return Err(Tamper::NotCanonical);
     }
-    let found = obj.get("seq").and_then(Value::as_u64).ok_or(Tamper::NotARecord)?;
+    let found = obj
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or(Tamper::NotARecord)?;
     if found != seq {
-        return Err(Tamper::Sequence { expected: seq, found });
+        return Err(Tamper::Sequence {
+            expected: seq,
+            found,
+        });
     }
     if obj.get("prev").and_then(Value::as_str) != Some(prev) {
         return Err(Tamper::Chain { previous: seq - 1 });
@@ -152,7 +163,12 @@ pub(super) fn scan(path: &Path, file: &mut File, recovering: bool) -> Result<Sca
             if recovering {
                 break;
             }
-            return Err(tampered(seq + 1, Tamper::TornTail { bytes: rest.len() as u64 }));
+            return Err(tampered(
+                seq + 1,
+                Tamper::TornTail {
+                    bytes: rest.len() as u64,
+                },
+            ));
         };
         let (line, tail) = rest.split_at(nl);
         let tail = tail.get(1..).unwrap_or_default();
@@ -174,28 +190,54 @@ pub(super) fn scan(path: &Path, file: &mut File, recovering: bool) -> Result<Sca
 
     match head {
         Err(t) => return Err(tampered(seq, t)),
-        Ok(None) if seq > 0 => return Err(tampered(seq, Tamper::HeadUnreadable("no head file".into()))),
+        Ok(None) if seq > 0 => {
+            return Err(tampered(seq, Tamper::HeadUnreadable("no head file".into())));
+        }
         Ok(None) => {}
         Ok(Some(h)) => {
             if h.seq > seq {
-                return Err(tampered(seq + 1, Tamper::Truncated { last: seq, head: h.seq }));
+                return Err(tampered(
+                    seq + 1,
+                    Tamper::Truncated {
+                        last: seq,
+                        head: h.seq,
+                    },
+                ));
             }
-            let at = if h.seq == 0 { Some(GENESIS.to_string()) } else { hash_at_head };
+            let at = if h.seq == 0 {
+                Some(GENESIS.to_string())
+            } else {
+                hash_at_head
+            };
             if at.as_deref() != Some(h.hash.as_str()) {
                 return Err(tampered(h.seq, Tamper::HeadMismatch));
             }
         }
     }
-    Ok(Scan { last_seq: seq, last_hash, valid_len: valid_len as u64 })
+    Ok(Scan {
+        last_seq: seq,
+        last_hash,
+        valid_len: valid_len as u64,
+    })
 }
 
 /// Checks a head kept elsewhere against the log.
 fn check_head(_path: &Path, file: &mut File, scan: &Scan, head: &Head) -> Result<(), AuditError> {
     if head.seq > scan.last_seq {
-        return Err(tampered(scan.last_seq + 1, Tamper::Truncated { last: scan.last_seq, head: head.seq }));
+        return Err(tampered(
+            scan.last_seq + 1,
+            Tamper::Truncated {
+                last: scan.last_seq,
+                head: head.seq,
+            },
+        ));
     }
     if head.seq == 0 {
-        return if head.hash == GENESIS { Ok(()) } else { Err(tampered(0, Tamper::HeadMismatch)) };
+        return if head.hash == GENESIS {
+            Ok(())
+        } else {
+            Err(tampered(0, Tamper::HeadMismatch))
+        };
     }
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0))?;

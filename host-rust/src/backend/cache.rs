@@ -12,7 +12,9 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{
+    DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
+};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -20,7 +22,10 @@ use wasmtime::{Engine, Module};
 
 /// The file that would hold the artifact of a module with this digest.
 pub(crate) fn artifact_path(dir: &Path, module_sha256: &str) -> PathBuf {
-    dir.join(format!("mandate-{module_sha256}-wasmtime-{}.cwasm", wasmtime_version()))
+    dir.join(format!(
+        "mandate-{module_sha256}-wasmtime-{}.cwasm",
+        wasmtime_version()
+    ))
 }
 
 fn wasmtime_version() -> &'static str {
@@ -30,9 +35,13 @@ fn wasmtime_version() -> &'static str {
 
 /// Whether `dir` is a directory only the current user can write.
 fn trusted_dir(dir: &Path) -> bool {
-    let Ok(meta) = fs::metadata(dir) else { return false };
+    let Ok(meta) = fs::metadata(dir) else {
+        return false;
+    };
     // The owner of /proc/self is this process's user (no libc call needed).
-    let Ok(me) = fs::metadata("/proc/self") else { return false };
+    let Ok(me) = fs::metadata("/proc/self") else {
+        return false;
+    };
     meta.is_dir() && meta.uid() == me.uid() && meta.permissions().mode() & 0o022 == 0
 }
 
@@ -65,14 +74,23 @@ pub(crate) fn store(dir: &Path, module_sha256: &str, module: &Module) {
 }
 
 fn try_store(dir: &Path, module_sha256: &str, module: &Module) -> std::io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     if !trusted_dir(dir) {
         return Ok(());
     }
-    let artifact = module.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let artifact = module
+        .serialize()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let path = artifact_path(dir, module_sha256);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(&Sha256::digest(&artifact))?;
     f.write_all(&artifact)?;
     f.sync_all()?;

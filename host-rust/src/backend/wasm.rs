@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::{
-    Config, Engine, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, Trap, TypedFunc,
+    Config, Engine, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, Trap,
+    TypedFunc,
 };
 
 use super::cache;
@@ -80,7 +81,11 @@ impl WasmRuntime {
     /// # Errors
     /// [`HostError::Module`] when the bytes do not compile, import anything, or do not speak
     /// ABI version [`ABI_VERSION`].
-    pub fn new(module: &[u8], cache_dir: Option<&Path>, limits: WasmLimits) -> Result<Self, HostError> {
+    pub fn new(
+        module: &[u8],
+        cache_dir: Option<&Path>,
+        limits: WasmLimits,
+    ) -> Result<Self, HostError> {
         let mut config = Config::new();
         config.consume_fuel(true);
         let engine = Engine::new(&config).map_err(module_err)?;
@@ -96,16 +101,27 @@ impl WasmRuntime {
             }
         };
         if compiled.imports().len() != 0 {
-            return Err(HostError::Module("the module imports something; Mandate's imports nothing".into()));
+            return Err(HostError::Module(
+                "the module imports something; Mandate's imports nothing".into(),
+            ));
         }
         let linker: Linker<SlotData> = Linker::new(&engine);
         let pre = linker.instantiate_pre(&compiled).map_err(module_err)?;
-        let runtime = WasmRuntime { inner: Arc::new(RuntimeInner { engine, pre, limits, sha256 }) };
+        let runtime = WasmRuntime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                pre,
+                limits,
+                sha256,
+            }),
+        };
         // Check the exports and the ABI version once, up front.
         let mut slot = Slot::new(&runtime)?;
         let version = slot.abi_version()?;
         if version != ABI_VERSION {
-            return Err(HostError::Module(format!("module speaks ABI {version}, this SDK speaks {ABI_VERSION}")));
+            return Err(HostError::Module(format!(
+                "module speaks ABI {version}, this SDK speaks {ABI_VERSION}"
+            )));
         }
         Ok(runtime)
     }
@@ -114,7 +130,11 @@ impl WasmRuntime {
     ///
     /// # Errors
     /// [`HostError::Io`] when the file cannot be read, else as [`WasmRuntime::new`].
-    pub fn from_file(path: impl AsRef<Path>, cache_dir: Option<&Path>, limits: WasmLimits) -> Result<Self, HostError> {
+    pub fn from_file(
+        path: impl AsRef<Path>,
+        cache_dir: Option<&Path>,
+        limits: WasmLimits,
+    ) -> Result<Self, HostError> {
         let bytes = std::fs::read(path)?;
         Self::new(&bytes, cache_dir, limits)
     }
@@ -137,7 +157,9 @@ impl WasmRuntime {
     /// # Errors
     /// As instantiation fails.
     pub fn instantiate(&self) -> Result<RawInstance, HostError> {
-        Ok(RawInstance { slot: Slot::new(self)? })
+        Ok(RawInstance {
+            slot: Slot::new(self)?,
+        })
     }
 }
 
@@ -148,7 +170,12 @@ struct SlotData {
 }
 
 impl ResourceLimiter for SlotData {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_memory {
             self.memory_refused = true;
             return Ok(false);
@@ -156,7 +183,12 @@ impl ResourceLimiter for SlotData {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -190,17 +222,27 @@ impl Slot {
         let inner = &runtime.inner;
         let mut store = Store::new(
             &inner.engine,
-            SlotData { max_memory: inner.limits.memory_bytes, memory_refused: false },
+            SlotData {
+                max_memory: inner.limits.memory_bytes,
+                memory_refused: false,
+            },
         );
         store.limiter(|data| data as &mut dyn ResourceLimiter);
-        store.set_fuel(inner.limits.fuel_per_load).map_err(module_err)?;
-        let instance: Instance = inner.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
+        store
+            .set_fuel(inner.limits.fuel_per_load)
+            .map_err(module_err)?;
+        let instance: Instance = inner
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| classify(&store, e))?;
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| HostError::Module("the module exports no memory".into()))?;
         macro_rules! export {
             ($name:literal) => {
-                instance.get_typed_func(&mut store, $name).map_err(module_err)?
+                instance
+                    .get_typed_func(&mut store, $name)
+                    .map_err(module_err)?
             };
         }
         Ok(Slot {
@@ -219,22 +261,32 @@ impl Slot {
     }
 
     fn abi_version(&mut self) -> Result<u32, HostError> {
-        self.store.set_fuel(self.limits.fuel_per_call).map_err(module_err)?;
-        self.abi_version.call(&mut self.store, ()).map_err(|e| classify(&self.store, e))
+        self.store
+            .set_fuel(self.limits.fuel_per_call)
+            .map_err(module_err)?;
+        self.abi_version
+            .call(&mut self.store, ())
+            .map_err(|e| classify(&self.store, e))
     }
 
     /// Reads and frees an answer buffer.
     fn take_answer(&mut self, packed: u64) -> Result<Vec<u8>, HostError> {
         if packed == 0 {
-            return Err(HostError::LimitExceeded("the module could not allocate its answer".into()));
+            return Err(HostError::LimitExceeded(
+                "the module could not allocate its answer".into(),
+            ));
         }
         let ptr = (packed >> 32) as u32;
         let len = (packed & 0xffff_ffff) as u32;
         let mut out = vec![0u8; len as usize];
         self.memory
             .read(&self.store, ptr as usize, &mut out)
-            .map_err(|_| HostError::Trap("the module answered a buffer outside its memory".into()))?;
-        self.free.call(&mut self.store, (ptr, len)).map_err(|e| classify(&self.store, e))?;
+            .map_err(|_| {
+                HostError::Trap("the module answered a buffer outside its memory".into())
+            })?;
+        self.free
+            .call(&mut self.store, (ptr, len))
+            .map_err(|e| classify(&self.store, e))?;
         Ok(out)
     }
 
@@ -245,13 +297,20 @@ impl Slot {
         let ptr = if len == 0 {
             0
         } else {
-            let ptr = self.alloc.call(&mut self.store, len).map_err(|e| classify(&self.store, e))?;
+            let ptr = self
+                .alloc
+                .call(&mut self.store, len)
+                .map_err(|e| classify(&self.store, e))?;
             if ptr == 0 {
-                return Err(HostError::LimitExceeded("the module could not allocate the input".into()));
+                return Err(HostError::LimitExceeded(
+                    "the module could not allocate the input".into(),
+                ));
             }
             self.memory
                 .write(&mut self.store, ptr as usize, input)
-                .map_err(|_| HostError::Trap("mandate_alloc answered a buffer outside memory".into()))?;
+                .map_err(|_| {
+                    HostError::Trap("mandate_alloc answered a buffer outside memory".into())
+                })?;
             ptr
         };
         let func = match export {
@@ -260,16 +319,26 @@ impl Slot {
             Export::ApplyReplay => self.apply_replay.clone(),
             Export::Mint => self.mint.clone(),
         };
-        let packed = func.call(&mut self.store, (ptr, len)).map_err(|e| classify(&self.store, e))?;
+        let packed = func
+            .call(&mut self.store, (ptr, len))
+            .map_err(|e| classify(&self.store, e))?;
         if len != 0 {
-            self.free.call(&mut self.store, (ptr, len)).map_err(|e| classify(&self.store, e))?;
+            self.free
+                .call(&mut self.store, (ptr, len))
+                .map_err(|e| classify(&self.store, e))?;
         }
         self.take_answer(packed)
     }
 
+    /// `mandate_status`, on the load budget (it is part of loading).
     fn status(&mut self) -> Result<Vec<u8>, HostError> {
-        self.store.set_fuel(self.limits.fuel_per_call).map_err(module_err)?;
-        let packed = self.status.call(&mut self.store, ()).map_err(|e| classify(&self.store, e))?;
+        self.store
+            .set_fuel(self.limits.fuel_per_load)
+            .map_err(module_err)?;
+        let packed = self
+            .status
+            .call(&mut self.store, ())
+            .map_err(|e| classify(&self.store, e))?;
         self.take_answer(packed)
     }
 }
@@ -296,8 +365,15 @@ pub(crate) struct WasmEngine {
 impl WasmEngine {
     /// Loads `config` into a first instance. Fails only when the module cannot run; a bad
     /// config gives an engine whose instances deny.
-    pub(crate) fn load(runtime: &WasmRuntime, config: &[u8]) -> Result<(WasmEngine, Vec<u8>), HostError> {
-        let engine = WasmEngine { runtime: runtime.clone(), config: Arc::from(config), idle: Mutex::new(Vec::new()) };
+    pub(crate) fn load(
+        runtime: &WasmRuntime,
+        config: &[u8],
+    ) -> Result<(WasmEngine, Vec<u8>), HostError> {
+        let engine = WasmEngine {
+            runtime: runtime.clone(),
+            config: Arc::from(config),
+            idle: Mutex::new(Vec::new()),
+        };
         let mut slot = engine.new_slot()?;
         let status = slot.status()?;
         engine.put_back(slot);
@@ -313,7 +389,11 @@ impl WasmEngine {
     }
 
     fn take(&self) -> Result<Slot, HostError> {
-        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         match idle {
             Some(slot) => Ok(slot),
             None => self.new_slot(),
@@ -421,7 +501,10 @@ impl RawInstance {
     pub fn alloc_raw(&mut self, len: u32) -> Result<u32, HostError> {
         let fuel = self.fuel();
         self.slot.store.set_fuel(fuel).map_err(module_err)?;
-        self.slot.alloc.call(&mut self.slot.store, len).map_err(|e| classify(&self.slot.store, e))
+        self.slot
+            .alloc
+            .call(&mut self.slot.store, len)
+            .map_err(|e| classify(&self.slot.store, e))
     }
 
     /// Calls `mandate_free(ptr, len)` directly.
@@ -431,7 +514,10 @@ impl RawInstance {
     pub fn free_raw(&mut self, ptr: u32, len: u32) -> Result<(), HostError> {
         let fuel = self.fuel();
         self.slot.store.set_fuel(fuel).map_err(module_err)?;
-        self.slot.free.call(&mut self.slot.store, (ptr, len)).map_err(|e| classify(&self.slot.store, e))
+        self.slot
+            .free
+            .call(&mut self.slot.store, (ptr, len))
+            .map_err(|e| classify(&self.slot.store, e))
     }
 
     /// Calls `mandate_decide(ptr, len)` with any pointer and length (no buffer management),
@@ -442,7 +528,11 @@ impl RawInstance {
     pub fn decide_raw(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>, HostError> {
         let fuel = self.fuel();
         self.slot.store.set_fuel(fuel).map_err(module_err)?;
-        let packed = self.slot.decide.call(&mut self.slot.store, (ptr, len)).map_err(|e| classify(&self.slot.store, e))?;
+        let packed = self
+            .slot
+            .decide
+            .call(&mut self.slot.store, (ptr, len))
+            .map_err(|e| classify(&self.slot.store, e))?;
         self.slot.take_answer(packed)
     }
 

@@ -42,13 +42,20 @@ impl MemoryReplayStore {
     /// A store holding at most `capacity` live entries.
     #[must_use]
     pub fn new(capacity: usize) -> Self {
-        MemoryReplayStore { capacity, inner: Mutex::new(Inner::default()) }
+        MemoryReplayStore {
+            capacity,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     /// How many entries are live (not yet purged).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).by_jti.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_jti
+            .len()
     }
 
     /// Whether no entry is live.
@@ -96,15 +103,25 @@ mod tests {
     use super::*;
 
     fn e(jti: &str, exp: i64) -> UseOnce {
-        UseOnce { jti: jti.into(), exp, kind: "proof".into() }
+        UseOnce {
+            jti: jti.into(),
+            exp,
+            kind: "proof".into(),
+        }
     }
 
     #[test]
     fn second_use_is_a_replay_until_exp() {
         let s = MemoryReplayStore::new(10);
         assert!(s.record_now(&[e("a", 100)], 50).unwrap().is_empty());
-        assert_eq!(s.record_now(&[e("a", 100)], 60).unwrap(), vec!["a".to_string()]);
-        assert_eq!(s.record_now(&[e("a", 100)], 100).unwrap(), vec!["a".to_string()]);
+        assert_eq!(
+            s.record_now(&[e("a", 100)], 60).unwrap(),
+            vec!["a".to_string()]
+        );
+        assert_eq!(
+            s.record_now(&[e("a", 100)], 100).unwrap(),
+            vec!["a".to_string()]
+        );
         // After exp the entry is forgotten (the token itself is expired by then).
         assert!(s.record_now(&[e("a", 200)], 101).unwrap().is_empty());
     }
@@ -113,9 +130,15 @@ mod tests {
     fn full_store_refuses_instead_of_forgetting() {
         let s = MemoryReplayStore::new(2);
         s.record_now(&[e("a", 100), e("b", 100)], 0).unwrap();
-        assert!(matches!(s.record_now(&[e("c", 100)], 0), Err(ReplayError::Full(2))));
+        assert!(matches!(
+            s.record_now(&[e("c", 100)], 0),
+            Err(ReplayError::Full(2))
+        ));
         // Still a replay, not forgotten.
-        assert_eq!(s.record_now(&[e("a", 100)], 0).unwrap(), vec!["a".to_string()]);
+        assert_eq!(
+            s.record_now(&[e("a", 100)], 0).unwrap(),
+            vec!["a".to_string()]
+        );
         // Expiry frees room.
         assert!(s.record_now(&[e("c", 300)], 101).unwrap().is_empty());
         assert_eq!(s.len(), 1);
@@ -124,6 +147,9 @@ mod tests {
     #[test]
     fn duplicate_within_one_call_is_a_replay() {
         let s = MemoryReplayStore::new(10);
-        assert_eq!(s.record_now(&[e("a", 100), e("a", 100)], 0).unwrap(), vec!["a".to_string()]);
+        assert_eq!(
+            s.record_now(&[e("a", 100), e("a", 100)], 0).unwrap(),
+            vec!["a".to_string()]
+        );
     }
 }

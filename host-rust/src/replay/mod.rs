@@ -42,7 +42,11 @@ pub trait ReplayStore: Send + Sync {
     ///
     /// Entries that were new stay recorded even when others were replays: a replay attempt
     /// burns the fresh nonces it carried, which only ever fails closed.
-    fn record(&self, entries: &[UseOnce], now: i64) -> impl Future<Output = Result<Vec<String>, ReplayError>> + Send;
+    fn record(
+        &self,
+        entries: &[UseOnce],
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<String>, ReplayError>> + Send;
 }
 
 /// Why a replay store could not answer. The decision is then a deny with

@@ -47,7 +47,8 @@ impl RedisReplayStore<ConnectionManager> {
     /// # Errors
     /// [`ReplayError::Unavailable`] when the URL is invalid.
     pub fn connect(url: &str) -> Result<Self, ReplayError> {
-        let client = redis::Client::open(url).map_err(|e| ReplayError::Unavailable(e.to_string()))?;
+        let client =
+            redis::Client::open(url).map_err(|e| ReplayError::Unavailable(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(DEFAULT_TIMEOUT))
             .set_response_timeout(Some(DEFAULT_TIMEOUT))
@@ -66,7 +67,11 @@ where
     /// a Redis Cluster connection.
     #[must_use]
     pub fn with_connection(conn: C) -> Self {
-        RedisReplayStore { conn, prefix: DEFAULT_PREFIX.to_string(), timeout: DEFAULT_TIMEOUT }
+        RedisReplayStore {
+            conn,
+            prefix: DEFAULT_PREFIX.to_string(),
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 
     /// Uses another key prefix (keep it equal on every node that shares the store).
@@ -87,14 +92,29 @@ where
     async fn set_nx(&self, entry: &UseOnce, now: i64) -> Result<bool, ReplayError> {
         // Remember it through the whole second of `exp` (the core accepts at `now == exp`), and
         // never for less than a second.
-        let ttl_ms = entry.exp.saturating_sub(now).saturating_add(1).max(1).saturating_mul(1000);
+        let ttl_ms = entry
+            .exp
+            .saturating_sub(now)
+            .saturating_add(1)
+            .max(1)
+            .saturating_mul(1000);
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("SET");
-        cmd.arg(format!("{}{}", self.prefix, entry.jti)).arg(1).arg("NX").arg("PX").arg(ttl_ms);
-        let reply = tokio::time::timeout(self.timeout, cmd.query_async::<Option<String>>(&mut conn))
-            .await
-            .map_err(|_| ReplayError::Unavailable(format!("redis did not answer within {:?}", self.timeout)))?
-            .map_err(|e| ReplayError::Unavailable(e.to_string()))?;
+        cmd.arg(format!("{}{}", self.prefix, entry.jti))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms);
+        let reply =
+            tokio::time::timeout(self.timeout, cmd.query_async::<Option<String>>(&mut conn))
+                .await
+                .map_err(|_| {
+                    ReplayError::Unavailable(format!(
+                        "redis did not answer within {:?}",
+                        self.timeout
+                    ))
+                })?
+                .map_err(|e| ReplayError::Unavailable(e.to_string()))?;
         Ok(reply.is_some())
     }
 }

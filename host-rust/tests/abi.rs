@@ -1,0 +1,170 @@
+//! The module's ABI under garbage, through wasmtime: random bytes, truncated JSON, absurd
+//! lengths, length 0, pointers out of range. No call may trap, and nothing may be allowed.
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use mandate_host::RawInstance;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn instance() -> RawInstance {
+    let mut i = common::runtime().instantiate().unwrap();
+    let v = common::vectors();
+    let status = i
+        .load(v["loads"]["default"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert!(String::from_utf8_lossy(&status).contains("\"ok\":true"));
+    i
+}
+
+/// The answer is JSON and is not an allow.
+fn not_allowed(out: &[u8]) {
+    let v: Value = serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("answer is not JSON ({e}): {}", String::from_utf8_lossy(out)));
+    assert_ne!(
+        v.get("decision").and_then(Value::as_str),
+        Some("allow"),
+        "{v}"
+    );
+}
+
+/// A real allow input, to truncate and mutate.
+fn allow_input() -> Vec<u8> {
+    let v = common::vectors();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "seed/allow-trusted-network")
+        .unwrap();
+    case["input"].as_str().unwrap().as_bytes().to_vec()
+}
+
+#[test]
+fn the_real_input_is_allowed_so_the_properties_mean_something() {
+    let mut i = instance();
+    let out = i.decide(&allow_input()).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("\"decision\":\"allow\""));
+}
+
+#[test]
+fn edge_lengths_and_pointers() {
+    let mut i = instance();
+    // len 0: the empty input.
+    not_allowed(&i.decide(b"").unwrap());
+    not_allowed(&i.decide_raw(0, 0).unwrap());
+    // Absurd lengths: alloc refuses (0), never traps.
+    for len in [u32::MAX, u32::MAX / 2, 1 << 30, (64 << 20) + 1] {
+        assert_eq!(i.alloc_raw(len).unwrap(), 0, "alloc({len})");
+    }
+    // Pointers that name no buffer: an error answer, no trap.
+    let size = u32::try_from(i.memory_size()).unwrap();
+    for (ptr, len) in [
+        (0, 10),
+        (1, 1),
+        (size - 1, 1),
+        (size, 1),
+        (u32::MAX, 1),
+        (8, u32::MAX),
+        (u32::MAX, u32::MAX),
+    ] {
+        let out = i.decide_raw(ptr, len).unwrap();
+        assert!(
+            String::from_utf8_lossy(&out).contains("abi.invalid_buffer"),
+            "({ptr}, {len})"
+        );
+    }
+    // A real buffer with a length past its end, a freed buffer, a double free.
+    let p = i.alloc_raw(16).unwrap();
+    assert_ne!(p, 0);
+    i.write_memory(p, b"{\"now\":1}").unwrap();
+    assert!(String::from_utf8_lossy(&i.decide_raw(p, 17).unwrap()).contains("abi.invalid_buffer"));
+    not_allowed(&i.decide_raw(p, 9).unwrap());
+    i.free_raw(p, 16).unwrap();
+    i.free_raw(p, 16).unwrap();
+    i.free_raw(12345, 99).unwrap();
+    assert!(String::from_utf8_lossy(&i.decide_raw(p, 9).unwrap()).contains("abi.invalid_buffer"));
+    // The instance still decides.
+    assert!(
+        String::from_utf8_lossy(&i.decide(&allow_input()).unwrap())
+            .contains("\"decision\":\"allow\"")
+    );
+}
+
+#[test]
+fn garbage_to_every_entry_point_gets_an_error_answer() {
+    let mut i = instance();
+    for bytes in [
+        &b""[..],
+        b"\xff\xfe",
+        b"{",
+        b"[]",
+        b"null",
+        b"{\"kind\":\"proof\"}",
+    ] {
+        not_allowed(&i.decide(bytes).unwrap());
+        not_allowed(&i.apply_replay(bytes).unwrap());
+        let minted: Value = serde_json::from_slice(&i.mint(bytes).unwrap()).unwrap();
+        assert!(minted.get("error").is_some(), "{minted}");
+    }
+    // A config that does not load keeps the loaded engine (the module's documented rule).
+    let status: Value = serde_json::from_slice(&i.load(b"garbage").unwrap()).unwrap();
+    assert_eq!(status["ok"], false);
+    let serving: Value = serde_json::from_slice(&i.status().unwrap()).unwrap();
+    assert_eq!(serving["ok"], true);
+    assert!(
+        String::from_utf8_lossy(&i.decide(&allow_input()).unwrap())
+            .contains("\"decision\":\"allow\"")
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_trap_or_allow(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let mut i = instance();
+        not_allowed(&i.decide(&bytes).unwrap());
+        not_allowed(&i.apply_replay(&bytes).unwrap());
+        let _ = i.mint(&bytes).unwrap();
+        let _ = i.load(&bytes).unwrap();
+        not_allowed(&i.decide(&bytes).unwrap());
+    }
+
+    #[test]
+    fn truncated_and_flipped_allow_inputs_never_allow(cut in 0usize..4000, flip in any::<(usize, u8)>()) {
+        let mut i = instance();
+        let input = allow_input();
+        let cut = cut % input.len();
+        not_allowed(&i.decide(&input[..cut]).unwrap());
+        let mut flipped = input.clone();
+        let at = flip.0 % flipped.len();
+        let bit = 1u8 << (flip.1 % 8);
+        flipped[at] ^= bit;
+        let out = i.decide(&flipped).unwrap();
+        // A flip outside the credentials may be harmless (an IP still inside the trusted
+        // range); a flip anywhere inside the signed tokens must never be allowed.
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        if v["decision"] == "allow" {
+            let text = std::str::from_utf8(&input).unwrap();
+            let (start, end) = (text.find("eyJ").unwrap(), text.find(",\"now\"").unwrap());
+            prop_assert!(!(start..end).contains(&at), "a flip at {at} inside the credentials was allowed: {v}");
+        }
+    }
+
+    #[test]
+    fn random_pointers_never_trap(ptr in any::<u32>(), len in any::<u32>()) {
+        let mut i = instance();
+        let out = i.decide_raw(ptr, len).unwrap();
+        not_allowed(&out);
+        prop_assert_eq!(i.alloc_raw(len.max(1 << 27)).unwrap(), 0);
+        i.free_raw(ptr, len).unwrap();
+    }
+}

@@ -1,0 +1,305 @@
+//! The audit log: tamper evidence (edit, delete, reorder, truncate) and crash recovery.
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use mandate_host::audit::{self, AuditError, AuditLog, AuditOptions, Head, Redactor, Tamper};
+use serde_json::json;
+
+fn record(i: u64) -> serde_json::Value {
+    json!({"v": 1, "decision_id": format!("d-{i}"), "outcome": if i.is_multiple_of(2) { "allow" } else { "deny" },
+           "user": "alice", "agent": "agent:booker", "request": {"ip": "10.20.0.7", "uri": "https://api.example.com/x"}})
+}
+
+/// A log with `n` records; returns its path and the receipts.
+fn log_with(dir: &Path, n: u64) -> (PathBuf, Vec<audit::Receipt>) {
+    let path = dir.join("audit.log");
+    let (log, recovery) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    assert!(recovery.is_none());
+    let receipts = (1..=n).map(|i| log.append(&record(i)).unwrap()).collect();
+    (path, receipts)
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(path, text).unwrap();
+}
+
+fn tamper_at(path: &Path) -> (u64, Tamper) {
+    match audit::verify(path, None) {
+        Err(AuditError::Tampered { record, tamper }) => (record, tamper),
+        other => panic!("expected tampering to be found, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_intact_log_verifies_and_receipts_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, receipts) = log_with(dir.path(), 5);
+    let report = audit::verify(&path, None).unwrap();
+    assert_eq!(report.records, 5);
+    assert_eq!(report.last_hash, receipts[4].hash);
+    assert_eq!(
+        receipts.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    let l = lines(&path);
+    let second: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+    assert_eq!(second["prev"], receipts[0].hash.as_str());
+    assert_eq!(second["seq"], 2);
+    assert_eq!(audit::line_hash(l[1].as_bytes()), receipts[1].hash);
+    // A receipt kept elsewhere verifies too.
+    audit::verify(
+        &path,
+        Some(&Head {
+            seq: 3,
+            hash: receipts[2].hash.clone(),
+        }),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_edit_is_found_at_the_record_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = log_with(dir.path(), 5);
+    let mut l = lines(&path);
+    l[2] = l[2].replace("\"deny\"", "\"allow\""); // record 3 was a deny
+    write_lines(&path, &l);
+    assert_eq!(tamper_at(&path), (4, Tamper::Chain { previous: 3 }));
+}
+
+#[test]
+fn an_edit_that_is_not_canonical_is_found_at_that_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = log_with(dir.path(), 3);
+    let mut l = lines(&path);
+    l[1] = l[1].replacen('{', "{ ", 1);
+    write_lines(&path, &l);
+    assert_eq!(tamper_at(&path), (2, Tamper::NotCanonical));
+}
+
+#[test]
+fn an_edit_of_the_last_record_is_found_by_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = log_with(dir.path(), 4);
+    let mut l = lines(&path);
+    l[3] = l[3].replace("d-4", "d-x");
+    write_lines(&path, &l);
+    assert_eq!(tamper_at(&path), (4, Tamper::HeadMismatch));
+}
+
+#[test]
+fn a_deletion_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = log_with(dir.path(), 5);
+    let mut l = lines(&path);
+    l.remove(1); // record 2
+    write_lines(&path, &l);
+    assert_eq!(
+        tamper_at(&path),
+        (
+            2,
+            Tamper::Sequence {
+                expected: 2,
+                found: 3
+            }
+        )
+    );
+}
+
+#[test]
+fn a_reordering_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = log_with(dir.path(), 5);
+    let mut l = lines(&path);
+    l.swap(2, 3); // records 3 and 4
+    write_lines(&path, &l);
+    assert_eq!(
+        tamper_at(&path),
+        (
+            3,
+            Tamper::Sequence {
+                expected: 3,
+                found: 4
+            }
+        )
+    );
+}
+
+#[test]
+fn a_truncation_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, receipts) = log_with(dir.path(), 5);
+    let l = lines(&path);
+    write_lines(&path, &l[..3]); // records 4 and 5 cut off
+    assert_eq!(
+        tamper_at(&path),
+        (4, Tamper::Truncated { last: 3, head: 5 })
+    );
+    // Also with the head file gone, against a receipt kept elsewhere.
+    std::fs::remove_file(audit::head_path(&path)).unwrap();
+    assert!(matches!(tamper_at(&path), (3, Tamper::HeadUnreadable(_))));
+    let ext = Head {
+        seq: 5,
+        hash: receipts[4].hash.clone(),
+    };
+    assert!(matches!(
+        audit::verify(&path, Some(&ext)),
+        Err(AuditError::Tampered { record: 3, .. } | AuditError::Tampered { record: 4, .. })
+    ));
+    // Opening a truncated log refuses to append onto it.
+    assert!(AuditLog::open(&path, AuditOptions::default()).is_err());
+}
+
+#[test]
+fn a_cut_in_the_middle_of_an_acknowledged_record_is_truncation_not_a_torn_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = log_with(dir.path(), 3);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let (record, _) = tamper_at(&path);
+    assert_eq!(record, 3);
+    // Open does not "repair" this away: record 3 was acknowledged.
+    assert!(matches!(
+        AuditLog::open(&path, AuditOptions::default()),
+        Err(AuditError::Tampered {
+            tamper: Tamper::Truncated { last: 2, head: 3 },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_crash_mid_append_loses_no_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, receipts) = log_with(dir.path(), 4);
+    // The crash: half of a fifth line reached the disk, the head was never updated.
+    let fifth = format!(
+        r#"{{"audit":{{"decision_id":"d-5"}},"prev":"{}","seq":5}}"#,
+        receipts[3].hash
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(&fifth.as_bytes()[..fifth.len() / 2]).unwrap();
+    drop(f);
+    assert!(matches!(tamper_at(&path), (5, Tamper::TornTail { .. })));
+
+    let (log, recovery) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    let recovery = recovery.expect("the torn tail is reported");
+    assert_eq!(recovery.kept_through, 4);
+    assert_eq!(recovery.truncated_bytes, (fifth.len() / 2) as u64);
+    assert_eq!(log.head(), receipts[3]);
+    let next = log.append(&record(5)).unwrap();
+    assert_eq!(next.seq, 5);
+    let report = audit::verify(&path, None).unwrap();
+    assert_eq!(report.records, 5);
+    // Every acknowledged record is still there, byte for byte.
+    let l = lines(&path);
+    for r in &receipts {
+        assert_eq!(audit::line_hash(l[(r.seq - 1) as usize].as_bytes()), r.hash);
+    }
+}
+
+#[test]
+fn a_complete_but_unacknowledged_last_line_is_dropped_on_open() {
+    // The crash came after the line was written but it is garbage past the head: never acked.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, receipts) = log_with(dir.path(), 2);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"\0\0\0\0\0\0\n").unwrap();
+    drop(f);
+    let (log, recovery) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    assert_eq!(recovery.unwrap().truncated_bytes, 7);
+    assert_eq!(log.head(), receipts[1]);
+    audit::verify(&path, None).unwrap();
+}
+
+#[test]
+fn reopening_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, receipts) = log_with(dir.path(), 2);
+    let (log, recovery) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    assert!(recovery.is_none());
+    let r3 = log.append(&record(3)).unwrap();
+    assert_eq!(r3.seq, 3);
+    let third: serde_json::Value = serde_json::from_str(&lines(&path)[2]).unwrap();
+    assert_eq!(third["prev"], receipts[1].hash.as_str());
+    assert_eq!(audit::verify(&path, None).unwrap().records, 3);
+}
+
+#[test]
+fn sensitive_fields_are_hmaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let redactor = Redactor::new(b"audit-key".to_vec(), ["/user", "/request/ip"]);
+    let (log, _) = AuditLog::open(
+        &path,
+        AuditOptions {
+            redactor: Some(redactor.clone()),
+        },
+    )
+    .unwrap();
+    log.append(&record(1)).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("alice") && !text.contains("10.20.0.7"),
+        "{text}"
+    );
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        line["audit"]["user"],
+        redactor.hash(&json!("alice")).as_str()
+    );
+    assert!(
+        line["audit"]["request"]["ip"]
+            .as_str()
+            .unwrap()
+            .starts_with(audit::HMAC_PREFIX)
+    );
+    assert_eq!(line["audit"]["agent"], "agent:booker");
+    audit::verify(&path, None).unwrap();
+}
+
+#[tokio::test]
+async fn decisions_are_audited_from_their_audit_object() {
+    // The record content is the decision's `audit` object, as the engine made it.
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/vectors/conformance.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let output: serde_json::Value =
+        serde_json::from_str(v["cases"][0]["output"].as_str().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let (log, _) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    log.append(&output["audit"]).unwrap();
+    assert!(log.append(&json!("not an object")).is_err());
+    let line: serde_json::Value = serde_json::from_str(lines(&path)[0].as_str()).unwrap();
+    assert_eq!(line["audit"], output["audit"]);
+}
