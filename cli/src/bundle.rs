@@ -59,7 +59,7 @@ pub struct BuildArgs {
     /// Trusted issuers: a YAML or JSON list of {iss, keys, audiences, typ}; a key may be a JWK or a path to one.
     #[arg(long)]
     pub issuers: PathBuf,
-    /// The revision label (default: build-<unix time>).
+    /// The revision label (default: build-UNIXTIME).
     #[arg(long)]
     pub revision: Option<String>,
     /// How long the bundle is valid (e.g. 24h, 7d).

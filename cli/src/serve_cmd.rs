@@ -43,7 +43,7 @@ pub struct ServeArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "5s", value_parser = parse_ms)]
     pub timeout: Duration,
-    /// Map requests seen by /v1/check to actions: 'METHOD PATH-GLOB ACTION [RESOURCE]' (repeatable).
+    /// Map requests seen by /v1/check to actions: 'METHOD PATH-GLOB ACTION', optionally followed by a RESOURCE (repeatable).
     #[arg(long = "route")]
     pub routes: Vec<Route>,
     /// Scheme of original requests at /v1/check when x-forwarded-proto is absent.
