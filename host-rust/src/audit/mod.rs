@@ -228,6 +228,18 @@ impl AuditLog {
         Ok(Receipt { seq, hash })
     }
 
+    /// Appends a decision's `audit` object (see [`AuditLog::append`]).
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`]; [`AuditError::InvalidRecord`] when the decision has no audit
+    /// object.
+    pub fn append_decision(&self, decision: &crate::Decision) -> Result<Receipt, AuditError> {
+        match decision.audit() {
+            Some(audit) => self.append(audit),
+            None => Err(AuditError::InvalidRecord("the decision carries no audit object".into())),
+        }
+    }
+
     /// The last acknowledged record (seq 0 and [`GENESIS`] for an empty log).
     #[must_use]
     pub fn head(&self) -> Receipt {

@@ -547,6 +547,13 @@ impl RawInstance {
             .map_err(|e| HostError::Trap(e.to_string()))
     }
 
+    /// Fuel the last call used (of the per-call budget; about one unit per wasm instruction).
+    #[must_use]
+    pub fn fuel_used(&self) -> u64 {
+        let left = self.slot.store.get_fuel().unwrap_or(0);
+        self.slot.limits.fuel_per_call.saturating_sub(left)
+    }
+
     /// The module's memory size in bytes.
     #[must_use]
     pub fn memory_size(&self) -> usize {
