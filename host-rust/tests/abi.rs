@@ -55,7 +55,10 @@ fn the_real_input_is_allowed_so_the_properties_mean_something() {
     // The default fuel budget leaves a wide margin over a real decision.
     let used = i.fuel_used();
     eprintln!("fuel for one allow (2 ES256 verifies + guardrail): {used}");
-    assert!(used > 0 && used < mandate_host::WasmLimits::default().fuel_per_call / 10, "{used}");
+    assert!(
+        used > 0 && used < mandate_host::WasmLimits::default().fuel_per_call / 10,
+        "{used}"
+    );
 }
 
 #[test]

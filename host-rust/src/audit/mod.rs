@@ -236,7 +236,9 @@ impl AuditLog {
     pub fn append_decision(&self, decision: &crate::Decision) -> Result<Receipt, AuditError> {
         match decision.audit() {
             Some(audit) => self.append(audit),
-            None => Err(AuditError::InvalidRecord("the decision carries no audit object".into())),
+            None => Err(AuditError::InvalidRecord(
+                "the decision carries no audit object".into(),
+            )),
         }
     }
 

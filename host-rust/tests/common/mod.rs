@@ -68,11 +68,13 @@ impl ReplayStore for DownStore {
 pub const NOW: i64 = 1_800_000_000;
 pub const API: &str = "https://api.example.com";
 pub const IDP: &str = "https://idp.example.com";
+pub const PDP: &str = "https://pdp.example.com";
 
 /// A fresh world made with the issuer helpers: random keys, a signed bundle with one agent and
 /// the seed's guardrail, a delegation from alice.
 pub struct World {
     pub root: PrivateJwk,
+    pub pdp: PrivateJwk,
     pub idp: PrivateJwk,
     pub agent: PrivateJwk,
     pub config: Vec<u8>,
@@ -100,11 +102,16 @@ impl World {
         let root = issuer::generate_key(Some("root-1")).unwrap();
         let idp = issuer::generate_key(Some("idp-1")).unwrap();
         let agent = issuer::generate_key(Some("a-1")).unwrap();
+        let pdp = issuer::generate_key(Some("pdp-1")).unwrap();
         let contents = json!({
             "revision": format!("host-tests-{}", issuer::random_id().unwrap()),
             "iat": NOW - 3600,
             "exp": NOW + 86_400,
-            "issuers": [{"iss": IDP, "keys": [idp.public().to_json_value()], "audiences": [API], "typ": ["at+jwt"]}],
+            "issuers": [
+                {"iss": IDP, "keys": [idp.public().to_json_value()], "audiences": [API], "typ": ["at+jwt"]},
+                {"iss": PDP, "keys": [pdp.public().to_json_value()], "audiences": [API], "typ": ["mandate-grant+jwt"]}
+            ],
+            "settings": {"grant_issuer": PDP, "grant_max_ttl": 60},
             "agents": [{
                 "id": "agent:booker", "owner": "team:travel", "status": "active",
                 "keys": [agent.public().to_json_value()],
@@ -115,7 +122,7 @@ impl World {
             "data": {"trusted_networks": ["10.20.0.0/16"], "secret_owner": "alice"}
         });
         let bundle = issuer::sign_bundle(&contents, &root);
-        let config = issuer::load_config(&bundle, &[root.public().clone()], None);
+        let config = issuer::load_config(&bundle, &[root.public().clone()], Some(&pdp));
         let delegation = issuer::delegation(
             &json!({
                 "iss": IDP, "sub": "alice", "aud": API, "iat": NOW - 300, "exp": NOW + 3600,
@@ -126,11 +133,26 @@ impl World {
         );
         World {
             root,
+            pdp,
             idp,
             agent,
             config,
             delegation,
         }
+    }
+
+    /// A decide input asking for a grant (`grant_jti`) on the allow.
+    pub fn input_minting(&self, jti: &str, grant_jti: &str) -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(&self.input(jti)).unwrap();
+        v["mint_grant"] = json!({"aud": API, "ttl": 30, "jti": grant_jti});
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    /// A decide input presenting an ephemeral grant for the same request.
+    pub fn input_with_grant(&self, grant: &str) -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(&self.input("unused")).unwrap();
+        v["credentials"] = json!({"grant": grant});
+        serde_json::to_vec(&v).unwrap()
     }
 
     /// A decide input reading the secret, with a proof carrying `jti`.
