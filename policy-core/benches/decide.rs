@@ -7,12 +7,13 @@
     missing_docs
 )]
 
+use core::hint::black_box;
+use core::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mandate_core::jose::{Es256Verifier, P256Verifier};
 use mandate_core::policy::Guardrails;
 use mandate_core::{Pdp, PrivateJwk};
 use serde_json::{Value, json};
-use std::hint::black_box;
 
 fn vectors() -> Value {
     let text = std::fs::read_to_string(concat!(
@@ -90,7 +91,7 @@ fn benches(c: &mut Criterion) {
 
 criterion_group! {
     name = decide;
-    config = Criterion::default().sample_size(30).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
+    config = Criterion::default().sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     targets = benches
 }
 criterion_main!(decide);
