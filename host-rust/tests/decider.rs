@@ -261,3 +261,50 @@ fn the_cache_is_keyed_by_module_and_survives_corruption() {
     mandate_host::WasmRuntime::new(&bytes, Some(&open), WasmLimits::default()).unwrap();
     assert_eq!(std::fs::read_dir(&open).unwrap().count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_during_traffic_never_disturb_decisions() {
+    let world = Arc::new(World::new());
+    let other = World::new();
+    let mut bad: serde_json::Value = serde_json::from_slice(&other.config).unwrap();
+    bad["trust_keys"] =
+        serde_json::from_slice::<serde_json::Value>(&world.config).unwrap()["trust_keys"].clone();
+    let bad = serde_json::to_vec(&bad).unwrap();
+    for backend in backends() {
+        let d = Arc::new(
+            Decider::with_config(backend.clone(), MemoryReplayStore::default(), &world.config)
+                .unwrap(),
+        );
+        let mut tasks = Vec::new();
+        for t in 0..4 {
+            let (d, w) = (Arc::clone(&d), Arc::clone(&world));
+            tasks.push(tokio::spawn(async move {
+                let mut codes = Vec::new();
+                for i in 0..10 {
+                    let decision = d.decide(&w.input(&format!("t{t}-{i}"))).await;
+                    codes.push(decision.code().map(str::to_string));
+                }
+                codes
+            }));
+        }
+        // Meanwhile: failed reloads (bad signature, garbage) and good reloads of the same bundle.
+        for i in 0..10 {
+            let cfg: &[u8] = match i % 3 {
+                0 => &bad,
+                1 => b"\xff",
+                _ => &world.config,
+            };
+            let r = d.load(cfg);
+            assert_eq!(r.is_ok(), i % 3 == 2);
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            let codes = t.await.unwrap();
+            assert!(
+                codes.iter().all(Option::is_none),
+                "{}: {codes:?}",
+                backend.name()
+            );
+        }
+    }
+}

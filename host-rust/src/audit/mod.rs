@@ -31,6 +31,9 @@
 //! expected head.
 //!
 //! Sensitive fields can be replaced by their keyed hash before writing ([`Redactor`]).
+//!
+//! Opening a log reads and verifies it whole (linear in its size): rotate logs, and start a new
+//! file's chain afresh, rather than growing one file for ever.
 
 mod canonical;
 mod redact;

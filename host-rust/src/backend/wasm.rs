@@ -163,7 +163,9 @@ impl WasmRuntime {
     }
 }
 
-/// What each store carries: the memory limiter, and whether it refused to grow.
+/// What each store carries: the memory limiter, and whether it refused to grow. (wasmtime's
+/// `StoreLimits` would bound memory the same way but cannot say afterwards that it refused, and
+/// that is what tells a memory-exhaustion trap, `host.limit_exceeded`, from any other.)
 struct SlotData {
     max_memory: usize,
     memory_refused: bool,
