@@ -2,7 +2,7 @@
 //! with a key the caller supplies. The issuer helpers of every host, the CLI and the vector
 //! generator all come through here, so nothing hand-rolls a token twice.
 
-use crate::bundle::{BUNDLE_TYP, DELEGATION_TYP, PROOF_TYP, SUBDELEGATION_TYP};
+use crate::bundle::{BUNDLE_TYP, DELEGATION_TYP, GRANT_TYP, PROOF_TYP, SUBDELEGATION_TYP};
 use crate::delegation::token_hash;
 use crate::jose::{self, Jws, PrivateJwk, PublicJwk};
 use crate::{json, limits};
@@ -38,6 +38,14 @@ pub fn bundle(contents: &Value, key: &PrivateJwk) -> String {
 #[must_use]
 pub fn delegation(claims: &Value, issuer_key: &PrivateJwk) -> String {
     token(DELEGATION_TYP, claims, issuer_key)
+}
+
+/// Signs grant claims (`mandate-grant+jwt`) with a decision point's grant key. Decision points
+/// mint grants themselves on allow (`mint_grant` in the decide input); this is for issuers and
+/// tests that need one directly.
+#[must_use]
+pub fn grant(claims: &Value, grant_key: &PrivateJwk) -> String {
+    token(GRANT_TYP, claims, grant_key)
 }
 
 /// A narrower task handed by the agent of `parent` to another agent.
@@ -154,7 +162,7 @@ pub fn proof(p: &Proof, agent_key: &PrivateJwk) -> String {
     jose::sign(&h, &claims, &key)
 }
 
-/// JSON entry point for hosts: `{"kind": "bundle"|"delegation"|"subdelegation"|"proof"|"token",
+/// JSON entry point for hosts: `{"kind": "bundle"|"delegation"|"subdelegation"|"proof"|"grant"|"token",
 /// "key": <private JWK>, ...}` → `{"token": "..."}` or `{"error": {"code": "mint.invalid", ...}}`.
 #[must_use]
 pub fn mint_json(input: &[u8]) -> Vec<u8> {
@@ -182,6 +190,7 @@ fn mint_value(input: &[u8]) -> Result<String, MintError> {
     match kind {
         "bundle" => Ok(bundle(&field("contents")?, &key)),
         "delegation" => Ok(delegation(&field("claims")?, &key)),
+        "grant" => Ok(grant(&field("claims")?, &key)),
         "token" => {
             let typ = v
                 .get("typ")

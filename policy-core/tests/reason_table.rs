@@ -17,6 +17,50 @@ fn example(code: Code) -> &'static str {
     }
 }
 
+/// Error codes of the hosts and minting, listed here so there is one table of every code.
+const HOST_ERRORS: &[(&str, &str, &str)] = &[
+    (
+        "mint.invalid",
+        "`mint_json` (core)",
+        "The minting input is not of the documented shape, or a key is unusable.",
+    ),
+    (
+        "abi.invalid_buffer",
+        "the wasm module",
+        "A pointer or length passed across the ABI names no buffer the module handed out.",
+    ),
+    (
+        "host.module_invalid",
+        "mandate-host",
+        "The wasm module does not load or exports the wrong ABI version.",
+    ),
+    (
+        "host.random_unavailable",
+        "mandate-host",
+        "The OS randomness source failed (key generation, nonces).",
+    ),
+    (
+        "host.io",
+        "mandate-host",
+        "A file the host needs (module cache, bundle) could not be read or written.",
+    ),
+    (
+        "audit.io",
+        "mandate-host audit log",
+        "The audit log could not be written or synced; the decision is not acknowledged.",
+    ),
+    (
+        "audit.tampered",
+        "mandate-host audit log",
+        "Verification found an edited, deleted, reordered or truncated record.",
+    ),
+    (
+        "audit.invalid_record",
+        "mandate-host audit log",
+        "A line of the audit log is not a record of the documented shape.",
+    ),
+];
+
 fn render() -> String {
     let mut s = String::from(
         "# Reason codes\n\nGenerated from `policy-core/src/reason.rs` by `policy-core/tests/reason_table.rs`; do not edit.\n\
@@ -31,6 +75,13 @@ fn render() -> String {
             c.meaning(),
             example(*c)
         ));
+    }
+    s.push_str(
+        "\n## Errors outside decisions\n\nHosts answer these when a call cannot produce a decision at all \
+         (they are errors, not deny reasons):\n\n| code | raised by | meaning |\n| --- | --- | --- |\n",
+    );
+    for (code, by, meaning) in HOST_ERRORS {
+        s.push_str(&format!("| `{code}` | {by} | {meaning} |\n"));
     }
     s
 }
