@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// Run without the audit log (measures the decision path without fsync).
     #[arg(long)]
     pub no_audit: bool,
+    /// Decide with the portable module (e.g. dist/mandate.wasm) under wasmtime.
+    #[arg(long)]
+    pub wasm: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -56,7 +59,9 @@ pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
     serve::QUIET.store(true, core::sync::atomic::Ordering::Relaxed);
     let tmp = TempDir::new()?;
     let world = std::sync::Arc::new(World::new()?);
-    let running = serve::start(world.config(&tmp.0, !args.no_audit)?).await?;
+    let mut config = world.config(&tmp.0, !args.no_audit)?;
+    config.wasm.clone_from(&args.wasm);
+    let running = serve::start(config).await?;
     let base = format!("http://{}", running.addr);
     let alice = std::sync::Arc::new(world.delegation(
         "alice",
