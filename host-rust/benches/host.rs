@@ -69,11 +69,42 @@ fn benches(c: &mut Criterion) {
     let runtime = WasmRuntime::new(&module, Some(cache.path()), WasmLimits::default()).unwrap();
 
     let mut g = c.benchmark_group("decide_warm");
-    for backend in [Backend::native(), Backend::wasm(&runtime)] {
+    for (label, backend) in [
+        ("native", Backend::native()),
+        ("native_portable_p256", Backend::native_portable()),
+        ("wasm", Backend::wasm(&runtime)),
+    ] {
         let d = Decider::with_config(backend.clone(), AcceptAll, &config).unwrap();
         assert!(rt.block_on(d.decide(&input)).is_allow());
-        g.bench_function(backend.name(), |b| b.iter(|| rt.block_on(d.decide(&input))));
+        g.bench_function(label, |b| b.iter(|| rt.block_on(d.decide(&input))));
     }
+    g.finish();
+
+    // The verifier seam side by side: the portable p256 (what wasm runs) against ring.
+    let key = mandate_core::PrivateJwk::from_scalar_bytes(&[5u8; 32]).unwrap();
+    let msg = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
+    let sig = key.sign(msg);
+    let mut g = c.benchmark_group("es256_verify");
+    g.bench_function("p256", |b| {
+        b.iter(|| {
+            mandate_core::jose::Es256Verifier::verify(
+                &mandate_core::P256Verifier,
+                key.public(),
+                msg,
+                &sig,
+            )
+        })
+    });
+    g.bench_function("ring", |b| {
+        b.iter(|| {
+            mandate_core::jose::Es256Verifier::verify(
+                &mandate_host::verifier::RingVerifier,
+                key.public(),
+                msg,
+                &sig,
+            )
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("instantiate");

@@ -8,6 +8,8 @@ mod error;
 pub mod issuer;
 pub mod replay;
 mod status;
+#[cfg(feature = "ring")]
+pub mod verifier;
 
 pub use backend::wasm::{ABI_VERSION, RawInstance};
 pub use backend::{Backend, WasmLimits, WasmRuntime};

@@ -15,15 +15,36 @@ pub struct Backend(pub(crate) Kind);
 
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
-    Native,
+    Native(Verifier),
     Wasm(WasmRuntime),
 }
 
+/// Which ES256 implementation the native backend verifies with. Both give the same verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verifier {
+    /// The core's portable pure-Rust `p256`.
+    Portable,
+    /// ring's P-256 (feature `ring`).
+    #[cfg(feature = "ring")]
+    Ring,
+}
+
 impl Backend {
-    /// The core, linked into this process (fastest).
+    /// The core, linked into this process (fastest): ES256 through ring when the `ring` feature
+    /// is on (the default), else through the portable `p256`.
     #[must_use]
     pub fn native() -> Self {
-        Backend(Kind::Native)
+        #[cfg(feature = "ring")]
+        return Backend(Kind::Native(Verifier::Ring));
+        #[cfg(not(feature = "ring"))]
+        Backend(Kind::Native(Verifier::Portable))
+    }
+
+    /// The core, linked into this process, verifying with the portable `p256` — the same code
+    /// the wasm module runs.
+    #[must_use]
+    pub fn native_portable() -> Self {
+        Backend(Kind::Native(Verifier::Portable))
     }
 
     /// The portable module, compiled once into `runtime` and instantiated per engine state.
@@ -36,7 +57,7 @@ impl Backend {
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self.0 {
-            Kind::Native => "native",
+            Kind::Native(_) => "native",
             Kind::Wasm(_) => "wasm",
         }
     }
@@ -53,8 +74,8 @@ impl Loaded {
     /// fails only when the backend itself cannot run.
     pub(crate) fn load(backend: &Backend, config: &[u8]) -> Result<(Loaded, Vec<u8>), HostError> {
         match &backend.0 {
-            Kind::Native => {
-                let (engine, status) = native::NativeEngine::load(config);
+            Kind::Native(verifier) => {
+                let (engine, status) = native::NativeEngine::load(config, *verifier);
                 Ok((Loaded::Native(Box::new(engine)), status))
             }
             Kind::Wasm(runtime) => {

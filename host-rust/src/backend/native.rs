@@ -1,6 +1,7 @@
 //! The native backend: the core linked into this process.
 
 use mandate_core::Pdp;
+use mandate_core::jose::{Es256Verifier, P256Verifier};
 
 /// One loaded native engine. `Pdp` is `Send + Sync` and decides through `&self`, so one engine
 /// serves every thread at once.
@@ -9,8 +10,13 @@ pub(crate) struct NativeEngine {
 }
 
 impl NativeEngine {
-    pub(crate) fn load(config: &[u8]) -> (NativeEngine, Vec<u8>) {
-        let pdp = Pdp::load(config);
+    pub(crate) fn load(config: &[u8], verifier: super::Verifier) -> (NativeEngine, Vec<u8>) {
+        let verifier: Box<dyn Es256Verifier> = match verifier {
+            super::Verifier::Portable => Box::new(P256Verifier),
+            #[cfg(feature = "ring")]
+            super::Verifier::Ring => Box::new(crate::verifier::RingVerifier),
+        };
+        let pdp = Pdp::load_with_verifier(config, verifier);
         let status = pdp.status_json();
         (NativeEngine { pdp }, status)
     }

@@ -122,6 +122,19 @@ impl PublicJwk {
         self.kid.as_deref()
     }
 
+    /// The uncompressed SEC1 point (`04 || x || y`), for host verifiers (ring, WebCrypto).
+    #[must_use]
+    pub fn sec1_uncompressed(&self) -> [u8; 65] {
+        let mut out = [4u8; 65];
+        if let Some(x) = out.get_mut(1..33) {
+            x.copy_from_slice(&self.x);
+        }
+        if let Some(y) = out.get_mut(33..65) {
+            y.copy_from_slice(&self.y);
+        }
+        out
+    }
+
     /// The same key with another `kid`.
     #[must_use]
     pub fn with_kid(mut self, kid: Option<String>) -> Self {
