@@ -68,7 +68,9 @@ pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
         "secrets:read trips:read",
         world.now + 3600,
     )?);
-    let deadline = Instant::now() + args.duration;
+    let deadline = Instant::now().checked_add(args.duration).ok_or_else(|| {
+        CliError::invalid("duration.invalid", "--duration is too long").hint("e.g. --duration 60s")
+    })?;
     let budget = std::sync::Arc::new(core::sync::atomic::AtomicU64::new(args.max_requests));
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -327,7 +327,7 @@ pub fn check_time(path: &Path, status: &mandate_host::LoadStatus, now: i64) -> R
                 "{} (revision {rev}) expired at {} ({}s ago)",
                 path.display(),
                 io::fmt_time(exp),
-                now - exp
+                now.saturating_sub(exp)
             ),
         )
         .hint("build and sign a fresh one with `mandate bundle build` and `mandate bundle sign`"));

@@ -284,9 +284,13 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
                     let shown = match (k.as_str(), val.as_i64()) {
                         ("iat" | "nbf" | "exp", Some(t)) => {
                             let rel = match t.cmp(&now) {
-                                core::cmp::Ordering::Less => format!("{}s ago", now - t),
+                                core::cmp::Ordering::Less => {
+                                    format!("{}s ago", now.saturating_sub(t))
+                                }
                                 core::cmp::Ordering::Equal => "now".to_string(),
-                                core::cmp::Ordering::Greater => format!("in {}s", t - now),
+                                core::cmp::Ordering::Greater => {
+                                    format!("in {}s", t.saturating_sub(now))
+                                }
                             };
                             format!("{t} ({}, {rel})", io::fmt_time(t))
                         }
