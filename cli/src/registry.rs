@@ -256,6 +256,9 @@ pub struct AddArgs {
     /// A scope in its ceiling (repeatable; wildcards like trips:* allowed).
     #[arg(long = "scope")]
     pub scopes: Vec<String>,
+    /// RFC 9396 authorization_details in its ceiling: a JSON or YAML file holding a list.
+    #[arg(long)]
+    pub ceiling_details: Option<PathBuf>,
     /// An agent (or glob) it may sub-delegate to (repeatable).
     #[arg(long = "may-delegate-to")]
     pub may_delegate_to: Vec<String>,
@@ -333,7 +336,10 @@ pub fn run(args: &AgentArgs, out: &Out) -> Result<()> {
                 },
                 ceiling: Ceiling {
                     scopes: a.scopes.clone(),
-                    authorization_details: Vec::new(),
+                    authorization_details: match &a.ceiling_details {
+                        Some(p) => io::read_doc::<Vec<Value>>(p)?,
+                        None => Vec::new(),
+                    },
                 },
                 may_delegate_to: a.may_delegate_to.clone(),
                 max_depth: a.max_depth,

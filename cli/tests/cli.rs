@@ -382,6 +382,11 @@ fn agent_commands_edit_a_json_registry_too() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     keygen(d, "a-1", "a");
+    std::fs::write(
+        d.join("details.yaml"),
+        "- {type: payment_initiation, actions: [initiate], currency: EUR}\n",
+    )
+    .unwrap();
     mandate(d)
         .args([
             "agent",
@@ -395,11 +400,17 @@ fn agent_commands_edit_a_json_registry_too() {
             "x:read",
             "-r",
             "reg.json",
+            "--ceiling-details",
+            "details.yaml",
         ])
         .assert()
         .success();
     let v: Value = serde_json::from_slice(&std::fs::read(d.join("reg.json")).unwrap()).unwrap();
     assert_eq!(v["agents"][0]["id"], "agent:a");
+    assert_eq!(
+        v["agents"][0]["ceiling"]["authorization_details"][0]["type"],
+        "payment_initiation"
+    );
     assert_eq!(v["agents"][0]["ceiling"]["scopes"], json!(["x:read"]));
     mandate(d)
         .args(["agent", "suspend", "agent:a"])
