@@ -201,7 +201,7 @@ pub enum AgentCmd {
     #[command(
         after_help = "Example:\n  mandate agent add agent:travel-booker --owner team:travel --key keys/booker.pub.jwk \\\n    --delegator-user alice --scope secrets:read --scope 'trips:*' \\\n    --may-delegate-to agent:summarizer --label risk=low -r registry.yaml"
     )]
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Lists the agents.
     #[command(after_help = "Example:\n  mandate agent list -r registry.yaml")]
     List,
