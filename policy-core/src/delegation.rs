@@ -179,6 +179,14 @@ pub(crate) fn verify_chain(ctx: &Ctx<'_>, tokens: &[String]) -> Result<Principal
         principal.hops.push(hop_value(&link));
         parent = link;
     }
+    // A hop may narrow the audience, but what is presented here must still be meant for here.
+    let here = ctx.bundle.issuer(&principal.issuer).map(|i| &i.audiences);
+    if !here.is_some_and(|audiences| principal.aud.iter().any(|a| audiences.contains(a))) {
+        return Err(reason(
+            Code::TokenAudienceInvalid,
+            "the chain's last token names no audience trusted for its issuer",
+        ));
+    }
     Ok(principal)
 }
 

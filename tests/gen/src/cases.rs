@@ -730,6 +730,36 @@ fn chain_cases(b: &mut Builder<'_>) {
         run(vec![root.clone(), aud_wide], &k.summarizer, "p-c5"),
         "chain.scope_escalation",
     );
+    let wide_root = delegation(
+        k,
+        "alice",
+        "agent:travel-booker",
+        &k.booker,
+        "trips:read",
+        "d-c-aud",
+        |c| c["aud"] = json!([API, "https://other.example.com"]),
+    );
+    let narrowed_away = mint::subdelegation(
+        &wide_root,
+        &mint::SubDelegation {
+            agent: "agent:summarizer".into(),
+            agent_key: k.summarizer.public().to_json_value(),
+            scope: "trips:read".into(),
+            authorization_details: None,
+            aud: Some(vec!["https://other.example.com".into()]),
+            iat: NOW - 60,
+            exp,
+            jti: "h6b".into(),
+        },
+        &k.booker,
+    )
+    .unwrap_or_default();
+    b.deny(
+        "chain/audience-narrowed-elsewhere",
+        "a hop narrowed to another API's audience is refused here",
+        run(vec![wide_root, narrowed_away], &k.summarizer, "p-c5b"),
+        "token.audience_invalid",
+    );
     b.deny(
         "chain/lifetime-extended",
         "a hop outlives its parent",
