@@ -17,9 +17,13 @@
 //!
 //! [`AuditLog::append`] writes the line, `fdatasync`s the log, then replaces the head file
 //! (written to a temporary file, synced, renamed), and only then returns a [`Receipt`]. A record
-//! whose receipt was returned survives a crash. A crash mid-append leaves at most one torn or
-//! unacknowledged line at the end; [`AuditLog::open`] cuts it off and reports it as a
-//! [`Recovery`]. Every append costs two fsyncs; batch upstream if that is too slow.
+//! whose receipt was returned survives a crash. Appends that arrive while a sync is under way are
+//! committed together by the next one (group commit: one write, two fsyncs for the whole group),
+//! so concurrent callers share the cost and each still returns only once its own record is
+//! durable. A crash mid-append leaves at most one torn line, after any intact but unacknowledged
+//! ones, at the end; [`AuditLog::open`] cuts the torn line off and reports it as a [`Recovery`].
+//! If a write or sync fails, the log refuses every later append (the records in flight are not
+//! acknowledged); reopening repairs the tail.
 //!
 //! # What verification finds
 //!
@@ -42,7 +46,7 @@ mod verify;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -112,19 +116,28 @@ pub struct AuditOptions {
     pub redactor: Option<Redactor>,
 }
 
-/// An open audit log, safe to share between threads (appends are serialized).
+/// An open audit log, safe to share between threads (appends are chained in arrival order and
+/// committed in groups).
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
     options: AuditOptions,
-    state: Mutex<Writer>,
+    state: Mutex<Queue>,
+    committed: Condvar,
+    file: Mutex<File>,
 }
 
+/// The chain as appended (`seq`, `last_hash`) and as durable (`durable_*`), with the lines in
+/// between waiting for the next commit.
 #[derive(Debug)]
-struct Writer {
-    file: File,
+struct Queue {
     seq: u64,
     last_hash: String,
+    pending: Vec<u8>,
+    durable_seq: u64,
+    durable_hash: String,
+    committing: bool,
+    failed: Option<String>,
 }
 
 /// Lower-case hex.
@@ -182,16 +195,22 @@ impl AuditLog {
         let log = AuditLog {
             path,
             options,
-            state: Mutex::new(Writer {
-                file,
+            state: Mutex::new(Queue {
                 seq: scan.last_seq,
-                last_hash: scan.last_hash,
+                last_hash: scan.last_hash.clone(),
+                pending: Vec::new(),
+                durable_seq: scan.last_seq,
+                durable_hash: scan.last_hash,
+                committing: false,
+                failed: None,
             }),
+            committed: Condvar::new(),
+            file: Mutex::new(file),
         };
         // Bring the head up to the log (it lags by one record after a crash between the two).
         {
-            let state = log.state.lock().unwrap_or_else(PoisonError::into_inner);
-            write_head(&log.path, state.seq, &state.last_hash)?;
+            let q = log.state.lock().unwrap_or_else(PoisonError::into_inner);
+            write_head(&log.path, q.durable_seq, &q.durable_hash)?;
         }
         Ok((log, recovery))
     }
@@ -212,23 +231,64 @@ impl AuditLog {
         if let Some(redactor) = &self.options.redactor {
             redactor.apply(&mut audit);
         }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let seq = state.seq + 1;
+        let mut q = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = &q.failed {
+            return Err(AuditError::Io(std::io::Error::other(format!(
+                "the audit log failed earlier: {e}"
+            ))));
+        }
+        let seq = q.seq + 1;
         let mut record = serde_json::Map::new();
         record.insert("audit".into(), audit);
-        record.insert("prev".into(), Value::String(state.last_hash.clone()));
+        record.insert("prev".into(), Value::String(q.last_hash.clone()));
         record.insert("seq".into(), Value::from(seq));
         let line = canonical::to_string(&Value::Object(record));
         let hash = line_hash(line.as_bytes());
-        let mut bytes = line.into_bytes();
-        bytes.push(b'\n');
-        // One write call for the whole line; O_APPEND puts it at the end.
-        state.file.write_all(&bytes)?;
-        state.file.sync_data()?;
-        write_head(&self.path, seq, &hash)?;
-        state.seq = seq;
-        state.last_hash.clone_from(&hash);
-        Ok(Receipt { seq, hash })
+        q.pending.extend_from_slice(line.as_bytes());
+        q.pending.push(b'\n');
+        q.seq = seq;
+        q.last_hash.clone_from(&hash);
+        loop {
+            if q.durable_seq >= seq {
+                return Ok(Receipt { seq, hash });
+            }
+            if let Some(e) = &q.failed {
+                return Err(AuditError::Io(std::io::Error::other(format!(
+                    "the audit log failed: {e}"
+                ))));
+            }
+            if q.committing {
+                q = self
+                    .committed
+                    .wait(q)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            // Lead a commit of everything queued so far, outside the queue lock.
+            q.committing = true;
+            let batch = core::mem::take(&mut q.pending);
+            let (upto_seq, upto_hash) = (q.seq, q.last_hash.clone());
+            drop(q);
+            let result = self.commit(&batch, upto_seq, &upto_hash);
+            q = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            q.committing = false;
+            match result {
+                Ok(()) => {
+                    q.durable_seq = upto_seq;
+                    q.durable_hash = upto_hash;
+                }
+                Err(e) => q.failed = Some(e.to_string()),
+            }
+            self.committed.notify_all();
+        }
+    }
+
+    /// One write for the group (O_APPEND puts it at the end), one fsync, then the head.
+    fn commit(&self, batch: &[u8], seq: u64, hash: &str) -> Result<(), AuditError> {
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        file.write_all(batch)?;
+        file.sync_data()?;
+        write_head(&self.path, seq, hash)
     }
 
     /// Appends a decision's `audit` object (see [`AuditLog::append`]).
@@ -248,10 +308,10 @@ impl AuditLog {
     /// The last acknowledged record (seq 0 and [`GENESIS`] for an empty log).
     #[must_use]
     pub fn head(&self) -> Receipt {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let q = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         Receipt {
-            seq: state.seq,
-            hash: state.last_hash.clone(),
+            seq: q.durable_seq,
+            hash: q.durable_hash.clone(),
         }
     }
 
