@@ -98,7 +98,7 @@ impl Ctx<'_> {
     pub(crate) fn verify_cached(&self, jws: &Jws<'_>, key: &PublicJwk) -> Result<(), JoseError> {
         let (signed, sig) = jws.signed_parts();
         let mut h = Sha256::new();
-        h.update(key.thumbprint().as_bytes());
+        h.update(key.jkt().as_bytes());
         h.update(signed.as_bytes());
         h.update(sig);
         let id: [u8; 32] = h.finalize().into();

@@ -119,7 +119,7 @@ impl Agent {
     /// The registered key with this RFC 7638 thumbprint.
     #[must_use]
     pub fn key_by_thumbprint(&self, jkt: &str) -> Option<&PublicJwk> {
-        self.keys.iter().find(|k| k.thumbprint() == jkt)
+        self.keys.iter().find(|k| k.jkt() == jkt)
     }
 
     /// True when `principal` (a user with `groups`, or an agent id) may delegate to this agent.

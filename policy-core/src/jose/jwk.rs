@@ -15,6 +15,8 @@ pub struct PublicJwk {
     x: [u8; 32],
     y: [u8; 32],
     key: VerifyingKey,
+    /// RFC 7638 thumbprint, computed once: decisions compare keys by it many times.
+    jkt: String,
 }
 
 impl fmt::Debug for PublicJwk {
@@ -91,7 +93,13 @@ impl PublicJwk {
         sec1[33..].copy_from_slice(&y);
         let key = VerifyingKey::from_sec1_bytes(&sec1)
             .map_err(|_| JoseError::KeyInvalid("point is not on P-256"))?;
-        Ok(PublicJwk { kid, x, y, key })
+        Ok(PublicJwk {
+            jkt: thumbprint_of(&x, &y),
+            kid,
+            x,
+            y,
+            key,
+        })
     }
 
     /// Builds a key from a SEC1 encoded point (compressed or uncompressed), e.g. Wycheproof's.
@@ -113,7 +121,13 @@ impl PublicJwk {
             x.copy_from_slice(xs);
             y.copy_from_slice(ys);
         }
-        PublicJwk { kid, x, y, key }
+        PublicJwk {
+            jkt: thumbprint_of(&x, &y),
+            kid,
+            x,
+            y,
+            key,
+        }
     }
 
     /// The `kid`, if any.
@@ -145,12 +159,17 @@ impl PublicJwk {
     /// The RFC 7638 thumbprint: base64url SHA-256 of the required members in lexicographic order.
     #[must_use]
     pub fn thumbprint(&self) -> String {
-        let canonical = json::canonical(&self.required_members());
-        b64::encode(&Sha256::digest(canonical.as_bytes()))
+        self.jkt.clone()
+    }
+
+    /// The thumbprint, borrowed.
+    #[must_use]
+    pub fn jkt(&self) -> &str {
+        &self.jkt
     }
 
     fn required_members(&self) -> Value {
-        json!({"crv": "P-256", "kty": "EC", "x": b64::encode(&self.x), "y": b64::encode(&self.y)})
+        required_members(&self.x, &self.y)
     }
 
     /// True when both are the same point (`kid` ignored).
@@ -172,6 +191,17 @@ impl PublicJwk {
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.key
     }
+}
+
+fn required_members(x: &[u8; 32], y: &[u8; 32]) -> Value {
+    json!({"crv": "P-256", "kty": "EC", "x": b64::encode(x), "y": b64::encode(y)})
+}
+
+/// RFC 7638: base64url SHA-256 of the required members, canonical (lexicographic) JSON.
+fn thumbprint_of(x: &[u8; 32], y: &[u8; 32]) -> String {
+    b64::encode(&Sha256::digest(
+        json::canonical(&required_members(x, y)).as_bytes(),
+    ))
 }
 
 /// A P-256 private key. Signing is RFC 6979 deterministic, so minting is reproducible.
