@@ -66,7 +66,7 @@ impl Decision {
             "decision_id": self.decision_id,
             "reasons": self.reasons.iter().map(|r| json!({"code": r.code.as_str(), "message": r.message})).collect::<Vec<_>>(),
             "obligations": self.obligations,
-            "principal": principal.clone().unwrap_or(Value::Null),
+            "principal": principal.unwrap_or(Value::Null),
             "scopes": self.principal.as_ref().map(|p| p.scopes.as_slice().to_vec()).unwrap_or_default(),
             "authorization_details": self.principal.as_ref().map(|p| p.details.clone()).unwrap_or_default(),
             "use_once": use_once,

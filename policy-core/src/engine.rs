@@ -332,7 +332,7 @@ impl Pdp {
             "context": input.context.unwrap_or_default(),
             "now": input.now,
         });
-        let outcome = loaded.guardrails.evaluate(&policy_input)?;
+        let outcome = loaded.guardrails.evaluate_owned(policy_input)?;
         decision.obligations = outcome.obligations;
         let rule = &loaded.bundle.settings.decision_rule;
         if !outcome.deny.is_empty() {

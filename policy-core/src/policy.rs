@@ -91,8 +91,16 @@ impl Guardrails {
     /// # Errors
     /// `policy.error`, `policy.limit_exceeded` or `policy.output_invalid`.
     pub fn evaluate(&self, input: &Value) -> Result<Outcome, Reason> {
+        self.evaluate_owned(input.clone())
+    }
+
+    /// [`Guardrails::evaluate`] for an input the caller no longer needs (saves a copy).
+    ///
+    /// # Errors
+    /// As [`Guardrails::evaluate`].
+    pub fn evaluate_owned(&self, input: Value) -> Result<Outcome, Reason> {
         let mut engine = self.engine.clone();
-        engine.set_input(regorus::Value::from(input.clone()));
+        engine.set_input(regorus::Value::from(input));
         let allow = match self.eval(&mut engine, "allow")? {
             regorus::Value::Bool(b) => b,
             regorus::Value::Undefined => false,
