@@ -4,16 +4,30 @@
 
 use mandate_core::Code;
 
-fn example(code: Code) -> &'static str {
-    match code.as_str().split('.').next().unwrap() {
-        "bundle" => "the host's bundle or trust configuration",
-        "input" | "request" => "the decide input",
-        "credentials" | "token" | "agent" | "delegation" | "chain" => "the delegation chain",
-        "proof" => "the DPoP proof",
-        "grant" => "the ephemeral grant",
-        "policy" => "the guardrails",
-        "replay" => "the host's replay store",
-        _ => "the host or the engine",
+/// Where the code comes from, and an example: the first conformance vector that yields it, or
+/// the test that covers a code no vector can carry.
+fn example(code: Code, vectors: &serde_json::Value) -> String {
+    let case = vectors["cases"].as_array().unwrap().iter().find(|c| {
+        c["expect"]["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == code.as_str())
+    });
+    match (case, code) {
+        (Some(c), _) => format!(
+            "vector `{}`: {}",
+            c["name"].as_str().unwrap(),
+            c["description"].as_str().unwrap()
+        ),
+        (None, Code::BundleTooLarge) => "`policy-core/tests/limits.rs`: a bundle over 1 MiB".into(),
+        (None, Code::PolicyLimitExceeded) => {
+            "`policy-core/tests/limits.rs`: a runaway guardrail (native wall-clock bound)".into()
+        }
+        (None, Code::HostLimitExceeded) => {
+            "host-raised: `host-rust/tests/decider.rs` (wasmtime fuel and memory)".into()
+        }
+        (None, _) => "host-raised or an invariant failure; no input reaches it".into(),
     }
 }
 
@@ -62,18 +76,24 @@ const HOST_ERRORS: &[(&str, &str, &str)] = &[
 ];
 
 fn render() -> String {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/conformance.json"
+    ))
+    .unwrap();
+    let vectors: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut s = String::from(
         "# Reason codes\n\nGenerated from `policy-core/src/reason.rs` by `policy-core/tests/reason_table.rs`; do not edit.\n\
          A code never changes meaning. Every code a decision can carry has at least one conformance vector\n\
-         (`tests/vectors/conformance.json`, search for the code) except those the table marks as host-raised.\n\n\
-         | code | meaning | where to look |\n| --- | --- | --- |\n",
+         (`tests/vectors/conformance.json`); the example column names the first one, or the test that covers the code.\n\n\
+         | code | meaning | example |\n| --- | --- | --- |\n",
     );
     for c in Code::ALL {
         s.push_str(&format!(
             "| `{}` | {} | {} |\n",
             c.as_str(),
             c.meaning(),
-            example(*c)
+            example(*c, &vectors)
         ));
     }
     s.push_str(
