@@ -73,6 +73,8 @@ struct Loaded {
     bundle: Bundle,
     guardrails: Guardrails,
     grant_key: Option<PrivateJwk>,
+    /// `input.agent` for each registered agent, built once per bundle instead of per decision.
+    agent_inputs: BTreeMap<String, Value>,
 }
 
 /// Caches successful signature checks of delegation tokens by (key, signed bytes, signature),
@@ -319,10 +321,9 @@ impl Pdp {
             ));
         }
         let agent = loaded
-            .bundle
-            .agents
+            .agent_inputs
             .get(&principal.agent)
-            .map(|a| a.to_policy_value())
+            .cloned()
             .unwrap_or(Value::Null);
         let policy_input = json!({
             "agent": agent,
@@ -451,7 +452,13 @@ fn load_state(config_json: &[u8], verifier: &dyn Es256Verifier) -> Result<Loaded
                 .map_err(|e| reason(Code::BundleMalformed, format!("grant key: {e}")))?,
         ),
     };
+    let agent_inputs = bundle
+        .agents
+        .iter()
+        .map(|(id, a)| (id.clone(), a.to_policy_value()))
+        .collect();
     Ok(Loaded {
+        agent_inputs,
         bundle,
         guardrails,
         grant_key,
