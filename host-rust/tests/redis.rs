@@ -168,7 +168,7 @@ async fn keys_expire_with_the_jti() {
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let pttl: i64 = redis::cmd("PTTL")
-        .arg(format!("{prefix}j"))
+        .arg(format!("{prefix}proof:j"))
         .query_async(&mut conn)
         .await
         .unwrap();

@@ -3,12 +3,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
-use super::{ReplayError, ReplayStore, UseOnce};
+use super::{ReplayError, ReplayStore, UseOnce, validate};
 
-/// A replay store for one process. Entries expire at their `exp`, judged against the `now` the
-/// host passes in (no clock is read here). At most `capacity` live entries: when full, recording
-/// fails (and the decision denies) rather than forgetting a live `jti`, which would let it be
-/// replayed.
+/// A replay store for one process. Entries are keyed by kind and `jti` and remembered through
+/// the second `max(exp, now)`, judged against the `now` the host passes in (no clock is read
+/// here). At most `capacity` live entries: every call first forgets the entries whose second has
+/// passed, and when the new entries of a call do not fit, the call fails (the decision denies)
+/// and records none of them, rather than forgetting a live `jti`, which would let it be replayed.
 #[derive(Debug)]
 pub struct MemoryReplayStore {
     capacity: usize,
@@ -17,19 +18,21 @@ pub struct MemoryReplayStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    by_jti: HashMap<String, i64>,
-    by_exp: BTreeSet<(i64, String)>,
+    /// Store key (`<kind>:<jti>`) to the last second it is remembered through.
+    by_key: HashMap<String, i64>,
+    by_until: BTreeSet<(i64, String)>,
 }
 
 impl Inner {
-    /// Forgets entries whose `exp` is before `now`.
+    /// Forgets entries remembered only through a second before `now`. A `now` earlier than a
+    /// previous one (a clock stepped back) forgets nothing more.
     fn purge(&mut self, now: i64) {
-        while let Some((exp, _)) = self.by_exp.first() {
-            if *exp >= now {
+        while let Some((until, _)) = self.by_until.first() {
+            if *until >= now {
                 break;
             }
-            if let Some((_, jti)) = self.by_exp.pop_first() {
-                self.by_jti.remove(&jti);
+            if let Some((_, key)) = self.by_until.pop_first() {
+                self.by_key.remove(&key);
             }
         }
     }
@@ -54,7 +57,7 @@ impl MemoryReplayStore {
         self.inner
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .by_jti
+            .by_key
             .len()
     }
 
@@ -65,21 +68,28 @@ impl MemoryReplayStore {
     }
 
     fn record_now(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
+        validate(entries, now)?;
         // A poisoned lock means a panic elsewhere mid-update; the maps are still consistent
         // (each update is two inserts that cannot panic between them), so keep serving.
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.purge(now);
         let mut replayed = Vec::new();
+        let mut fresh: Vec<(String, i64)> = Vec::new();
         for entry in entries {
-            if inner.by_jti.contains_key(&entry.jti) {
+            let key = entry.store_key()?;
+            if inner.by_key.contains_key(&key) || fresh.iter().any(|(k, _)| *k == key) {
                 replayed.push(entry.jti.clone());
-                continue;
+            } else {
+                fresh.push((key, entry.remember_until(now)?));
             }
-            if inner.by_jti.len() >= self.capacity {
-                return Err(ReplayError::Full(inner.by_jti.len()));
-            }
-            inner.by_jti.insert(entry.jti.clone(), entry.exp);
-            inner.by_exp.insert((entry.exp, entry.jti.clone()));
+        }
+        // All or none of the new entries: a call that does not fit records nothing.
+        if inner.by_key.len().saturating_add(fresh.len()) > self.capacity {
+            return Err(ReplayError::Full(inner.by_key.len()));
+        }
+        for (key, until) in fresh {
+            inner.by_until.insert((until, key.clone()));
+            inner.by_key.insert(key, until);
         }
         Ok(replayed)
     }
@@ -142,6 +152,32 @@ mod tests {
         // Expiry frees room.
         assert!(s.record_now(&[e("c", 300)], 101).unwrap().is_empty());
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn a_call_that_does_not_fit_records_nothing() {
+        let s = MemoryReplayStore::new(2);
+        s.record_now(&[e("a", 100)], 0).unwrap();
+        assert!(matches!(
+            s.record_now(&[e("b", 100), e("c", 100)], 0),
+            Err(ReplayError::Full(1))
+        ));
+        assert_eq!(s.len(), 1);
+        assert!(s.record_now(&[e("b", 100)], 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn kinds_do_not_collide_and_an_expired_exp_is_kept_for_the_current_second() {
+        let s = MemoryReplayStore::new(10);
+        let grant = UseOnce {
+            kind: "grant".into(),
+            ..e("a", 100)
+        };
+        assert!(s.record_now(&[e("a", 100)], 0).unwrap().is_empty());
+        assert!(s.record_now(&[grant], 0).unwrap().is_empty());
+        assert!(s.record_now(&[e("old", 10)], 50).unwrap().is_empty());
+        assert_eq!(s.record_now(&[e("old", 10)], 50).unwrap(), vec!["old"]);
+        assert!(s.record_now(&[e("old", 10)], 51).unwrap().is_empty());
     }
 
     #[test]

@@ -27,9 +27,70 @@ pub struct UseOnce {
     pub jti: String,
     /// Unix seconds until which the `jti` must be remembered.
     pub exp: i64,
-    /// What it identifies (`proof`, `grant`, …); informational.
+    /// What it identifies (`proof`, `grant`, …). Part of the store key: a proof and a grant
+    /// with the same `jti` are different entries.
     #[serde(default)]
     pub kind: String,
+}
+
+/// The longest an entry may need remembering, in seconds (100 Julian years). An entry whose
+/// `exp` lies further ahead is refused ([`ReplayError::Refused`]) rather than remembered for
+/// less, which could let it be replayed; every store, in every language, agrees on this bound.
+pub const MAX_TTL_SECONDS: i64 = 3_155_760_000;
+
+impl UseOnce {
+    /// The key the entry is stored under (after a store's own prefix): `<kind>:<jti>`. Injective
+    /// because a kind never contains `:`.
+    ///
+    /// # Errors
+    /// [`ReplayError::Refused`] when the kind contains `:`.
+    pub fn store_key(&self) -> Result<String, ReplayError> {
+        if self.kind.contains(':') {
+            return Err(ReplayError::Refused(format!(
+                "use_once kind {:?} contains ':'",
+                self.kind
+            )));
+        }
+        Ok(format!("{}:{}", self.kind, self.jti))
+    }
+
+    /// For how many seconds, from `now`, the entry is remembered: through the whole second of
+    /// `exp` (the core still accepts at `now == exp`), and never less than the current second,
+    /// i.e. `max(exp - now, 0) + 1`.
+    ///
+    /// # Errors
+    /// [`ReplayError::Refused`] when that exceeds [`MAX_TTL_SECONDS`].
+    pub fn ttl_seconds(&self, now: i64) -> Result<i64, ReplayError> {
+        let ttl = (i128::from(self.exp) - i128::from(now)).max(0) + 1;
+        i64::try_from(ttl)
+            .ok()
+            .filter(|t| *t <= MAX_TTL_SECONDS)
+            .ok_or_else(|| {
+                ReplayError::Refused(format!(
+                    "use_once exp {} is more than {MAX_TTL_SECONDS}s after now {now}",
+                    self.exp
+                ))
+            })
+    }
+
+    /// The last second (Unix) through which the entry is remembered: `max(exp, now)`.
+    ///
+    /// # Errors
+    /// As [`UseOnce::ttl_seconds`].
+    pub fn remember_until(&self, now: i64) -> Result<i64, ReplayError> {
+        // ttl <= MAX_TTL_SECONDS, so this addition cannot overflow unless `now` is within
+        // a century of i64::MAX; saturate there (remembering longer fails closed).
+        Ok(now.saturating_add(self.ttl_seconds(now)? - 1))
+    }
+}
+
+/// Checks every entry before a store writes anything, so a refused step records nothing.
+pub(crate) fn validate(entries: &[UseOnce], now: i64) -> Result<(), ReplayError> {
+    for entry in entries {
+        entry.store_key()?;
+        entry.ttl_seconds(now)?;
+    }
+    Ok(())
 }
 
 /// A store of used `jti`s. Implementations must be atomic per `jti`: of any number of
@@ -40,8 +101,12 @@ pub trait ReplayStore: Send + Sync {
     /// recorded (in the order given). `now` is the decision's time (Unix seconds), supplied by
     /// the host, never read from a clock here.
     ///
-    /// Entries that were new stay recorded even when others were replays: a replay attempt
-    /// burns the fresh nonces it carried, which only ever fails closed.
+    /// Entries are keyed by kind and `jti` ([`UseOnce::store_key`]) and remembered for
+    /// [`UseOnce::ttl_seconds`] from `now`. Entries that were new stay recorded even when others
+    /// were replays: a replay attempt burns the fresh nonces it carried, which only ever fails
+    /// closed. An entry the store cannot represent (a kind with `:`, a TTL over
+    /// [`MAX_TTL_SECONDS`]) makes the whole call fail before anything is written. The semantics
+    /// are pinned by `tests/vectors/replay.json` (tests/README.md, "Replay vectors").
     fn record(
         &self,
         entries: &[UseOnce],
@@ -60,6 +125,10 @@ pub enum ReplayError {
     /// A bounded store is full of live entries; refusing is the only safe answer.
     #[error("replay.store_unavailable: the replay store is full ({0} live entries)")]
     Full(usize),
+    /// An entry the store cannot record faithfully (a kind containing `:`, or an `exp` more than
+    /// [`MAX_TTL_SECONDS`] ahead); nothing of the call was recorded.
+    #[error("replay.store_unavailable: {0}")]
+    Refused(String),
 }
 
 impl ReplayError {

@@ -1,6 +1,8 @@
 //! The Redis replay store, for many decision points sharing one view of used `jti`s.
 //!
-//! One key per `jti` (`<prefix><jti>`), written with `SET key 1 NX PX <ttl>`: Redis runs each
+//! One key per entry (`<prefix><kind>:<jti>`, see [`UseOnce::store_key`]), written with
+//! `SET key 1 NX PX <ttl>`, the TTL relative to the decision's `now`
+//! ([`UseOnce::ttl_seconds`], in milliseconds) so no absolute clock of Redis's is trusted: Redis runs each
 //! command atomically, so of any number of nodes racing on one `jti` exactly one gets `OK` and the
 //! rest get nil. No command touches two keys, so the store is correct on Redis Cluster too (pass a
 //! cluster connection to [`RedisReplayStore::with_connection`]). Keys expire on their own at the
@@ -13,7 +15,7 @@ use core::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 
-use super::{ReplayError, ReplayStore, UseOnce};
+use super::{ReplayError, ReplayStore, UseOnce, validate};
 
 /// The key prefix unless configured otherwise. Other Mandate hosts sharing a Redis use the same
 /// scheme, so a `jti` used through one is a replay through any.
@@ -88,19 +90,15 @@ where
         self
     }
 
-    /// `SET <prefix><jti> 1 NX PX <ttl>`: `true` when the `jti` was new.
+    /// `SET <prefix><kind>:<jti> 1 NX PX <ttl>`: `true` when the entry was new.
     async fn set_nx(&self, entry: &UseOnce, now: i64) -> Result<bool, ReplayError> {
         // Remember it through the whole second of `exp` (the core accepts at `now == exp`), and
-        // never for less than a second.
-        let ttl_ms = entry
-            .exp
-            .saturating_sub(now)
-            .saturating_add(1)
-            .max(1)
-            .saturating_mul(1000);
+        // never for less than a second; MAX_TTL_SECONDS keeps the milliseconds far from overflow.
+        let ttl_ms = entry.ttl_seconds(now)?.saturating_mul(1000);
+        let key = entry.store_key()?;
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("SET");
-        cmd.arg(format!("{}{}", self.prefix, entry.jti))
+        cmd.arg(format!("{}{key}", self.prefix))
             .arg(1)
             .arg("NX")
             .arg("PX")
@@ -124,6 +122,7 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn record(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
+        validate(entries, now)?;
         let mut replayed = Vec::new();
         for entry in entries {
             if !self.set_nx(entry, now).await? {
