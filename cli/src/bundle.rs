@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{CliError, Kind, Result};
 use crate::io;
-use crate::out::Out;
+use crate::out::{Out, outln};
 use crate::registry::RegistryFile;
 
 #[derive(Debug, Args)]
@@ -376,7 +376,7 @@ pub fn run(args: &BundleArgs, out: &Out) -> Result<()> {
                         )
                     });
                 }
-                None => print!("{}", String::from_utf8_lossy(&bytes)),
+                None => crate::out::write_out(&String::from_utf8_lossy(&bytes), false),
             }
         }
         BundleCmd::Sign(s) => {
@@ -415,11 +415,11 @@ pub fn run(args: &BundleArgs, out: &Out) -> Result<()> {
                         )
                     });
                 }
-                None => println!("{jws}"),
+                None => outln!("{jws}"),
             }
         }
         BundleCmd::Inspect(i) => {
-            let jws = io::read_string(&i.bundle)?;
+            let jws = io::read_bundle(&i.bundle)?;
             let (header, contents) = decode(&i.bundle, &jws)?;
             let digest = mandate_core::b64::encode(&<sha2::Sha256 as sha2::Digest>::digest(
                 jws.trim().as_bytes(),
@@ -428,7 +428,7 @@ pub fn run(args: &BundleArgs, out: &Out) -> Result<()> {
             out.result(&v, || human_inspect(&header, &contents, &digest, now));
         }
         BundleCmd::Verify(v) => {
-            let jws = io::read_string(&v.bundle)?;
+            let jws = io::read_bundle(&v.bundle)?;
             let trust = read_trust(&v.trust)?;
             let status = verify_jws(&v.bundle, &jws, &trust, now)?;
             let value: Value = serde_json::from_slice(&status.raw).unwrap_or(Value::Null);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Kind, Result};
 use crate::io;
-use crate::out::Out;
+use crate::out::{Out, errln, outln};
 
 #[derive(Debug, Args)]
 #[command(
@@ -63,20 +63,83 @@ fn set(obj: &mut serde_json::Map<String, Value>, key: &str, v: Value) {
     obj.insert(key.to_string(), v);
 }
 
+/// The decide input as the engine gets it, and the time to check the bundle's window at.
+#[derive(Debug)]
+pub struct Input {
+    /// The document handed to the core.
+    pub bytes: Vec<u8>,
+    /// `--now`, else the input's `now`, else the system clock.
+    pub now: i64,
+}
+
+impl DecideArgs {
+    /// Whether any flag adds to (or overrides) the `--input` document.
+    fn adds_to_input(&self) -> bool {
+        [
+            &self.method,
+            &self.uri,
+            &self.ip,
+            &self.action,
+            &self.resource,
+            &self.proof,
+            &self.grant,
+            &self.context,
+        ]
+        .iter()
+        .any(|v| v.is_some())
+            || !self.delegation.is_empty()
+            || self.now.is_some()
+    }
+}
+
+/// Whether `bytes` are one JSON value to a lenient parser (one that keeps the last of duplicate
+/// members): what the strict parser refuses beyond that is for the core to refuse.
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
 /// Builds the decide input from `--input` and the flags.
-pub fn build_input(a: &DecideArgs) -> Result<Value> {
-    let mut input: Value = match &a.input {
+///
+/// The core parses the input strictly (`mandate_core::json::parse_strict`: no duplicate member
+/// names, bounded size and depth), so this never reads it more leniently than the core would:
+/// the `--input` file is parsed with the same parser, and when that refuses it (a duplicate
+/// member, too large, too deep) its bytes go to the core as they are, for the core's own
+/// `input.malformed` / `input.too_large` deny. A file that is not JSON at all is a usage error
+/// (exit 5). With no flags to add and a `now` of its own, the file goes to the core unchanged.
+pub fn build_input(a: &DecideArgs) -> Result<Input> {
+    use mandate_core::limits::{MAX_DEPTH, MAX_INPUT_BYTES};
+    let clock = || a.now.unwrap_or_else(io::now);
+    let (mut input, raw) = match &a.input {
         Some(p) => {
-            let bytes = io::read(p)?;
-            serde_json::from_slice(&bytes).map_err(|e| {
-                CliError::invalid(
-                    "input.malformed",
-                    format!("{} is not a JSON decide input: {e}", p.display()),
-                )
-                .hint("see docs/formats.md")
-            })?
+            // At most one byte over the core's limit: enough for the core to say input.too_large.
+            let bytes = io::read_upto(p, MAX_INPUT_BYTES)?;
+            match mandate_core::json::parse_strict(&bytes, MAX_INPUT_BYTES, MAX_DEPTH) {
+                Ok(v) => (v, Some(bytes)),
+                Err(
+                    mandate_core::json::JsonError::TooLarge { .. }
+                    | mandate_core::json::JsonError::TooDeep(_),
+                ) => {
+                    return Ok(Input {
+                        bytes,
+                        now: clock(),
+                    });
+                }
+                Err(_) if is_json(&bytes) => {
+                    return Ok(Input {
+                        bytes,
+                        now: clock(),
+                    });
+                }
+                Err(e) => {
+                    return Err(CliError::invalid(
+                        "input.malformed",
+                        format!("{} is not a JSON decide input: {e}", p.display()),
+                    )
+                    .hint("see docs/formats.md"));
+                }
+            }
         }
-        None => json!({}),
+        None => (json!({}), None),
     };
     let Some(obj) = input.as_object_mut() else {
         return Err(
@@ -84,11 +147,13 @@ pub fn build_input(a: &DecideArgs) -> Result<Value> {
                 .hint("see docs/formats.md"),
         );
     };
-    let now = a
-        .now
-        .or_else(|| obj.get("now").and_then(Value::as_i64))
-        .unwrap_or_else(io::now);
-    set(obj, "now", json!(now));
+    let had_now = obj.contains_key("now");
+    // The input's own `now` is the core's to judge (a `now` that is not an integer is its
+    // input.malformed); only a missing one is filled in, and --now overrides.
+    if a.now.is_some() || !had_now {
+        set(obj, "now", json!(clock()));
+    }
+    let now = obj.get("now").and_then(Value::as_i64).unwrap_or_else(clock);
     let request = obj.entry("request").or_insert_with(|| json!({}));
     if let Some(r) = request.as_object_mut() {
         for (k, v) in [
@@ -120,11 +185,27 @@ pub fn build_input(a: &DecideArgs) -> Result<Value> {
             set(c, "grant", json!(io::token_arg(g)?));
         }
     }
+    // --context text the strict parser refuses (a duplicate member) is spliced in as written,
+    // for the core to refuse; it is one JSON value (checked), so it cannot add members.
+    let mut raw_context = None;
     if let Some(ctx) = &a.context {
-        let v: Value = serde_json::from_str(ctx).map_err(|e| {
-            CliError::invalid("context.malformed", format!("--context is not JSON: {e}"))
-        })?;
-        set(obj, "context", v);
+        if !is_json(ctx.as_bytes()) {
+            let e = serde_json::from_str::<serde::de::IgnoredAny>(ctx)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            return Err(CliError::invalid(
+                "context.malformed",
+                format!("--context is not JSON: {e}"),
+            ));
+        }
+        match mandate_core::json::parse_strict(ctx.as_bytes(), MAX_INPUT_BYTES, MAX_DEPTH) {
+            Ok(v) => set(obj, "context", v),
+            Err(_) => {
+                obj.remove("context");
+                raw_context = Some(ctx.trim());
+            }
+        }
     }
     let has_method = obj.get("request").and_then(|r| r.get("method")).is_some();
     let has_uri = obj.get("request").and_then(|r| r.get("uri")).is_some();
@@ -134,16 +215,26 @@ pub fn build_input(a: &DecideArgs) -> Result<Value> {
                 .hint("pass --method and --uri, or an --input with request.method and request.uri"),
         );
     }
-    Ok(input)
+    if let Some(raw) = raw
+        && had_now
+        && !a.adds_to_input()
+    {
+        return Ok(Input { bytes: raw, now });
+    }
+    let mut bytes = serde_json::to_vec(&input).map_err(|e| CliError::failure(e.to_string()))?;
+    if let Some(ctx) = raw_context {
+        // `bytes` is a non-empty object (it has `request`): `{` + members + `}`.
+        let mut spliced = format!("{{\"context\":{ctx},").into_bytes();
+        spliced.extend_from_slice(bytes.get(1..).unwrap_or_default());
+        bytes = spliced;
+    }
+    Ok(Input { bytes, now })
 }
 
 pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
     let input = build_input(a)?;
-    let now = input
-        .get("now")
-        .and_then(Value::as_i64)
-        .unwrap_or_else(io::now);
-    let jws = io::read_string(&a.bundle)?;
+    let now = input.now;
+    let jws = io::read_bundle(&a.bundle)?;
     let trust = crate::bundle::read_trust(&a.trust)?;
     let grant_key = a
         .grant_key
@@ -165,8 +256,7 @@ pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
         }
         Err(e) => return Err(CliError::failure(e.to_string())),
     }
-    let bytes = serde_json::to_vec(&input).map_err(|e| CliError::failure(e.to_string()))?;
-    let decision = decider.decide(&bytes).await;
+    let decision = decider.decide(&input.bytes).await;
     if let (Some(path), Some(record)) = (&a.audit, decision.audit()) {
         let (log, _) =
             mandate_host::audit::AuditLog::open(path, mandate_host::audit::AuditOptions::default())
@@ -187,15 +277,15 @@ pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
         })?;
     }
     if out.json {
-        println!("{}", String::from_utf8_lossy(decision.as_bytes()));
+        outln!("{}", String::from_utf8_lossy(decision.as_bytes()));
     } else {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(decision.value()).unwrap_or_default()
         );
         match decision.reasons().first() {
-            None => eprintln!("allow"),
-            Some(r) => eprintln!("deny: {}: {}", r.code, r.message),
+            None => errln!("allow"),
+            Some(r) => errln!("deny: {}: {}", r.code, r.message),
         }
     }
     Ok(if decision.is_allow() {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Result};
 use crate::io;
-use crate::out::Out;
+use crate::out::{Out, outln};
 use crate::registry::RegistryFile;
 use crate::serve::{self, Config, Route, source::Source};
 
@@ -124,7 +124,7 @@ impl World {
     pub fn proof(key: &PrivateJwk, method: &str, uri: &str, token: &str) -> Result<String> {
         let p = issuer::Proof {
             htm: method.into(),
-            htu: uri.into(),
+            htu: crate::token::htu(uri).into(),
             iat: io::now(),
             jti: rid()?,
             token: Some(token.into()),
@@ -260,11 +260,16 @@ const BOOKER: &str = "agent:travel-booker";
 const CHAIN: &str = "agent:travel-booker > agent:summarizer";
 
 fn print_table(rows: &[Row]) {
-    println!(
+    outln!(
         "{:>2}  {:<30} {:<38} {:<6} {:<36} {:<11} REASON",
-        "#", "SCENARIO", "WHO ACTED", "FOR", "ASKED", "DECISION"
+        "#",
+        "SCENARIO",
+        "WHO ACTED",
+        "FOR",
+        "ASKED",
+        "DECISION"
     );
-    println!("{}", "-".repeat(160));
+    outln!("{}", "-".repeat(160));
     for r in rows {
         let reason = match (&r.code, &r.message) {
             (Some(c), Some(m)) if m.chars().count() > 64 => {
@@ -276,9 +281,14 @@ fn print_table(rows: &[Row]) {
         };
         let decision = format!("{} ({})", r.decision.to_uppercase(), r.status);
         let mark = if r.expected { "" } else { "   <-- UNEXPECTED" };
-        println!(
+        outln!(
             "{:>2}  {:<30} {:<38} {:<6} {:<36} {:<11} {reason}{mark}",
-            r.n, r.label, r.actor, r.user, r.asked, decision
+            r.n,
+            r.label,
+            r.actor,
+            r.user,
+            r.asked,
+            decision
         );
     }
 }
@@ -296,22 +306,22 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
     let world = World::new()?;
     let human = !out.json;
     if human {
-        println!("Mandate demo: authorization for AI agents, decided per request and audited.\n");
-        println!("1. Setup (everything generated just now, nothing to prepare)");
-        println!(
+        outln!("Mandate demo: authorization for AI agents, decided per request and audited.\n");
+        outln!("1. Setup (everything generated just now, nothing to prepare)");
+        outln!(
             "   - keys: bundle root, identity provider, this decision point's grant key, and one key per agent"
         );
-        println!(
+        outln!(
             "   - a signed bundle, revision {}: 2 agents from the embedded registry, the guardrails below, valid 1 h",
             world.revision
         );
-        println!(
+        outln!(
             "       agent:travel-booker  may act for alice and bob; ceiling secrets:read trips:*; may hand work to agent:summarizer"
         );
-        println!(
+        outln!(
             "       agent:summarizer     may act only when the booker delegates; ceiling trips:read trips:book"
         );
-        println!(
+        outln!(
             "       guardrails: secrets only for their owner (alice) and only from 10.20.0.0/16; trips for any delegated agent\n"
         );
     }
@@ -323,14 +333,14 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
     let narrow = world.hop(&alice, "trips:read")?;
     let wide = world.hop(&alice, "trips:read trips:book")?;
     if human {
-        println!("2. Delegation");
-        println!(
+        outln!("2. Delegation");
+        outln!(
             "   - alice's identity provider signs a 15-minute delegation to agent:travel-booker: secrets:read trips:read, bound to the agent's key"
         );
-        println!(
+        outln!(
             "   - the booker sub-delegates to agent:summarizer, signing with its own key: trips:read only, 5 minutes"
         );
-        println!(
+        outln!(
             "   - (also: bob's delegation, an expired one of alice's, and a sub-delegation that tries to add trips:book)\n"
         );
     }
@@ -345,10 +355,10 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
         } else {
             "the native engine"
         };
-        println!(
+        outln!(
             "3. Requests, over HTTP to a real `mandate serve` on {base}, deciding with {engine}"
         );
-        println!(
+        outln!(
             "   (Envoy ext_authz style: /v1/check/<path>, Authorization: DPoP <token>, DPoP: <proof>)\n"
         );
     }
@@ -498,58 +508,58 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
             Ok(r) => json!({"ok": true, "records": r.records, "last_hash": r.last_hash}),
             Err(e) => json!({"ok": false, "error": e.to_string()}),
         };
-        println!(
+        outln!(
             "{}",
             json!({"rows": rows.iter().map(Row::to_json).collect::<Vec<_>>(), "audit": audit, "all_as_expected": all_expected, "service": base})
         );
     } else {
         print_table(&rows);
-        println!();
-        println!("4. Audit");
+        outln!();
+        outln!("4. Audit");
         match &verified {
             Ok(r) => {
                 let short = r.last_hash.get(..16).unwrap_or(&r.last_hash);
-                println!(
+                outln!(
                     "   audit log verified: {} records, hash chain intact (last hash {short}…)",
                     r.records
                 );
-                println!(
+                outln!(
                     "   every decision above is one record: who acted, for whom, what, which credentials, which bundle, which rule"
                 );
                 if let Some(first) = first_record(&audit_path) {
-                    println!("   record #1, chained to the next by its hash:");
+                    outln!("   record #1, chained to the next by its hash:");
                     for line in first {
-                        println!("     {line}");
+                        outln!("     {line}");
                     }
                 }
             }
-            Err(e) => println!("   audit log FAILED verification: {e}"),
+            Err(e) => outln!("   audit log FAILED verification: {e}"),
         }
-        println!();
+        outln!();
         if all_expected {
-            println!("Every decision came out as the story expects. What you saw:");
+            outln!("Every decision came out as the story expects. What you saw:");
         } else {
-            println!(
+            outln!(
                 "Some decisions did NOT come out as expected (marked above). What should have happened:"
             );
         }
-        println!(
+        outln!(
             "  - an agent acts only with a person's signed delegation, bound to the agent's own key, and a fresh proof per request"
         );
-        println!(
+        outln!(
             "  - guardrails (Rego) narrow further: here, secrets only for alice and only from the office network"
         );
-        println!(
+        outln!(
             "  - a sub-agent gets at most what its delegator had; asking for more is refused (chain.scope_escalation)"
         );
-        println!(
+        outln!(
             "  - a replayed proof or a reused grant is refused; every decision is in a hash-chained audit log"
         );
-        println!(
+        outln!(
             "Next: `mandate serve --help` (the service), `mandate bundle build --help` (your own registry and policies)."
         );
         if args.keep.is_some() {
-            println!("Files kept in {}", dir.display());
+            outln!("Files kept in {}", dir.display());
         }
     }
     Ok(if all_expected && verified.is_ok() {

@@ -11,34 +11,109 @@ use serde_json::Value;
 
 use crate::error::{CliError, Kind, Result};
 
-/// Reads a whole file; a missing or unreadable file is [`Kind::NotFound`]. `-` reads stdin.
-pub fn read(path: &Path) -> Result<Vec<u8>> {
+/// The most the CLI reads of a file it was named (a registry, issuers, data, settings, bundle
+/// contents, a bundle, a key, a token): everything it reads ends up in a bundle (at most
+/// [`mandate_core::limits::MAX_BUNDLE_BYTES`]) or is smaller, so a larger file is refused
+/// rather than read whole.
+pub const MAX_FILE_BYTES: usize = mandate_core::limits::MAX_BUNDLE_BYTES + 64 * 1024;
+
+/// Nesting depth allowed in the YAML/JSON files the CLI reads (the core caps bundle payloads
+/// itself).
+const MAX_DOC_DEPTH: usize = 64;
+
+fn unreadable(path: &Path, e: &std::io::Error) -> CliError {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "does not exist".to_string(),
+        std::io::ErrorKind::PermissionDenied => "is not readable (permission denied)".to_string(),
+        _ => format!("cannot be read ({e})"),
+    };
+    CliError::new(
+        Kind::NotFound,
+        "file.not_found",
+        format!("{} {what}", path.display()),
+    )
+    .hint("check the path")
+}
+
+/// Reads at most `max + 1` bytes of a file (`-` is stdin), so the caller can tell "over `max`"
+/// without ever holding more; a missing or unreadable file is [`Kind::NotFound`].
+pub fn read_upto(path: &Path, max: usize) -> Result<Vec<u8>> {
+    let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let mut buf = Vec::new();
     if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-            CliError::new(
-                Kind::NotFound,
-                "file.unreadable",
-                format!("cannot read stdin: {e}"),
-            )
-        })?;
+        std::io::stdin()
+            .lock()
+            .take(cap)
+            .read_to_end(&mut buf)
+            .map_err(|e| {
+                CliError::new(
+                    Kind::NotFound,
+                    "file.unreadable",
+                    format!("cannot read stdin: {e}"),
+                )
+            })?;
         return Ok(buf);
     }
-    std::fs::read(path).map_err(|e| {
-        let what = match e.kind() {
-            std::io::ErrorKind::NotFound => "does not exist".to_string(),
-            std::io::ErrorKind::PermissionDenied => {
-                "is not readable (permission denied)".to_string()
-            }
-            _ => format!("cannot be read ({e})"),
+    let file = std::fs::File::open(path).map_err(|e| unreadable(path, &e))?;
+    file.take(cap)
+        .read_to_end(&mut buf)
+        .map_err(|e| unreadable(path, &e))?;
+    Ok(buf)
+}
+
+/// Reads a whole file of at most `max` bytes; a larger one is refused (`file.too_large`).
+pub fn read_max(path: &Path, max: usize) -> Result<Vec<u8>> {
+    let buf = read_upto(path, max)?;
+    if buf.len() > max {
+        let name = if path.as_os_str() == "-" {
+            "stdin".to_string()
+        } else {
+            path.display().to_string()
         };
-        CliError::new(
-            Kind::NotFound,
-            "file.not_found",
-            format!("{} {what}", path.display()),
+        return Err(CliError::invalid(
+            "file.too_large",
+            format!("{name} is over the {max}-byte limit"),
         )
-        .hint("check the path")
+        .hint("nothing Mandate reads from a file is this large; check the path"));
+    }
+    Ok(buf)
+}
+
+/// Reads a whole file (at most [`MAX_FILE_BYTES`]). `-` reads stdin.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    read_max(path, MAX_FILE_BYTES)
+}
+
+/// Reads a signed bundle file; one over the core's bundle limit is refused as
+/// `bundle.too_large` (exit 6), as the engine would refuse it.
+pub fn read_bundle(path: &Path) -> Result<String> {
+    // A trailing newline (or a little whitespace) is trimmed before the engine sees it.
+    let max = mandate_core::limits::MAX_BUNDLE_BYTES + 1024;
+    let bytes = read_upto(path, max)?;
+    if bytes.len() > max {
+        return Err(CliError::new(
+            Kind::Bundle,
+            "bundle.too_large",
+            format!(
+                "{} is over the {}-byte bundle limit",
+                path.display(),
+                mandate_core::limits::MAX_BUNDLE_BYTES
+            ),
+        )
+        .hint("a bundle holds a registry, policies and data; keep it under the limit"));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        CliError::invalid(
+            "file.not_utf8",
+            format!("{} is not UTF-8 text", path.display()),
+        )
     })
+}
+
+/// Parses JSON strictly, as the core does ([`mandate_core::json::parse_strict`]): a document
+/// with a duplicate member name is refused, not read as "the last one wins".
+pub fn parse_json_strict(bytes: &[u8]) -> core::result::Result<Value, String> {
+    mandate_core::json::parse_strict(bytes, bytes.len(), MAX_DOC_DEPTH).map_err(|e| e.to_string())
 }
 
 pub fn read_string(path: &Path) -> Result<String> {
@@ -62,6 +137,15 @@ pub fn is_yaml(path: &Path) -> bool {
 /// Parses YAML or JSON (by extension) into `T`, with the parser's line/column in the message.
 pub fn parse_doc<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
     if is_yaml(path) {
+        // YAML keys must be unique; serde_norway's own Value refuses duplicates (a map or struct
+        // deserialized directly would keep the last), so check that first.
+        serde_norway::from_slice::<serde_norway::Value>(bytes).map_err(|e| {
+            CliError::invalid(
+                "yaml.malformed",
+                format!("{} is not valid YAML: {e}", path.display()),
+            )
+            .hint("fix the file (see cli/README.md for its format)")
+        })?;
         serde_norway::from_slice(bytes).map_err(|e| {
             CliError::invalid(
                 "yaml.malformed",
@@ -73,6 +157,13 @@ pub fn parse_doc<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
             .hint("fix the file (see cli/README.md for its format)")
         })
     } else {
+        parse_json_strict(bytes).map_err(|e| {
+            CliError::invalid(
+                "json.malformed",
+                format!("{} is not valid JSON: {e}", path.display()),
+            )
+            .hint("fix the file (see cli/README.md for its format)")
+        })?;
         serde_json::from_slice(bytes).map_err(|e| {
             CliError::invalid(
                 "json.malformed",
@@ -143,7 +234,7 @@ pub fn write(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
 
 fn key_value(path: &Path) -> Result<Value> {
     let bytes = read(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    parse_json_strict(&bytes).map_err(|e| {
         CliError::invalid(
             "key.malformed",
             format!("{} is not a JWK (JSON): {e}", path.display()),
@@ -188,6 +279,29 @@ pub fn read_public_key(path: &Path) -> Result<PublicJwk> {
             .map_err(|e| key_error(path, &e));
     }
     PublicJwk::from_value(&v).map_err(|e| key_error(path, &e))
+}
+
+/// The base64url SHA-256 of a file (`-`: stdin), read in pieces: a body of any size is hashed
+/// without being held in memory.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0_u8; 64 * 1024];
+    let mut reader: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| unreadable(path, &e))?)
+    };
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(unreadable(path, &e)),
+        };
+        hasher.update(buf.get(..n).unwrap_or(&[]));
+    }
+    Ok(mandate_core::b64::encode(&hasher.finalize()))
 }
 
 /// A token argument: the token itself, `@file`, or `-` for stdin.

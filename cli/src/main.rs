@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use error::{CliError, exit};
-use out::Out;
+use out::{Out, errln, outln};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -101,12 +101,14 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
+        // A reader that went away (`| head`) is not a failure; any other lost output is.
+        Ok(_) if out::stdout_failed() => ExitCode::from(exit::FAILURE),
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if cli.json {
-                println!("{}", e.to_json());
+                outln!("{}", e.to_json());
             } else {
-                eprintln!("{}", e.line());
+                errln!("{}", e.line());
             }
             ExitCode::from(e.exit_code())
         }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::io;
+use crate::out::outln;
 use crate::serve::{self, Config, Route, source::Source};
 
 #[derive(Debug, Args)]
@@ -73,7 +74,7 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
     let mut config = Config::new(Source::parse(&a.bundle), trust);
     if let Source::File(p) = &config.source {
         // A missing file is the user's mistake: say so before anything starts.
-        io::read(p)?;
+        io::read_upto(p, 0)?;
     }
     config.listen = a.listen;
     config.grant_key = a
@@ -92,7 +93,7 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
     config.wasm_cache.clone_from(&a.wasm_cache);
     let signal = serve::shutdown_signal()?;
     let running = serve::start(config).await?;
-    println!("mandate serve: listening on http://{}", running.addr);
+    outln!("mandate serve: listening on http://{}", running.addr);
     serve::log(
         "info",
         "listening",

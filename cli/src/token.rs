@@ -168,6 +168,15 @@ fn details(path: Option<&PathBuf>) -> Result<Option<Vec<Value>>> {
     path.map(|p| io::read_doc::<Vec<Value>>(p)).transpose()
 }
 
+/// A proof's `htu`: the target URI without its query and fragment (RFC 9449 §4.2). The query
+/// starts at the first `?` and the fragment at the first `#` (a query holds no `#`), so the
+/// URI ends at whichever comes first.
+pub fn htu(uri: &str) -> &str {
+    uri.find(['?', '#'])
+        .and_then(|i| uri.get(..i))
+        .unwrap_or(uri)
+}
+
 fn emit(out: &Out, token: &str) {
     out.result(&json!({"token": token}), || token.to_string());
 }
@@ -225,15 +234,10 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
         TokenCmd::Proof(p) => {
             let key = io::read_private_key(&p.key)?;
             let token = p.token.as_deref().map(io::token_arg).transpose()?;
-            let body_digest = match &p.body {
-                Some(b) => Some(mandate_core::b64::encode(
-                    &<sha2::Sha256 as sha2::Digest>::digest(io::read(b)?),
-                )),
-                None => None,
-            };
+            let body_digest = p.body.as_deref().map(io::sha256_file).transpose()?;
             let proof = issuer::Proof {
                 htm: p.method.clone(),
-                htu: p.uri.clone(),
+                htu: htu(&p.uri).to_string(),
                 iat: now,
                 jti: rid()?,
                 token,

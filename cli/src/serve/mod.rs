@@ -27,7 +27,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use mandate_core::jose::{Jws, PrivateJwk, PublicJwk};
+use mandate_core::jose::{PrivateJwk, PublicJwk};
 use mandate_host::audit::{AuditLog, AuditOptions};
 use mandate_host::replay::{
     MemoryReplayStore, RedisReplayStore, ReplayError, ReplayStore, UseOnce,
@@ -41,6 +41,7 @@ use metrics::Metrics;
 use source::{Fetched, Seen, Source};
 
 use crate::error::{CliError, Kind, Result};
+use crate::out::errln;
 
 /// The replay store: memory (one process) or Redis (many).
 #[derive(Debug)]
@@ -157,16 +158,6 @@ fn random_id() -> String {
     mandate_host::issuer::random_id().unwrap_or_default()
 }
 
-/// The JWS payload's `exp`, read without verifying (the engine verifies); to refuse an expired
-/// bundle before it replaces a good one.
-fn bundle_claim(jws: &str, name: &str) -> Option<i64> {
-    Jws::parse(jws, mandate_core::limits::MAX_BUNDLE_BYTES, false)
-        .ok()?
-        .claims()
-        .get(name)?
-        .as_i64()
-}
-
 /// Silences the service's log lines (the demo and the load run print their own story).
 pub static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
@@ -181,51 +172,55 @@ pub fn log(level: &str, msg: &str, fields: &Value) {
             obj.insert(k.clone(), v.clone());
         }
     }
-    eprintln!("{line}");
+    errln!("{line}");
 }
 
 impl Service {
-    /// Loads a bundle JWS: refuses an expired one, otherwise hands it to the decider, which
-    /// swaps it in only when it verified. Reports the outcome in metrics and the log.
+    /// Loads a bundle JWS: verifies it under the trust keys first, and only then looks at its
+    /// claims — refuses an expired one, or one issued before the one serving (a rollback) —
+    /// and otherwise hands it to the decider, which swaps it in. Nothing an unverified bundle
+    /// says (its `iat`, `exp`, revision) is compared or remembered. Reports the outcome in
+    /// metrics and the log.
     pub fn load_bundle(
         &self,
         jws: &str,
         origin: &str,
     ) -> core::result::Result<(), (String, String)> {
         let now = crate::io::now();
-        let iat = bundle_claim(jws, "iat");
+        let config = mandate_host::issuer::load_config(jws, &self.trust, self.grant_key.as_ref());
+        // The core's own verification (signature under the trust keys, schema, policies): its
+        // `Bundle` is the only source of the claims compared below.
+        let verified = mandate_core::Pdp::load(&config);
         let serving_iat = *self
             .serving_iat
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let result = match (bundle_claim(jws, "exp"), iat, serving_iat) {
-            (Some(exp), _, _) if exp <= now => Err((
+        let result = match verified.status() {
+            Err(r) => Err((r.code.as_str().to_string(), r.message.clone())),
+            Ok(b) if b.exp <= now => Err((
                 "bundle.expired".to_string(),
-                format!("the bundle expired at {}", crate::io::fmt_time(exp)),
+                format!("the bundle expired at {}", crate::io::fmt_time(b.exp)),
             )),
             // Rollback: an older signed bundle (say, one where a since-revoked agent was active)
             // never replaces a newer one. Re-sign to roll back on purpose.
-            (_, Some(new), Some(current)) if new < current => Err((
+            Ok(b) if serving_iat.is_some_and(|current| b.iat < current) => Err((
                 "bundle.rollback".to_string(),
                 format!(
                     "the bundle was issued at {}, before the one serving ({})",
-                    crate::io::fmt_time(new),
-                    crate::io::fmt_time(current)
+                    crate::io::fmt_time(b.iat),
+                    crate::io::fmt_time(serving_iat.unwrap_or_default())
                 ),
             )),
-            _ => {
-                let config =
-                    mandate_host::issuer::load_config(jws, &self.trust, self.grant_key.as_ref());
-                match self.decider.load(&config) {
-                    Ok(_) => Ok(()),
-                    Err(mandate_host::HostError::Load { code, message }) => Err((code, message)),
-                    Err(e) => Err((e.code().to_string(), e.to_string())),
-                }
-            }
+            Ok(b) => match self.decider.load(&config) {
+                Ok(_) => Ok(b.iat),
+                Err(mandate_host::HostError::Load { code, message }) => Err((code, message)),
+                Err(e) => Err((e.code().to_string(), e.to_string())),
+            },
         };
+        drop(verified);
         let status = self.decider.status();
         match &result {
-            Ok(()) => {
+            Ok(iat) => {
                 self.metrics
                     .reloads
                     .with_label_values(&["ok", "none"])
@@ -242,7 +237,7 @@ impl Service {
                 *self
                     .serving_iat
                     .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = iat;
+                    .unwrap_or_else(PoisonError::into_inner) = Some(*iat);
                 self.reload
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -272,7 +267,7 @@ impl Service {
                 }
             }
         }
-        result
+        result.map(|_| ())
     }
 
     /// Decides one decide input (a JSON object already filled with `now` and `decision_id`),
@@ -282,10 +277,20 @@ impl Service {
         endpoint: &str,
         input: &Value,
     ) -> core::result::Result<Decision, ServiceError> {
-        let started = Instant::now();
         let bytes =
             serde_json::to_vec(input).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
-        let decision = self.decider.decide(&bytes).await;
+        self.decide_bytes(endpoint, &bytes).await
+    }
+
+    /// Decides a decide input given as the bytes the core is to parse (strictly), appends its
+    /// audit record, and records metrics.
+    pub async fn decide_bytes(
+        &self,
+        endpoint: &str,
+        bytes: &[u8],
+    ) -> core::result::Result<Decision, ServiceError> {
+        let started = Instant::now();
+        let decision = self.decider.decide(bytes).await;
         if let (Some(log), Some(record)) = (&self.audit, decision.audit()) {
             // fdatasync is blocking I/O: keep it off the async workers. The answer waits for it,
             // so every answer a client received is on disk.
@@ -351,63 +356,97 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// Parses a request body as a decide input object and stamps it with the service's clock and id.
-fn stamp(endpoint: &str, svc: &Service, body: &[u8]) -> core::result::Result<Value, ServiceError> {
-    let mut v: Value = serde_json::from_slice(body).map_err(|e| {
+/// A request body, ready for the core.
+enum Stamped {
+    /// A decide input object, stamped with the service's clock and id.
+    Input(Value),
+    /// JSON that the core's strict parser refuses (a duplicate member name, too large, too
+    /// deep): passed to the core as it came, for the core's own `input.malformed` /
+    /// `input.too_large` deny. Never read leniently and rewritten (two parsers that keep
+    /// different duplicates disagree about what was asked).
+    Raw,
+}
+
+/// Parses a request body as a decide input object, with the core's strict parser, and stamps
+/// it with the service's clock and id.
+fn stamp(
+    endpoint: &str,
+    svc: &Service,
+    body: &[u8],
+) -> core::result::Result<Stamped, ServiceError> {
+    use mandate_core::json::{JsonError, parse_strict};
+    use mandate_core::limits::{MAX_DEPTH, MAX_INPUT_BYTES};
+    let rejected = |reason: &str| {
         svc.metrics
             .rejected
-            .with_label_values(&[endpoint, "malformed"])
+            .with_label_values(&[endpoint, reason])
             .inc();
-        ServiceError::BadRequest(format!("the body is not JSON: {e}"))
-    })?;
+    };
+    let mut v = match parse_strict(body, MAX_INPUT_BYTES, MAX_DEPTH) {
+        Ok(v) => v,
+        Err(JsonError::TooLarge { .. } | JsonError::TooDeep(_)) => return Ok(Stamped::Raw),
+        // JSON to a lenient parser, refused by the strict one: a duplicate member.
+        Err(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
+            return Ok(Stamped::Raw);
+        }
+        Err(e) => {
+            rejected("malformed");
+            return Err(ServiceError::BadRequest(format!(
+                "the body is not JSON: {e}"
+            )));
+        }
+    };
     let Some(obj) = v.as_object_mut() else {
-        svc.metrics
-            .rejected
-            .with_label_values(&[endpoint, "malformed"])
-            .inc();
+        rejected("malformed");
         return Err(ServiceError::BadRequest(
             "the body must be a decide input (a JSON object)".into(),
         ));
     };
     obj.insert("now".into(), Value::from(crate::io::now()));
     obj.insert("decision_id".into(), Value::String(random_id()));
-    Ok(v)
+    Ok(Stamped::Input(v))
 }
 
 async fn decide_handler(State(svc): State<Arc<Service>>, body: Bytes) -> Response {
-    let mut input = match stamp("decide", &svc, &body) {
-        Ok(v) => v,
+    let decided = match stamp("decide", &svc, &body) {
+        Ok(Stamped::Input(mut input)) => {
+            // Grants are minted only through /v1/grants.
+            if let Some(obj) = input.as_object_mut() {
+                obj.remove("mint_grant");
+            }
+            svc.decide("decide", &input).await
+        }
+        Ok(Stamped::Raw) => svc.decide_bytes("decide", &body).await,
         Err(e) => return e.into_response(),
     };
-    // Grants are minted only through /v1/grants.
-    if let Some(obj) = input.as_object_mut() {
-        obj.remove("mint_grant");
-    }
-    match svc.decide("decide", &input).await {
+    match decided {
         Ok(d) => json_response(StatusCode::OK, d.into_bytes()),
         Err(e) => e.into_response(),
     }
 }
 
 async fn grants_handler(State(svc): State<Arc<Service>>, body: Bytes) -> Response {
-    let mut input = match stamp("grants", &svc, &body) {
-        Ok(v) => v,
+    let decided = match stamp("grants", &svc, &body) {
+        Ok(Stamped::Input(mut input)) => {
+            let ttl_default = svc.grant_ttl;
+            let Some(ask) = input.get_mut("mint_grant").and_then(Value::as_object_mut) else {
+                svc.metrics
+                    .rejected
+                    .with_label_values(&["grants", "no_mint_grant"])
+                    .inc();
+                return ServiceError::BadRequest(
+                    "a grant request needs mint_grant: {\"aud\": ..., \"ttl\": seconds}".into(),
+                )
+                .into_response();
+            };
+            ask.insert("jti".into(), Value::String(random_id()));
+            ask.entry("ttl").or_insert(Value::from(ttl_default));
+            svc.decide("grants", &input).await
+        }
+        Ok(Stamped::Raw) => svc.decide_bytes("grants", &body).await,
         Err(e) => return e.into_response(),
     };
-    let ttl_default = svc.grant_ttl;
-    let Some(ask) = input.get_mut("mint_grant").and_then(Value::as_object_mut) else {
-        svc.metrics
-            .rejected
-            .with_label_values(&["grants", "no_mint_grant"])
-            .inc();
-        return ServiceError::BadRequest(
-            "a grant request needs mint_grant: {\"aud\": ..., \"ttl\": seconds}".into(),
-        )
-        .into_response();
-    };
-    ask.insert("jti".into(), Value::String(random_id()));
-    ask.entry("ttl").or_insert(Value::from(ttl_default));
-    match svc.decide("grants", &input).await {
+    match decided {
         Ok(d) if d.is_allow() => json_response(StatusCode::OK, d.into_bytes()),
         Ok(d) => json_response(StatusCode::FORBIDDEN, d.into_bytes()),
         Err(e) => e.into_response(),
@@ -503,7 +542,8 @@ pub async fn start(config: Config) -> Result<Running> {
     let backend = match &config.wasm {
         None => Backend::native(),
         Some(path) => {
-            let module = crate::io::read(path)?;
+            // A module is a few MiB; refuse anything far larger rather than read it whole.
+            let module = crate::io::read_max(path, 256 * 1024 * 1024)?;
             let limits = mandate_host::WasmLimits::default();
             let cache = config.wasm_cache.as_deref();
             let runtime = mandate_host::WasmRuntime::new(&module, cache, limits).map_err(|e| {

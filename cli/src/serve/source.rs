@@ -59,6 +59,62 @@ fn err(code: &'static str, message: impl Into<String>) -> FetchError {
     }
 }
 
+/// The most a bundle source may hold: the core's bundle limit plus the load config's overhead
+/// (the core refuses a load config over this). A larger file or download is refused
+/// (`bundle.too_large`) after reading at most this many bytes (and one more); the bundle that
+/// is serving keeps serving.
+pub const MAX_SOURCE_BYTES: usize = mandate_core::limits::MAX_BUNDLE_BYTES + 64 * 1024;
+
+fn too_large(what: &str) -> FetchError {
+    err(
+        "bundle.too_large",
+        format!("{what} is over the {MAX_SOURCE_BYTES}-byte bundle limit"),
+    )
+}
+
+/// Reads at most `MAX_SOURCE_BYTES + 1` bytes of a file (off the async workers).
+async fn read_file_capped(path: &std::path::Path) -> Result<Vec<u8>, FetchError> {
+    let owned = path.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let mut buf = Vec::new();
+        std::fs::File::open(&owned)?
+            .take(
+                u64::try_from(MAX_SOURCE_BYTES)
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(1),
+            )
+            .read_to_end(&mut buf)
+            .map(|_| buf)
+    })
+    .await
+    .map_err(|e| err("bundle.unreadable", format!("{}: {e}", path.display())))?;
+    read.map_err(|e| err("bundle.unreadable", format!("{}: {e}", path.display())))
+}
+
+/// Reads a response body, streaming, refusing it as soon as it is over [`MAX_SOURCE_BYTES`]
+/// (by its `Content-Length`, or by what arrived): an endless or huge body is never held.
+async fn read_body_capped(url: &str, mut resp: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(MAX_SOURCE_BYTES).unwrap_or(u64::MAX))
+    {
+        return Err(too_large(url));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| err("bundle.fetch_failed", format!("{url}: {e}")))?
+    {
+        if body.len().saturating_add(chunk.len()) > MAX_SOURCE_BYTES {
+            return Err(too_large(url));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The HTTP client for URL sources (rustls, bounded time).
 pub fn client() -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
@@ -87,10 +143,17 @@ pub async fn poll(
             if seen.file == Some(stamp) {
                 return Ok(Fetched::Unchanged);
             }
-            let bytes = tokio::fs::read(path)
-                .await
-                .map_err(|e| err("bundle.unreadable", format!("{}: {e}", path.display())))?;
+            let too_big = u64::try_from(MAX_SOURCE_BYTES).unwrap_or(u64::MAX);
+            if meta.len() > too_big {
+                seen.file = Some(stamp);
+                return Err(too_large(&path.display().to_string()));
+            }
+            // The file may have grown since: read no more than the limit allows.
+            let bytes = read_file_capped(path).await?;
             seen.file = Some(stamp);
+            if bytes.len() > MAX_SOURCE_BYTES {
+                return Err(too_large(&path.display().to_string()));
+            }
             let text = String::from_utf8(bytes).map_err(|_| {
                 err(
                     "bundle.malformed",
@@ -122,11 +185,19 @@ pub async fn poll(
                 .get(reqwest::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let text = resp
-                .text()
-                .await
-                .map_err(|e| err("bundle.fetch_failed", format!("{url}: {e}")))?;
+            let body = match read_body_capped(url, resp).await {
+                Ok(body) => body,
+                Err(e) => {
+                    // An oversized bundle is refused once per ETag, like any bad bundle.
+                    if e.code == "bundle.too_large" {
+                        seen.etag = etag;
+                    }
+                    return Err(e);
+                }
+            };
             seen.etag = etag;
+            let text = String::from_utf8(body)
+                .map_err(|_| err("bundle.malformed", format!("{url}: the body is not UTF-8")))?;
             Ok(Fetched::New(text.trim().to_string()))
         }
     }
