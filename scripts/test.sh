@@ -18,6 +18,7 @@ stage "format" cargo fmt --all -- --check
 stage "clippy (workspace, all targets, -D warnings)" cargo clippy --locked --workspace --all-targets -- -D warnings
 stage "docs (-D warnings)" env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
 stage "vectors are current" cargo run -q --locked -p mandate-vectors --bin gen-vectors -- --check
+stage "replay vectors are current" cargo run -q --locked -p mandate-vectors --bin gen-replay -- --check
 stage "rust tests (core, vectors, properties, Wycheproof)" cargo test --locked -p mandate-core -p mandate-vectors
 stage "no_std core for wasm32 (core + alloc only)" scripts/check-no-std.sh
 for area in host cli js envoy; do

@@ -163,14 +163,14 @@ describe('replay store', () => {
   });
 
   test('MemoryReplayStore forgets entries once expired', async () => {
-    const store = new MemoryReplayStore({ sweepEvery: 1 });
+    const store = new MemoryReplayStore();
     assert.deepEqual(await store.claim([{ jti: 'a', exp: 100, kind: 'proof' }], 50), []);
     assert.deepEqual(await store.claim([{ jti: 'a', exp: 100, kind: 'proof' }], 60), ['a']);
     assert.deepEqual(await store.claim([{ jti: 'a', exp: 200, kind: 'proof' }], 101), []);
     assert.equal(store.size, 1);
   });
 
-  test('RedisReplayStore issues SET NX EXAT per jti (node-redis client shape)', async () => {
+  test('RedisReplayStore issues SET NX PX per entry, the TTL relative to now (node-redis client shape)', async () => {
     const db = new Map();
     const calls = [];
     const client = {
@@ -186,9 +186,11 @@ describe('replay store', () => {
     assert.equal((await pdp.decide(input)).decision, 'allow');
     assert.deepEqual(codes(await pdp.decide(input)), ['replay.detected']);
     assert.equal(calls.length, 2);
-    assert.match(calls[0][0], /^mandate:jti:/);
+    assert.match(calls[0][0], /^mandate:jti:proof:/);
     assert.equal(calls[0][2].NX, true);
-    assert.equal(calls[0][2].EXAT, NOW + 60 + 30);
+    // Through the whole second of exp (NOW + 60 + 30), counted from the decision's now.
+    assert.equal(calls[0][2].PX, (60 + 30 + 1) * 1000);
+    assert.equal(calls[0][2].EXAT, undefined);
   });
 });
 

@@ -43,8 +43,8 @@ after(async () => {
   }
 });
 
-// ioredis: SET key 1 EXAT exp NX answers 'OK' when set, null when the key was there.
-const storeFor = (client) => new RedisReplayStore({ set: (key, exp) => client.set(key, '1', 'EXAT', exp, 'NX') });
+// ioredis: SET key 1 PX ms NX answers 'OK' when set, null when the key was there.
+const storeFor = (client) => new RedisReplayStore({ setPx: (key, ms) => client.set(key, '1', 'PX', ms, 'NX') });
 
 test('two decision points sharing Redis: a proof used on one is a replay on the other', async () => {
   const a = await Pdp.load(world.config, { replayStore: storeFor(redis) });
@@ -54,10 +54,14 @@ test('two decision points sharing Redis: a proof used on one is a replay on the 
   assert.deepEqual([first.decision, ...codes(first)], ['allow']);
   const again = await b.decide(input);
   assert.deepEqual([again.decision, ...codes(again)], ['deny', 'replay.detected']);
-  const key = `mandate:jti:${first.use_once[0].jti}`;
+  const [entry] = first.use_once;
+  const key = `mandate:jti:${entry.kind}:${entry.jti}`;
   assert.equal(await redis.get(key), '1');
-  // Redis keeps the entry until the use-once exp (EXAT), then forgets it.
-  assert.equal(await redis.expiretime(key), first.use_once[0].exp);
+  // Redis keeps the entry through the second of the use-once exp, counted from the decision's
+  // now (PX, as the Rust host), then forgets it.
+  const px = (entry.exp - world.now + 1) * 1000;
+  const pttl = await redis.pttl(key);
+  assert.ok(pttl <= px && pttl > px - 5000, `PTTL ${pttl}, want about ${px}`);
 });
 
 test('when Redis is unreachable, decisions deny with replay.store_unavailable', async () => {

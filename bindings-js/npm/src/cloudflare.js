@@ -1,6 +1,10 @@
 // A Durable Object class that serves the replay store of many Worker isolates (see
 // DurableObjectReplayStore). Bind it in wrangler.toml / the workerd config and export it from
-// the Worker's main module.
+// the Worker's main module. Same semantics as every other Mandate replay store (./replay.js,
+// tests/vectors/replay.json): keys `<kind>:<jti>`, each remembered through the second
+// `max(exp, now)` of the claim's `now`.
+
+import { checkEntries } from './replay.js';
 
 const SWEEP_EVERY = 256;
 
@@ -13,20 +17,26 @@ export class ReplayDurableObject {
   }
 
   async fetch(request) {
-    const { entries, now } = await request.json();
-    if (!Array.isArray(entries) || !Number.isInteger(now)) {
-      return new Response('bad claim', { status: 400 });
+    let checked;
+    let now;
+    try {
+      const body = await request.json();
+      now = body.now;
+      checked = checkEntries(body.entries, now);
+    } catch (err) {
+      // Nothing is recorded; the caller's claim throws and the decision denies.
+      return new Response(`bad claim: ${err.message}`, { status: 400 });
     }
     // A Durable Object runs one event at a time and its storage calls are gated, so this
     // read-then-write is atomic for all isolates using this object.
-    const keys = entries.map((e) => `jti:${e.jti}`);
+    const keys = checked.map((e) => `jti:${e.key}`);
     const held = await this.#storage.get(keys);
     const replayed = [];
     const fresh = {};
-    entries.forEach((e, i) => {
-      const exp = held.get(keys[i]);
-      if (exp !== undefined && exp >= now) replayed.push(e.jti);
-      else fresh[keys[i]] = e.exp;
+    checked.forEach((e, i) => {
+      const until = held.get(keys[i]);
+      if ((until !== undefined && until >= now) || Object.hasOwn(fresh, keys[i])) replayed.push(e.jti);
+      else fresh[keys[i]] = now + e.ttl - 1;
     });
     if (Object.keys(fresh).length > 0) await this.#storage.put(fresh);
     if (++this.#claims % SWEEP_EVERY === 0) await this.#sweep(now);
@@ -35,7 +45,7 @@ export class ReplayDurableObject {
 
   async #sweep(now) {
     const all = await this.#storage.list({ prefix: 'jti:' });
-    const expired = [...all].filter(([, exp]) => exp < now).map(([key]) => key);
+    const expired = [...all].filter(([, until]) => until < now).map(([key]) => key);
     for (let i = 0; i < expired.length; i += 128) await this.#storage.delete(expired.slice(i, i + 128));
   }
 }

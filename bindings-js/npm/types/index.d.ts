@@ -112,19 +112,23 @@ export interface ProofFields {
 
 export declare function mint(input: MintInput): Promise<string>;
 
+/** Bounded like the Rust host's store: full of live entries, a claim throws (deny), never forgets. */
 export declare class MemoryReplayStore implements ReplayStore {
-  constructor(options?: { sweepEvery?: number });
+  /** `capacity`: most live entries (default 1,000,000). */
+  constructor(options?: { capacity?: number });
   claim(entries: readonly UseOnce[], now: number): Promise<string[]>;
   readonly size: number;
 }
 
 /** node-redis v4+ client shape used by RedisReplayStore. */
 export interface RedisSetClient {
-  set(key: string, value: string, options: { NX: true; EXAT: number }): Promise<string | null>;
+  set(key: string, value: string, options: { NX: true; PX: number }): Promise<string | null>;
 }
 
+/** `SET <prefix><kind>:<jti> 1 NX PX <ttl ms>` per entry, as the Rust host (shared keys). */
 export declare class RedisReplayStore implements ReplayStore {
-  constructor(options: { client?: RedisSetClient; set?: (key: string, exp: number) => Promise<unknown>; prefix?: string });
+  /** `setPx(key, ttlMs)` adapts another client; it must answer 'OK' (or true) only when the key was set. */
+  constructor(options: { client?: RedisSetClient; setPx?: (key: string, ttlMs: number) => Promise<unknown>; prefix?: string });
   claim(entries: readonly UseOnce[], now: number): Promise<string[]>;
 }
 

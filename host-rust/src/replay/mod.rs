@@ -16,9 +16,9 @@ mod redis;
 
 use core::future::Future;
 
-pub use memory::MemoryReplayStore;
+pub use memory::{DEFAULT_CAPACITY, MemoryReplayStore};
 #[cfg(feature = "redis")]
-pub use redis::RedisReplayStore;
+pub use redis::{DEFAULT_PREFIX, RedisReplayStore};
 
 /// One `jti` a decision asks the host to record, from the decision's `use_once` list.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
