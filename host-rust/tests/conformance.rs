@@ -33,14 +33,18 @@ async fn decide_case<S: ReplayStore>(decider: &Decider<S>, case: &Value) -> Vec<
             .into_bytes(),
         Some(r) => {
             let store = MemoryReplayStore::new(16);
+            // Keys are `<kind>:<jti>`: seed each jti as both kinds, remembered well past the
+            // vectors' `now` (and within the stores' TTL cap).
             let seed: Vec<UseOnce> = r["replayed"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|j| UseOnce {
-                    jti: j.as_str().unwrap().into(),
-                    exp: i64::MAX,
-                    kind: "seed".into(),
+                .flat_map(|j| {
+                    ["proof", "grant"].map(|kind| UseOnce {
+                        jti: j.as_str().unwrap().into(),
+                        exp: 3_000_000_000,
+                        kind: kind.into(),
+                    })
                 })
                 .collect();
             assert!(store.record(&seed, 0).await.unwrap().is_empty());
