@@ -1412,3 +1412,444 @@ fn bench_serve_reports_rates_and_fails_on_nothing() {
     );
     assert!(v["p50_ms"].as_f64().unwrap() <= v["p99_ms"].as_f64().unwrap());
 }
+
+/// A delegation and a proof for `GET https://api.example.com/v1/trips/42` (a trips:read allow),
+/// written to alice.jwt and proof.jwt.
+fn trip_credentials(d: &Path) -> (String, String) {
+    let alice = delegate(d, "alice", "secrets:read trips:read");
+    std::fs::write(d.join("alice.jwt"), &alice).unwrap();
+    let proof = token(
+        d,
+        &[
+            "proof",
+            "--key",
+            "keys/booker.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            common::TRIP,
+            "--token",
+            "@alice.jwt",
+        ],
+    );
+    std::fs::write(d.join("proof.jwt"), &proof).unwrap();
+    (alice, proof)
+}
+
+/// Runs `mandate decide --json` with `args`; (exit code, first reason code, decision).
+fn decide_json(d: &Path, args: &[&str]) -> (Option<i32>, Option<String>, Value) {
+    let out = mandate(d)
+        .args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+        ])
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let code = v["reasons"][0]["code"].as_str().map(str::to_string);
+    (out.status.code(), code, v)
+}
+
+#[test]
+fn decide_input_with_duplicate_members_is_a_deny_input_malformed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let (alice, proof) = trip_credentials(d);
+    let now = common::now();
+    let request =
+        json!({"method": "GET", "uri": common::TRIP, "ip": "10.20.0.7", "action": "trips:read"});
+    let good = json!({"delegation": [alice], "proof": proof});
+    let bogus = json!({"delegation": ["x.y.z"]});
+    // The same document without duplicates allows: every deny below is the duplicate's.
+    let clean = format!(r#"{{"now": {now}, "request": {request}, "credentials": {good}}}"#);
+    std::fs::write(d.join("clean.json"), &clean).unwrap();
+    let (code, reason, v) = decide_json(d, &["--input", "clean.json"]);
+    assert_eq!((code, reason), (Some(0), None), "{v}");
+
+    let cases = [
+        (
+            "context",
+            format!(
+                r#"{{"now": {now}, "request": {request}, "credentials": {good}, "context": {{"block": true, "block": false}}}}"#
+            ),
+        ),
+        (
+            "credentials",
+            format!(
+                r#"{{"now": {now}, "request": {request}, "credentials": {bogus}, "credentials": {good}}}"#
+            ),
+        ),
+        (
+            "now",
+            format!(r#"{{"now": 1, "now": {now}, "request": {request}, "credentials": {good}}}"#),
+        ),
+        (
+            "nested",
+            format!(
+                r#"{{"now": {now}, "request": {{"method": "DELETE", "method": "GET", "uri": "{}", "ip": "10.20.0.7", "action": "trips:read"}}, "credentials": {good}}}"#,
+                common::TRIP
+            ),
+        ),
+    ];
+    for (name, text) in &cases {
+        std::fs::write(d.join("dup.json"), text).unwrap();
+        let (code, reason, v) = decide_json(d, &["--input", "dup.json"]);
+        assert_eq!(
+            (code, reason.as_deref()),
+            (Some(3), Some("input.malformed")),
+            "duplicate {name}: {v}"
+        );
+        // Flags that add to the input do not make the CLI rewrite (and so lose) the duplicate.
+        let (code, reason, v) = decide_json(
+            d,
+            &[
+                "--input",
+                "dup.json",
+                "--ip",
+                "10.20.0.7",
+                "--now",
+                &now.to_string(),
+            ],
+        );
+        assert_eq!(
+            (code, reason.as_deref()),
+            (Some(3), Some("input.malformed")),
+            "duplicate {name} with flags: {v}"
+        );
+        // From stdin too.
+        let out = mandate(d)
+            .args([
+                "decide",
+                "--bundle",
+                "bundle.jws",
+                "--trust",
+                "keys/root.pub.jwk",
+            ])
+            .args(["--input", "-", "--json"])
+            .write_stdin(text.clone())
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert_eq!(
+            (out.status.code(), v["reasons"][0]["code"].as_str()),
+            (Some(3), Some("input.malformed")),
+            "duplicate {name} on stdin: {v}"
+        );
+    }
+
+    // --context with a duplicate member reaches the core as written.
+    let (code, reason, v) = decide_json(
+        d,
+        &[
+            "--method",
+            "GET",
+            "--uri",
+            common::TRIP,
+            "--ip",
+            "10.20.0.7",
+            "--action",
+            "trips:read",
+            "--delegation",
+            "@alice.jwt",
+            "--proof",
+            "@proof.jwt",
+            "--context",
+            r#"{"block": true, "block": false}"#,
+        ],
+    );
+    assert_eq!(
+        (code, reason.as_deref()),
+        (Some(3), Some("input.malformed")),
+        "{v}"
+    );
+    // Not JSON at all is still a usage error (exit 5), as before.
+    fails(
+        mandate(d).args([
+            "decide",
+            "--bundle",
+            "bundle.jws",
+            "--trust",
+            "keys/root.pub.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            common::TRIP,
+            "--context",
+            "{nope",
+        ]),
+        5,
+        "--context is not JSON",
+    );
+    // The input's own `now` is the core's to judge, not replaced by the clock.
+    let text = format!(r#"{{"now": "soon", "request": {request}, "credentials": {good}}}"#);
+    std::fs::write(d.join("badnow.json"), text).unwrap();
+    let (code, reason, v) = decide_json(d, &["--input", "badnow.json"]);
+    assert_eq!(
+        (code, reason.as_deref()),
+        (Some(3), Some("input.malformed")),
+        "{v}"
+    );
+    // An input over the core's size limit gets the core's own deny.
+    let pad = "x".repeat(70 * 1024);
+    let text = format!(
+        r#"{{"now": {now}, "request": {request}, "credentials": {good}, "context": {{"pad": "{pad}"}}}}"#
+    );
+    std::fs::write(d.join("big.json"), text).unwrap();
+    let (code, reason, v) = decide_json(d, &["--input", "big.json"]);
+    assert_eq!(
+        (code, reason.as_deref()),
+        (Some(3), Some("input.too_large")),
+        "{v}"
+    );
+}
+
+#[test]
+fn files_with_duplicate_keys_are_refused_not_read_last_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    // Bundle contents: signing them would sign whichever duplicate the parser kept.
+    let contents = std::fs::read_to_string(d.join("bundle.json")).unwrap();
+    let dup = contents.replacen('{', r#"{"revision": "evil", "#, 1);
+    std::fs::write(d.join("dup-contents.json"), dup).unwrap();
+    fails(
+        mandate(d).args([
+            "bundle",
+            "sign",
+            "dup-contents.json",
+            "--key",
+            "keys/root.jwk",
+            "--out",
+            "dup.jws",
+        ]),
+        5,
+        "duplicate member name \"revision\"",
+    );
+    assert!(!d.join("dup.jws").exists());
+    // A YAML registry with a duplicate key (inside a map the CLI does not model field by field).
+    let reg = std::fs::read_to_string(d.join("registry.yaml")).unwrap();
+    assert!(reg.contains("\n    risk: low"), "{reg}");
+    std::fs::write(
+        d.join("dup-registry.yaml"),
+        reg.replacen("    risk: low", "    risk: low\n    risk: high", 1),
+    )
+    .unwrap();
+    fails(
+        mandate(d).args(["agent", "list", "-r", "dup-registry.yaml"]),
+        5,
+        "duplicate entry with key \"risk\"",
+    );
+    // The same in a JSON registry.
+    std::fs::write(
+        d.join("dup-registry.json"),
+        r#"{"agents": [], "agents": [{"id": "agent:x", "owner": "o", "status": "active", "keys": []}]}"#,
+    )
+    .unwrap();
+    fails(
+        mandate(d).args(["agent", "list", "-r", "dup-registry.json"]),
+        5,
+        "duplicate member name \"agents\"",
+    );
+    // A data file for the bundle.
+    std::fs::write(
+        d.join("dup-data.json"),
+        r#"{"secret_owner": "alice", "secret_owner": "mallory"}"#,
+    )
+    .unwrap();
+    fails(
+        mandate(d).args([
+            "bundle",
+            "build",
+            "--registry",
+            "registry.yaml",
+            "--issuers",
+            "issuers.yaml",
+            "--data",
+            "dup-data.json",
+        ]),
+        5,
+        "duplicate member name \"secret_owner\"",
+    );
+    // A trust key with two `x`.
+    let key: Value =
+        serde_json::from_slice(&std::fs::read(d.join("keys/root.pub.jwk")).unwrap()).unwrap();
+    let text = key.to_string();
+    let dup_key = text.replacen('{', r#"{"x": "AAAA", "#, 1);
+    std::fs::write(d.join("dup.pub.jwk"), dup_key).unwrap();
+    fails(
+        mandate(d).args(["bundle", "verify", "bundle.jws", "--trust", "dup.pub.jwk"]),
+        5,
+        "duplicate member name \"x\"",
+    );
+}
+
+/// Decodes a compact JWS's payload (no verification).
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&mandate_core::b64::decode(part).unwrap()).unwrap()
+}
+
+#[test]
+fn token_proof_htu_is_the_uri_without_query_and_fragment() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let (alice, _) = trip_credentials(d);
+    for (uri, htu) in [
+        (
+            "https://api.example.com/v1/trips/42?x=1&y=2#frag",
+            "https://api.example.com/v1/trips/42",
+        ),
+        (
+            "https://api.example.com/v1/trips/42?x=1",
+            "https://api.example.com/v1/trips/42",
+        ),
+        (
+            "https://api.example.com/v1/trips/42#frag?not-a-query",
+            "https://api.example.com/v1/trips/42",
+        ),
+        (
+            "https://api.example.com/v1/trips/42",
+            "https://api.example.com/v1/trips/42",
+        ),
+    ] {
+        let proof = token(
+            d,
+            &[
+                "proof",
+                "--key",
+                "keys/booker.jwk",
+                "--method",
+                "GET",
+                "--uri",
+                uri,
+                "--token",
+                "@alice.jwt",
+            ],
+        );
+        let claims = payload(&proof);
+        assert_eq!(claims["htu"], htu, "{uri}: {claims}");
+        assert_eq!(claims["htm"], "GET");
+        // And it still proves the request with the query.
+        let (code, reason, v) = decide_json(
+            d,
+            &[
+                "--method",
+                "GET",
+                "--uri",
+                uri,
+                "--ip",
+                "10.20.0.7",
+                "--action",
+                "trips:read",
+                "--delegation",
+                &alice,
+                "--proof",
+                &proof,
+            ],
+        );
+        assert_eq!((code, reason), (Some(0), None), "{uri}: {v}");
+    }
+}
+
+/// Runs a mandate command with stdout (or stderr) a pipe whose reader is already gone.
+fn with_closed(d: &Path, args: &[&str], close_stderr: bool) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = common::mandate();
+    cmd.current_dir(d)
+        .env_remove("MANDATE_REGISTRY")
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    let log = d.join("stderr.log");
+    if close_stderr {
+        cmd.stderr(writer).stdout(std::process::Stdio::null());
+    } else {
+        cmd.stdout(writer)
+            .stderr(std::fs::File::create(&log).unwrap());
+    }
+    let status = cmd.status().unwrap();
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    (status.code(), stderr)
+}
+
+#[test]
+fn no_command_panics_when_stdout_or_stderr_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    trip_credentials(d);
+    let decide = [
+        "decide",
+        "--bundle",
+        "bundle.jws",
+        "--trust",
+        "keys/root.pub.jwk",
+        "--method",
+        "GET",
+        "--uri",
+        common::TRIP,
+        "--delegation",
+        "@alice.jwt",
+        "--proof",
+        "@proof.jwt",
+    ];
+    let allow = ["--action", "trips:read", "--ip", "10.20.0.7"];
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        // allow and deny keep their documented exit codes: `mandate decide … | head`.
+        ([&decide[..], &allow].concat(), 0),
+        ([&decide[..], &allow, &["--json"]].concat(), 0),
+        (
+            [
+                &decide[..],
+                &["--action", "secrets:read", "--ip", "192.0.2.1"],
+            ]
+            .concat(),
+            3,
+        ),
+        (vec!["agent", "list"], 0),
+        (vec!["agent", "show", "agent:travel-booker", "--json"], 0),
+        (vec!["bundle", "inspect", "bundle.jws"], 0),
+        (
+            vec![
+                "bundle",
+                "verify",
+                "bundle.jws",
+                "--trust",
+                "keys/root.pub.jwk",
+            ],
+            0,
+        ),
+        (vec!["token", "inspect", "@alice.jwt"], 0),
+        (
+            vec!["bundle", "sign", "bundle.json", "--key", "keys/root.jwk"],
+            0,
+        ),
+        // An error printed as JSON on stdout keeps its exit code too.
+        (vec!["bundle", "inspect", "missing.jws", "--json"], 4),
+    ];
+    for (args, expect) in &cases {
+        let (code, stderr) = with_closed(d, args, false);
+        assert_eq!(code, Some(*expect), "{args:?} with stdout closed: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // stderr closed: the one-line error (or decide's allow/deny line) is dropped, the code stays.
+    for (args, expect) in [
+        (vec!["bundle", "inspect", "missing.jws"], 4),
+        ([&decide[..], &allow].concat(), 0),
+    ] {
+        let (code, _) = with_closed(d, &args, true);
+        assert_eq!(code, Some(expect), "{args:?} with stderr closed");
+    }
+}

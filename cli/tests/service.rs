@@ -826,3 +826,358 @@ async fn restart_under_load_loses_no_acknowledged_audit_record() {
     );
     assert!(report["records"].as_u64().unwrap() >= acked.len() as u64);
 }
+
+async fn post_raw(c: &reqwest::Client, url: &str, body: String) -> (u16, Value) {
+    let r = c
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decide_and_grants_hand_duplicate_members_to_the_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let s = Server::start(&w, &[]);
+    let c = client();
+    let alice = w.alice();
+    let fresh = || w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice);
+    let parts = |v: &Value| (v["request"].to_string(), v["credentials"].to_string());
+    let bogus = json!({"delegation": ["x.y.z"]});
+
+    // Without duplicates the same documents allow: every deny below is the duplicate's.
+    let (req, creds) = parts(&fresh());
+    let (status, d) = post_raw(
+        &c,
+        &s.url("/v1/decide"),
+        format!(r#"{{"request": {req}, "credentials": {creds}}}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, d["decision"].as_str()),
+        (200, Some("allow")),
+        "{d}"
+    );
+
+    let bodies: Vec<(&str, Box<dyn Fn(&str, &str) -> String>)> = vec![
+        (
+            "context",
+            Box::new(|req, creds| {
+                format!(
+                    r#"{{"request": {req}, "credentials": {creds}, "context": {{"block": true, "block": false}}}}"#
+                )
+            }),
+        ),
+        (
+            "credentials",
+            Box::new(move |req, creds| {
+                format!(r#"{{"request": {req}, "credentials": {bogus}, "credentials": {creds}}}"#)
+            }),
+        ),
+        (
+            "now",
+            Box::new(|req, creds| {
+                format!(r#"{{"now": 1, "now": 2, "request": {req}, "credentials": {creds}}}"#)
+            }),
+        ),
+    ];
+    for (name, body) in &bodies {
+        let (req, creds) = parts(&fresh());
+        let (status, d) = post_raw(&c, &s.url("/v1/decide"), body(&req, &creds)).await;
+        assert_eq!(
+            (
+                status,
+                d["decision"].as_str(),
+                d["reasons"][0]["code"].as_str()
+            ),
+            (200, Some("deny"), Some("input.malformed")),
+            "/v1/decide, duplicate {name}: {d}"
+        );
+        assert!(d.get("grant").is_none());
+        // /v1/grants: a deny (403), and no grant.
+        let (req, creds) = parts(&fresh());
+        let text = body(&req, &creds);
+        let text = format!(
+            r#"{{"mint_grant": {{"aud": "{API}"}}, {}"#,
+            text.strip_prefix('{').unwrap()
+        );
+        let (status, d) = post_raw(&c, &s.url("/v1/grants"), text).await;
+        assert_eq!(
+            (
+                status,
+                d["decision"].as_str(),
+                d["reasons"][0]["code"].as_str()
+            ),
+            (403, Some("deny"), Some("input.malformed")),
+            "/v1/grants, duplicate {name}: {d}"
+        );
+        assert!(d.get("grant").is_none(), "{d}");
+    }
+    // A duplicate inside mint_grant (the ttl the service would fill in) is the core's to refuse.
+    let (req, creds) = parts(&fresh());
+    let (status, d) = post_raw(
+        &c,
+        &s.url("/v1/grants"),
+        format!(
+            r#"{{"request": {req}, "credentials": {creds}, "mint_grant": {{"aud": "{API}", "ttl": 1, "ttl": 10}}}}"#
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, d["reasons"][0]["code"].as_str()),
+        (403, Some("input.malformed")),
+        "{d}"
+    );
+    // Not JSON at all is still a 400 (as before).
+    let (status, d) = post_raw(&c, &s.url("/v1/decide"), "{nope".into()).await;
+    assert_eq!(
+        (status, d["error"]["code"].as_str()),
+        (400, Some("input.malformed"))
+    );
+}
+
+fn reload_errors(text: &str, code: &str) -> f64 {
+    sample(
+        text,
+        &format!(r#"mandate_bundle_reloads_total{{code="{code}",result="error"}}"#),
+    )
+    .unwrap_or(0.0)
+}
+
+async fn metrics_text(c: &reqwest::Client, s: &Server) -> String {
+    c.get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reload_compares_only_the_claims_of_a_verified_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let s = Server::start(&w, &[]);
+    let c = client();
+    // r1 serves (iat = now - 60). A rogue key with the trusted kid: the signature does not verify.
+    let rogue = common::key("root-1");
+    let forge = |revision: &str, iat: i64, exp: i64| {
+        let mut v = w.contents(revision, "active");
+        v["iat"] = json!(iat);
+        v["exp"] = json!(exp);
+        mandate_host::issuer::sign_bundle(&v, &rogue)
+    };
+    let wait_for = |code: &'static str, n: f64| {
+        let c = c.clone();
+        let s = &s;
+        async move {
+            eventually(200, || async {
+                (reload_errors(&metrics_text(&c, s).await, code) >= n).then_some(())
+            })
+            .await
+        }
+    };
+
+    // A forged bundle claiming to be older: refused for its signature, not called a rollback.
+    w.write_raw_bundle(&forge("r0-forged-old", w.now - 3000, w.now + 3600));
+    assert!(
+        wait_for("bundle.signature_invalid", 1.0).await.is_some(),
+        "{}",
+        s.log()
+    );
+    // A forged bundle claiming to be expired: the same.
+    w.write_raw_bundle(&forge("r0-forged-expired", w.now - 30, w.now - 5));
+    assert!(
+        wait_for("bundle.signature_invalid", 2.0).await.is_some(),
+        "{}",
+        s.log()
+    );
+    // A forged bundle claiming a newer revision and a later iat.
+    w.write_raw_bundle(&forge("r9-forged-new", w.now + 600, w.now + 3600));
+    assert!(
+        wait_for("bundle.signature_invalid", 3.0).await.is_some(),
+        "{}",
+        s.log()
+    );
+    let text = metrics_text(&c, &s).await;
+    assert_eq!(reload_errors(&text, "bundle.rollback"), 0.0, "{text}");
+    assert_eq!(reload_errors(&text, "bundle.expired"), 0.0, "{text}");
+    let hz = revision(&c, &s).await;
+    assert_eq!(
+        (hz["status"].as_str(), hz["bundle"]["revision"].as_str()),
+        (Some("ok"), Some("r1")),
+        "{hz}"
+    );
+    assert_eq!(hz["last_reload_error"]["code"], "bundle.signature_invalid");
+
+    // The forged iat did not move what rollback compares against: a genuine bundle issued
+    // after r1 (but before the forged iat) is taken...
+    let mut r2 = w.contents("r2", "active");
+    r2["iat"] = json!(w.now - 30);
+    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&r2, &w.root));
+    let got = eventually(200, || async {
+        (revision(&c, &s).await["bundle"]["revision"] == "r2").then_some(())
+    })
+    .await;
+    assert!(got.is_some(), "r2 was not loaded: {}", s.log());
+    // ...and a genuine one issued before r2 is a rollback, compared with r2's verified iat.
+    let mut r1b = w.contents("r1b", "active");
+    r1b["iat"] = json!(w.now - 45);
+    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&r1b, &w.root));
+    assert!(
+        wait_for("bundle.rollback", 1.0).await.is_some(),
+        "{}",
+        s.log()
+    );
+    assert_eq!(revision(&c, &s).await["bundle"]["revision"], "r2");
+}
+
+/// A bundle host on a plain socket: serves `good` with an ETag until `huge` is set, then a
+/// body without a length that goes on (up to `HUGE_LIMIT` bytes, so that a client that reads
+/// it all is caught, not crashed), counting what it could send.
+#[derive(Default)]
+struct RawHost {
+    good: std::sync::Mutex<String>,
+    huge: core::sync::atomic::AtomicBool,
+    huge_fetches: AtomicUsize,
+    sent: AtomicUsize,
+    hung_up: core::sync::atomic::AtomicBool,
+}
+
+const HUGE_LIMIT: usize = 64 * 1024 * 1024;
+
+fn raw_bundle_host(host: Arc<RawHost>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let host = host.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0_u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let huge = host.huge.load(Ordering::SeqCst);
+                let etag = if huge { "\"huge\"" } else { "\"good\"" };
+                if head.contains(&format!("if-none-match: {etag}")) {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 304 Not Modified\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                if !huge {
+                    let body = host.good.lock().unwrap().clone();
+                    let _ = s.write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\netag: {etag}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    );
+                    return;
+                }
+                host.huge_fetches.fetch_add(1, Ordering::SeqCst);
+                let _ = s.write_all(
+                    format!("HTTP/1.1 200 OK\r\netag: {etag}\r\nconnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+                let chunk = vec![b'A'; 64 * 1024];
+                let mut sent = 0;
+                while sent < HUGE_LIMIT {
+                    if s.write_all(&chunk).is_err() {
+                        host.hung_up.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    sent += chunk.len();
+                    host.sent.store(sent, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    format!("http://{addr}/bundle.jws")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundle_download_is_capped_and_the_old_bundle_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let host = Arc::new(RawHost::default());
+    *host.good.lock().unwrap() =
+        mandate_host::issuer::sign_bundle(&w.contents("r1", "active"), &w.root);
+    let url = raw_bundle_host(host.clone());
+    let s = Server::start_with_bundle(&w, &url, &[]);
+    let c = client();
+    assert_eq!(revision(&c, &s).await["bundle"]["revision"], "r1");
+
+    // The host now answers with a body that does not end.
+    host.huge.store(true, Ordering::SeqCst);
+    let err = eventually(400, || async {
+        revision(&c, &s).await["last_reload_error"]["code"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert_eq!(err.as_deref(), Some("bundle.too_large"), "{}", s.log());
+    // The service hung up after the limit (plus what the sockets buffer) instead of reading on.
+    let hung_up = eventually(200, || async {
+        host.hung_up.load(Ordering::SeqCst).then_some(())
+    })
+    .await;
+    assert!(
+        hung_up.is_some(),
+        "the service read {} bytes of an oversized body",
+        host.sent.load(Ordering::SeqCst)
+    );
+    assert!(host.sent.load(Ordering::SeqCst) < HUGE_LIMIT);
+    // r1 keeps serving and deciding.
+    let hz = revision(&c, &s).await;
+    assert_eq!(
+        (hz["status"].as_str(), hz["bundle"]["revision"].as_str()),
+        (Some("ok"), Some("r1")),
+        "{hz}"
+    );
+    let alice = w.alice();
+    let (_, d) = post(
+        &c,
+        &s.url("/v1/decide"),
+        &w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice),
+    )
+    .await;
+    assert_eq!(d["decision"], "allow", "{d}");
+    // Refused once for its ETag (then 304s), not fetched again on every poll.
+    tokio::time::sleep(core::time::Duration::from_millis(600)).await;
+    assert_eq!(host.huge_fetches.load(Ordering::SeqCst), 1);
+    let text = metrics_text(&c, &s).await;
+    assert_eq!(reload_errors(&text, "bundle.too_large"), 1.0, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_bundle_file_is_refused_and_the_old_one_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let s = Server::start(&w, &[]);
+    let c = client();
+    // 8 MiB of a JWS-looking line, far over the limit.
+    w.write_raw_bundle(&"A".repeat(8 * 1024 * 1024));
+    let err = eventually(200, || async {
+        revision(&c, &s).await["last_reload_error"]["code"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert_eq!(err.as_deref(), Some("bundle.too_large"), "{}", s.log());
+    assert_eq!(revision(&c, &s).await["bundle"]["revision"], "r1");
+}
