@@ -134,10 +134,10 @@ fn cases() -> Vec<Case> {
             "same-jti-twice",
             "A recorded entry is a replay on every later call until its exp, inclusive.",
             vec![
-                ins(T, &[a.clone()]),
-                rep(T, &[a.clone()], &[&a_id]),
-                rep(T + 1, &[a.clone()], &[&a_id]),
-                rep(T + 120, &[a.clone()], &[&a_id]),
+                ins(T, core::slice::from_ref(&a)),
+                rep(T, core::slice::from_ref(&a), &[&a_id]),
+                rep(T + 1, core::slice::from_ref(&a), &[&a_id]),
+                rep(T + 120, core::slice::from_ref(&a), &[&a_id]),
             ],
         ),
         case(
@@ -432,10 +432,11 @@ impl Model for Redis {
         let mut replayed = Vec::new();
         for e in entries {
             let k = key(e).unwrap();
-            if self.remaining_ms.contains_key(&k) {
-                replayed.push(e.jti.clone());
-            } else {
-                self.remaining_ms.insert(k, ttl(e, now).unwrap() * 1000);
+            match self.remaining_ms.entry(k) {
+                std::collections::btree_map::Entry::Occupied(_) => replayed.push(e.jti.clone()),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(ttl(e, now).unwrap() * 1000);
+                }
             }
         }
         outcome(replayed)
