@@ -109,6 +109,9 @@ pub struct Settings {
     pub decision_rule: String,
     /// The `iss` of grants this decision point mints.
     pub grant_issuer: Option<String>,
+    /// A presented grant must come with a DPoP proof from the key in its `cnf.jkt` (the
+    /// agent's), so a grant is never a bearer token. Default on.
+    pub grant_requires_proof: bool,
 }
 
 impl Default for Settings {
@@ -120,6 +123,7 @@ impl Default for Settings {
             max_chain_depth: 2,
             decision_rule: String::from("data.mandate"),
             grant_issuer: None,
+            grant_requires_proof: true,
         }
     }
 }

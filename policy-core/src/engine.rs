@@ -41,38 +41,83 @@ struct LoadConfig {
     trust_keys: Vec<Value>,
     #[serde(default)]
     grant_key: Option<Value>,
+    /// This decision point's own identifiers (RFC 9068 §4): a token must name one in `aud`.
+    /// Absent: the request's origin (`scheme://host[:port]`) is the decision point's identifier.
+    #[serde(default)]
+    audiences: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+/// A decide input (docs/formats.md).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DecideInput {
-    now: i64,
+pub struct DecideInput {
+    /// The decision time, seconds since the epoch: the only clock the core reads.
+    pub now: i64,
+    /// A host-chosen id (1 to 128 bytes); derived from the input's hash when absent.
     #[serde(default)]
-    decision_id: Option<String>,
-    request: RequestSpec,
+    pub decision_id: Option<String>,
+    /// The request being authorized.
+    pub request: RequestSpec,
+    /// What it presented.
     #[serde(default)]
-    credentials: Credentials,
+    pub credentials: Credentials,
+    /// Host-supplied facts for guardrails (`input.context`).
     #[serde(default)]
-    context: Option<Map<String, Value>>,
+    pub context: Option<Map<String, Value>>,
+    /// Mint a grant on allow.
     #[serde(default)]
-    mint_grant: Option<MintRequest>,
+    pub mint_grant: Option<MintRequest>,
+    /// Obligations the host declares it enforces; any other a guardrail returns is a deny.
+    #[serde(default)]
+    pub enforces: Vec<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// The credentials a request presents: a delegation chain (root first) with a proof, or a
+/// grant with a proof.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-struct Credentials {
+pub struct Credentials {
+    /// Delegation tokens, root first; the last one is presented with the proof.
     #[serde(default)]
-    delegation: Vec<String>,
+    pub delegation: Vec<String>,
+    /// The DPoP proof.
     #[serde(default)]
-    proof: Option<String>,
+    pub proof: Option<String>,
+    /// An ephemeral grant.
     #[serde(default)]
-    grant: Option<String>,
+    pub grant: Option<String>,
+}
+
+/// An HTTP decide input: the request as the host received it, and its binding.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpDecideInput {
+    /// As in [`DecideInput`].
+    pub now: i64,
+    /// As in [`DecideInput`].
+    #[serde(default)]
+    pub decision_id: Option<String>,
+    /// The HTTP request.
+    pub http: crate::http::HttpRequest,
+    /// Routes and forwarded-hop trust.
+    #[serde(default)]
+    pub binding: crate::http::Binding,
+    /// As in [`DecideInput`].
+    #[serde(default)]
+    pub context: Option<Map<String, Value>>,
+    /// As in [`DecideInput`].
+    #[serde(default)]
+    pub mint_grant: Option<MintRequest>,
+    /// As in [`DecideInput`].
+    #[serde(default)]
+    pub enforces: Vec<String>,
 }
 
 struct Loaded {
     bundle: Bundle,
     guardrails: Guardrails,
     grant_key: Option<PrivateJwk>,
+    audiences: Option<Vec<String>>,
     /// `input.agent` for each registered agent, built once per bundle instead of per decision.
     agent_inputs: BTreeMap<String, Value>,
 }
@@ -196,50 +241,59 @@ impl Pdp {
     /// Decides a decide-input document.
     #[must_use]
     pub fn decide(&self, input: &[u8]) -> Decision {
-        let derived_id = || {
-            let digest = Sha256::digest(input);
-            b64::encode(digest.get(..16).unwrap_or(&[]))
+        match parse_input::<DecideInput>(input) {
+            Ok(parsed) => self.decide_input(parsed, || derived_id(input)),
+            Err(r) => Decision::deny(derived_id(input), 0, r),
+        }
+    }
+
+    /// Decides an HTTP decide-input document ([`HttpDecideInput`]): the request is bound by
+    /// [`crate::http::bind`], then decided as [`Pdp::decide`] would.
+    #[must_use]
+    pub fn decide_http(&self, input: &[u8]) -> Decision {
+        let parsed = match parse_input::<HttpDecideInput>(input) {
+            Ok(p) => p,
+            Err(r) => return Decision::deny(derived_id(input), 0, r),
         };
-        let parsed = match json::parse_strict(input, limits::MAX_INPUT_BYTES, limits::MAX_DEPTH) {
-            Ok(v) => v,
-            Err(json::JsonError::TooLarge { .. } | json::JsonError::TooDeep(_)) => {
-                return Decision::deny(
-                    derived_id(),
-                    0,
-                    reason(
-                        Code::InputTooLarge,
-                        "decide input exceeds the size or depth limit",
-                    ),
-                );
+        match crate::http::bind(&parsed.http, &parsed.binding) {
+            Ok(bound) => self.decide_input(
+                DecideInput {
+                    now: parsed.now,
+                    decision_id: parsed.decision_id,
+                    request: bound.request,
+                    credentials: bound.credentials,
+                    context: parsed.context,
+                    mint_grant: parsed.mint_grant,
+                    enforces: parsed.enforces,
+                },
+                || derived_id(input),
+            ),
+            Err(r) => {
+                let id = match choose_id(parsed.decision_id.as_ref(), || derived_id(input)) {
+                    Ok(id) => id,
+                    Err((bad, id)) => return Decision::deny(id, parsed.now, bad),
+                };
+                let mut d = Decision::deny(id, parsed.now, r);
+                d.request = parsed.http.audit_value();
+                if let Ok(l) = &self.state {
+                    d.bundle = Some((l.bundle.revision.clone(), l.bundle.digest.clone()));
+                }
+                d
             }
-            Err(e) => {
-                return Decision::deny(
-                    derived_id(),
-                    0,
-                    reason(Code::InputMalformed, format!("{e}")),
-                );
-            }
-        };
-        let input: DecideInput = match serde_json::from_value(parsed) {
-            Ok(i) => i,
-            Err(e) => {
-                return Decision::deny(
-                    derived_id(),
-                    0,
-                    reason(Code::InputMalformed, format!("{e}")),
-                );
-            }
-        };
-        let decision_id = match &input.decision_id {
-            Some(id) if !id.is_empty() && id.len() <= 128 => id.clone(),
-            Some(_) => {
-                return Decision::deny(
-                    derived_id(),
-                    input.now,
-                    reason(Code::InputMalformed, "decision_id must be 1 to 128 bytes"),
-                );
-            }
-            None => derived_id(),
+        }
+    }
+
+    /// [`Pdp::decide_http`], serialized canonically.
+    #[must_use]
+    pub fn decide_http_json(&self, input: &[u8]) -> Vec<u8> {
+        self.decide_http(input).to_json()
+    }
+
+    /// Decides a parsed input. `derived` names the decision when the input does not.
+    pub fn decide_input(&self, input: DecideInput, derived: impl FnOnce() -> String) -> Decision {
+        let decision_id = match choose_id(input.decision_id.as_ref(), derived) {
+            Ok(id) => id,
+            Err((r, id)) => return Decision::deny(id, input.now, r),
         };
         let mut decision = Decision {
             decision_id,
@@ -281,7 +335,7 @@ impl Pdp {
         loaded.bundle.check_time(input.now)?;
         let request = Request::new(input.request).map_err(|m| reason(Code::RequestInvalid, m))?;
         let creds = input.credentials;
-        let (principal, use_once): (Principal, UseOnce) =
+        let (principal, use_once): (Principal, Vec<UseOnce>) =
             match (creds.grant.as_deref(), creds.delegation.is_empty()) {
                 (Some(_), false) => {
                     return Err(reason(
@@ -295,15 +349,41 @@ impl Pdp {
                         "no delegation or grant was presented",
                     ));
                 }
-                (Some(g), true) => grant::verify(&ctx, g, &request)?,
+                (Some(g), true) => {
+                    let (principal, grant_use) = grant::verify(&ctx, g, &request)?;
+                    check_audience_here(
+                        loaded,
+                        &request,
+                        &principal.aud,
+                        Code::GrantAudienceInvalid,
+                    )?;
+                    if loaded.bundle.settings.grant_requires_proof {
+                        let proof = creds.proof.as_deref().ok_or_else(|| {
+                            reason(
+                                Code::ProofMissing,
+                                "a grant is bound to the agent's key: present it with a DPoP proof",
+                            )
+                        })?;
+                        let proof_use = proof::verify(&ctx, proof, g, &principal, &request)?;
+                        (principal, alloc::vec![grant_use, proof_use])
+                    } else {
+                        (principal, alloc::vec![grant_use])
+                    }
+                }
                 (None, false) => {
                     let principal = delegation::verify_chain(&ctx, &creds.delegation)?;
+                    check_audience_here(
+                        loaded,
+                        &request,
+                        &principal.aud,
+                        Code::TokenAudienceMismatch,
+                    )?;
                     let proof = creds.proof.as_deref().ok_or_else(|| {
                         reason(Code::ProofMissing, "a delegation needs a DPoP proof")
                     })?;
                     let presented = creds.delegation.last().map(String::as_str).unwrap_or("");
                     let use_once = proof::verify(&ctx, proof, presented, &principal, &request)?;
-                    (principal, use_once)
+                    (principal, alloc::vec![use_once])
                 }
             };
         decision.principal = Some(principal.clone());
@@ -357,6 +437,7 @@ impl Pdp {
             ));
         }
         decision.rules = alloc::vec![format!("{rule}.allow")];
+        check_obligations(&decision.obligations, &input.enforces)?;
         if let Some(ask) = &input.mint_grant {
             let g = grant::mint(
                 &ctx,
@@ -369,7 +450,7 @@ impl Pdp {
             )?;
             decision.grant = Some(g);
         }
-        decision.use_once = alloc::vec![use_once];
+        decision.use_once = use_once;
         decision.allow = true;
         Ok(())
     }
@@ -378,33 +459,122 @@ impl Pdp {
     /// input `{"decision": {...}, "replayed": ["jti"], "store_error": false}`.
     #[must_use]
     pub fn apply_replay_json(&self, input: &[u8]) -> Vec<u8> {
+        /// The host's store result, strictly typed: a value of the wrong type is a deny,
+        /// never read as "no replay".
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ReplayResult {
+            decision: Map<String, Value>,
+            #[serde(default)]
+            replayed: Vec<String>,
+            #[serde(default)]
+            store_error: bool,
+        }
         let parsed = json::parse_strict(input, limits::MAX_INPUT_BYTES * 4, limits::MAX_DEPTH);
-        let out = match parsed {
-            Ok(Value::Object(mut obj)) => {
-                let replayed = obj
-                    .get("replayed")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(ToString::to_string))
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default();
-                let store_error = obj
-                    .get("store_error")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                match obj.remove("decision") {
-                    Some(d @ Value::Object(_)) => decision::apply_replay(d, &replayed, store_error),
-                    _ => error_value(Code::InputMalformed, "apply_replay needs a decision object"),
-                }
+        let out = match parsed.map(serde_json::from_value::<ReplayResult>) {
+            Ok(Ok(r)) => {
+                decision::apply_replay(Value::Object(r.decision), &r.replayed, r.store_error)
             }
             _ => error_value(
                 Code::InputMalformed,
-                "apply_replay input must be a JSON object",
+                "apply_replay input must be {decision: object, replayed: [string], store_error: bool}",
             ),
         };
         json::canonical(&out).into_bytes()
+    }
+}
+
+/// RFC 9068 §4: the token must be meant for this decision point — one of its configured
+/// audiences, or else the origin of the request it guards.
+fn check_audience_here(
+    loaded: &Loaded,
+    request: &Request,
+    aud: &[String],
+    code: Code,
+) -> Result<(), Reason> {
+    let ok = match &loaded.audiences {
+        Some(here) => aud.iter().any(|a| here.contains(a)),
+        None => aud.iter().any(|a| request.target.is_within(a)),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(reason(code, "aud does not name this decision point"))
+    }
+}
+
+/// The obligation contract: `max_ttl` is the core's own (it caps any grant minted here);
+/// `require_approval` is a deny until an approval is presented; any other obligation must be
+/// one the host declared in `enforces`, or the decision is a deny. Never silently dropped.
+fn check_obligations(obligations: &Map<String, Value>, enforces: &[String]) -> Result<(), Reason> {
+    for (name, value) in obligations {
+        match name.as_str() {
+            "max_ttl" => {
+                if value.as_i64().is_none_or(|t| t < 0) {
+                    return Err(reason(
+                        Code::PolicyOutputInvalid,
+                        "obligation max_ttl must be a non-negative integer of seconds",
+                    ));
+                }
+            }
+            "require_approval" => {
+                if value != &Value::Bool(false) {
+                    let why = match value {
+                        Value::String(s) => s.clone(),
+                        Value::Object(o) => o.get("reason").and_then(Value::as_str).map_or_else(
+                            || String::from("a person must approve this action"),
+                            ToString::to_string,
+                        ),
+                        _ => String::from("a person must approve this action"),
+                    };
+                    return Err(reason(Code::ApprovalRequired, why));
+                }
+            }
+            other if enforces.iter().any(|e| e == other) => {}
+            other => {
+                return Err(reason(
+                    Code::ObligationUnsupported,
+                    format!("obligation {other} is not one this decision point enforces"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn derived_id(input: &[u8]) -> String {
+    let digest = Sha256::digest(input);
+    b64::encode(digest.get(..16).unwrap_or(&[]))
+}
+
+/// Strict JSON (no duplicate members, bounded), then the typed shape.
+fn parse_input<T: serde::de::DeserializeOwned>(input: &[u8]) -> Result<T, Reason> {
+    let parsed = match json::parse_strict(input, limits::MAX_INPUT_BYTES, limits::MAX_DEPTH) {
+        Ok(v) => v,
+        Err(json::JsonError::TooLarge { .. } | json::JsonError::TooDeep(_)) => {
+            return Err(reason(
+                Code::InputTooLarge,
+                "decide input exceeds the size or depth limit",
+            ));
+        }
+        Err(e) => return Err(reason(Code::InputMalformed, format!("{e}"))),
+    };
+    serde_json::from_value(parsed).map_err(|e| reason(Code::InputMalformed, format!("{e}")))
+}
+
+/// The host's decision id when it is 1 to 128 bytes, else the derived one; a bad host id is a
+/// deny (named by the derived id).
+fn choose_id(
+    given: Option<&String>,
+    derived: impl FnOnce() -> String,
+) -> Result<String, (Reason, String)> {
+    match given {
+        Some(id) if !id.is_empty() && id.len() <= 128 => Ok(id.clone()),
+        Some(_) => Err((
+            reason(Code::InputMalformed, "decision_id must be 1 to 128 bytes"),
+            derived(),
+        )),
+        None => Ok(derived()),
     }
 }
 
@@ -457,7 +627,18 @@ fn load_state(config_json: &[u8], verifier: &dyn Es256Verifier) -> Result<Loaded
         .iter()
         .map(|(id, a)| (id.clone(), a.to_policy_value()))
         .collect();
+    if config
+        .audiences
+        .as_ref()
+        .is_some_and(|a| a.is_empty() || a.iter().any(String::is_empty))
+    {
+        return Err(reason(
+            Code::BundleMalformed,
+            "load config: audiences must be non-empty strings",
+        ));
+    }
     Ok(Loaded {
+        audiences: config.audiences,
         agent_inputs,
         bundle,
         guardrails,

@@ -208,6 +208,11 @@ pub(crate) fn mint(
             "mint_grant needs aud, a positive ttl and a jti of at most 128 bytes",
         ));
     }
+    if !principal.aud.iter().any(|a| a == &ask.aud) {
+        return Err(unavailable(
+            "a grant may only name an audience the delegation is valid for",
+        ));
+    }
     let mut ttl = ask.ttl.min(s.grant_max_ttl);
     if let Some(max) = obligations.get("max_ttl").and_then(Value::as_i64) {
         ttl = ttl.min(max);

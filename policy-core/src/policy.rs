@@ -15,6 +15,9 @@ use alloc::{
 use core::net::IpAddr;
 use serde_json::{Map, Value};
 
+/// The builtins Mandate adds to regorus's.
+const EXTENSIONS: [&str; 1] = ["net.cidr_contains"];
+
 /// What the guardrails said.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
@@ -71,6 +74,8 @@ impl Guardrails {
         engine
             .add_data(regorus::Value::from(Value::Object(data.clone())))
             .map_err(|e| invalid(format!("data: {e}")))?;
+        // Every call must resolve now, not at the first request that happens to reach it.
+        crate::rego_calls::check_calls(&mut engine, &EXTENSIONS).map_err(invalid)?;
         #[cfg(feature = "std")]
         crate::policy_clock::install(&mut engine);
         let guardrails = Guardrails {
@@ -96,17 +101,59 @@ impl Guardrails {
 
     /// [`Guardrails::evaluate`] for an input the caller no longer needs (saves a copy).
     ///
+    /// One query evaluates the decision package as a whole, so a rule the package does not
+    /// define is simply absent from the result — never inferred from an error message. Any
+    /// error raised while evaluating any rule of the package is a deny: a limit (regorus's
+    /// typed [`regorus::LimitError`]) is `policy.limit_exceeded`, anything else `policy.error`.
+    ///
     /// # Errors
     /// As [`Guardrails::evaluate`].
     pub fn evaluate_owned(&self, input: Value) -> Result<Outcome, Reason> {
         let mut engine = self.engine.clone();
         engine.set_input(regorus::Value::from(input));
-        let allow = match self.eval(&mut engine, "allow")? {
+        let results = engine
+            .eval_query(self.rule.clone(), false)
+            .map_err(|e| classify(&e))?;
+        let package = match results.result.as_slice() {
+            [] => regorus::Value::Undefined,
+            [one] => match one.expressions.as_slice() {
+                [e] => e.value.clone(),
+                _ => {
+                    return Err(reason(
+                        Code::PolicyError,
+                        "the decision query gave no value",
+                    ));
+                }
+            },
+            _ => {
+                return Err(reason(
+                    Code::PolicyOutputInvalid,
+                    "the decision package gave more than one result",
+                ));
+            }
+        };
+        let field = |name: &str| match &package {
+            regorus::Value::Object(fields) => fields
+                .get(&regorus::Value::from(name))
+                .cloned()
+                .unwrap_or(regorus::Value::Undefined),
+            _ => regorus::Value::Undefined,
+        };
+        if !matches!(
+            package,
+            regorus::Value::Object(_) | regorus::Value::Undefined
+        ) {
+            return Err(reason(
+                Code::PolicyOutputInvalid,
+                "the decision rule must name a package",
+            ));
+        }
+        let allow = match field("allow") {
             regorus::Value::Bool(b) => b,
             regorus::Value::Undefined => false,
             _ => return Err(reason(Code::PolicyOutputInvalid, "allow must be a boolean")),
         };
-        let deny = match self.eval(&mut engine, "deny")? {
+        let deny = match field("deny") {
             regorus::Value::Undefined => Vec::new(),
             regorus::Value::Set(items) => strings(items.iter())?,
             regorus::Value::Array(items) => strings(items.iter())?,
@@ -117,9 +164,17 @@ impl Guardrails {
                 ));
             }
         };
-        let obligations = match self.eval(&mut engine, "obligations")? {
+        let obligations = match field("obligations") {
             regorus::Value::Undefined => Map::new(),
-            v @ regorus::Value::Object(_) => to_json(&v)?.as_object().cloned().unwrap_or_default(),
+            v @ regorus::Value::Object(_) => match to_json(&v)? {
+                Value::Object(map) => map,
+                _ => {
+                    return Err(reason(
+                        Code::PolicyOutputInvalid,
+                        "obligations must be an object",
+                    ));
+                }
+            },
             _ => {
                 return Err(reason(
                     Code::PolicyOutputInvalid,
@@ -133,24 +188,14 @@ impl Guardrails {
             obligations,
         })
     }
+}
 
-    fn eval(&self, engine: &mut regorus::Engine, name: &str) -> Result<regorus::Value, Reason> {
-        let path = format!("{}.{}", self.rule, name);
-        match engine.eval_rule(path) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                let msg = e.to_string();
-                if msg.contains("not a valid rule path")
-                    || msg.contains("undefined") && msg.contains(name)
-                {
-                    Ok(regorus::Value::Undefined)
-                } else if msg.contains("limit") {
-                    Err(reason(Code::PolicyLimitExceeded, msg))
-                } else {
-                    Err(reason(Code::PolicyError, msg))
-                }
-            }
-        }
+/// Classifies an evaluation error by its type, never by its message text.
+fn classify(e: &anyhow::Error) -> Reason {
+    if e.downcast_ref::<regorus::LimitError>().is_some() {
+        reason(Code::PolicyLimitExceeded, format!("{e}"))
+    } else {
+        reason(Code::PolicyError, format!("{e}"))
     }
 }
 
@@ -291,6 +336,105 @@ deny contains "untrusted network" if not net.cidr_contains("10.20.0.0/16", input
                 "{body}"
             );
         }
+    }
+
+    fn compile_one(body: &str) -> Result<Guardrails, Reason> {
+        let mut p = BTreeMap::new();
+        p.insert(
+            String::from("t.rego"),
+            alloc::format!("package mandate\n{body}\n"),
+        );
+        Guardrails::compile(&p, &Map::new(), "data.mandate")
+    }
+
+    fn outcome(body: &str, input: &Value) -> Result<Outcome, Code> {
+        let g = compile_one(body).map_err(|r| r.code)?;
+        g.evaluate(input).map_err(|r| r.code)
+    }
+
+    #[test]
+    fn every_evaluation_error_is_a_deny_code_never_undefined() {
+        let input = json!({"request": {"path": "/v1/x", "n": "7"}, "flag": true});
+        // (policy, expected code): each error kind, reached only with a real input.
+        let cases: &[(&str, Code)] = &[
+            // type error: a strict builtin given the wrong type
+            (
+                "allow := true\ndeny contains \"x\" if { count(input.flag) > 0 }",
+                Code::PolicyError,
+            ),
+            // conflict: a complete rule with two values
+            (
+                "allow := true\nx := 1 if input.flag\nx := 2 if input.flag\ndeny contains \"x\" if x == 3",
+                Code::PolicyError,
+            ),
+            // conflict in allow itself
+            (
+                "allow := true if input.flag\nallow := false if input.flag",
+                Code::PolicyError,
+            ),
+            // wrong output types
+            ("allow := \"yes\"", Code::PolicyOutputInvalid),
+            ("allow := true\ndeny := \"no\"", Code::PolicyOutputInvalid),
+            (
+                "allow := true\ndeny contains 7 if input.flag",
+                Code::PolicyOutputInvalid,
+            ),
+            (
+                "allow := true\nobligations := [1]",
+                Code::PolicyOutputInvalid,
+            ),
+        ];
+        for (body, code) in cases {
+            assert_eq!(outcome(body, &input).err(), Some(*code), "{body}");
+        }
+    }
+
+    #[test]
+    fn an_error_in_any_rule_of_the_package_denies() {
+        // A helper rule nobody reads still fails the decision: the package is evaluated whole.
+        let input = json!({"flag": true});
+        assert_eq!(
+            outcome(
+                "allow := true\nhelper := count(input.flag) if input.flag",
+                &input
+            )
+            .err(),
+            Some(Code::PolicyError)
+        );
+    }
+
+    #[test]
+    fn absent_rules_are_absent_not_errors() {
+        let out = outcome("allow := true", &json!({})).unwrap_or_else(|c| unreachable!("{c}"));
+        assert!(out.allow && out.deny.is_empty() && out.obligations.is_empty());
+        let out = outcome("deny contains \"no\" if true", &json!({}))
+            .unwrap_or_else(|c| unreachable!("{c}"));
+        assert!(!out.allow);
+        assert_eq!(out.deny, ["no"]);
+    }
+
+    #[test]
+    fn unknown_functions_do_not_load() {
+        for body in [
+            "allow := true\ndeny contains \"blocked\" if { undefined_helper_fn(input.request.path) }",
+            "allow := true\ndeny contains \"blocked\" if { input.never; lib.missing(1) }",
+            "allow if { x := [y | some y in input.a; nope(y)]; count(x) > 0 }",
+        ] {
+            assert_eq!(
+                compile_one(body).err().map(|r| r.code),
+                Some(Code::BundlePolicyInvalid),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_runaway_guardrail_hits_the_limit_by_type() {
+        let body = "allow := true\ndeny contains \"x\" if { some i in numbers.range(1, 100000000); i < 0 }";
+        assert_eq!(
+            outcome(body, &json!({"flag": true})).err(),
+            Some(Code::PolicyLimitExceeded)
+        );
     }
 
     #[test]

@@ -42,7 +42,8 @@ macro_rules! codes {
 codes! {
     InputMalformed => "input.malformed", "The decide input is not valid JSON of the documented shape.";
     InputTooLarge => "input.too_large", "The decide input exceeds the size or nesting limit.";
-    RequestInvalid => "request.invalid", "The request's method or URI is missing or cannot be parsed.";
+    RequestInvalid => "request.invalid", "The request's method, URI, Host or path is missing, cannot be parsed, or is ambiguous (dot-segments, encoded slashes).";
+    RequestHeaderRepeated => "request.header_repeated", "A header that may appear once (Authorization, DPoP, Mandate-Chain, Host) was sent more than once (RFC 9449 §4.3).";
     BundleMissing => "bundle.missing", "No bundle, or no trust keys, were configured.";
     BundleTooLarge => "bundle.too_large", "The bundle exceeds the size or nesting limit.";
     BundleMalformed => "bundle.malformed", "The bundle is not a well-formed ES256 JWS of the bundle schema.";
@@ -65,6 +66,7 @@ codes! {
     TokenExpired => "token.expired", "A delegation token's exp has passed (clock skew allowed).";
     TokenNotYetValid => "token.not_yet_valid", "A delegation token's nbf or iat is in the future (clock skew allowed).";
     TokenAudienceInvalid => "token.audience_invalid", "The token's aud names no audience its issuer is trusted for.";
+    TokenAudienceMismatch => "token.audience_mismatch", "The token's aud does not name this decision point (its configured audiences, or the request's origin).";
     TokenRevoked => "token.revoked", "A token's jti is on the bundle's revocation list.";
     AgentUnknown => "agent.unknown", "The acting agent is not in the registry.";
     AgentSuspended => "agent.suspended", "The agent's status is suspended.";
@@ -81,7 +83,7 @@ codes! {
     ChainSubjectMismatch => "chain.subject_mismatch", "A sub-delegation names a different person than its parent.";
     ChainScopeEscalation => "chain.scope_escalation", "A sub-delegation widens scope, authorization_details or audience.";
     ChainLifetimeExtended => "chain.lifetime_extended", "A sub-delegation outlives its parent.";
-    ProofMissing => "proof.missing", "A delegation was presented without a DPoP proof.";
+    ProofMissing => "proof.missing", "A delegation or a grant was presented without a DPoP proof.";
     ProofMalformed => "proof.malformed", "The proof is not a well-formed ES256 JWS with the required claims and header.";
     ProofTypInvalid => "proof.typ_invalid", "The proof's typ is not dpop+jwt.";
     ProofKeyMismatch => "proof.key_mismatch", "The proof's jwk is not the key in cnf.jkt.";
@@ -105,6 +107,8 @@ codes! {
     PolicyError => "policy.error", "Guardrail evaluation failed.";
     PolicyLimitExceeded => "policy.limit_exceeded", "Guardrail evaluation exceeded its time or size limit.";
     PolicyOutputInvalid => "policy.output_invalid", "A guardrail returned allow, deny or obligations of the wrong type.";
+    ObligationUnsupported => "obligation.unsupported", "A guardrail returned an obligation this decision point does not declare that it enforces.";
+    ApprovalRequired => "approval.required", "A guardrail requires a person's approval for this action and none was presented.";
     ReplayDetected => "replay.detected", "A use-once jti (proof or grant) was already used.";
     ReplayStoreUnavailable => "replay.store_unavailable", "The host's replay store could not be reached; decided fail-closed.";
     HostLimitExceeded => "host.limit_exceeded", "The host stopped the module (fuel, memory or time).";

@@ -132,7 +132,6 @@ fn is_supported_builtin(path: &str) -> bool {
 /// `<file>:<line>: <message>` for the first call (in source order) that does not resolve, calls
 /// a forbidden builtin, or passes the wrong number of arguments; or a message naming a module
 /// regorus itself could not index (conflicting function arities, an invalid import).
-#[allow(dead_code, reason = "called by the bundle loader (policy.rs)")]
 pub(crate) fn check_calls(engine: &mut regorus::Engine, extensions: &[&str]) -> Result<(), String> {
     let modules: Vec<Ref<Module>> = engine.get_modules().clone();
     let resolver = Resolver::new(&modules, extensions)?;

@@ -74,7 +74,7 @@ impl TargetUri {
             return None;
         }
         let (host, port) = split_port(authority)?;
-        if host.is_empty() {
+        if !valid_host(host) {
             return None;
         }
         let port = port.filter(|p| *p != default_port);
@@ -85,6 +85,36 @@ impl TargetUri {
             path: normalize_path(path)?,
             query: query.to_string(),
         })
+    }
+
+    /// `scheme://host[:port]`, normalized.
+    #[must_use]
+    pub fn origin(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}://{}:{}", self.scheme, self.host, p),
+            None => format!("{}://{}", self.scheme, self.host),
+        }
+    }
+
+    /// Whether this target lies within the resource `aud` names (RFC 8707 style): `aud` is an
+    /// absolute http(s) URI with the same origin, and its path is this path or a parent of it
+    /// on a segment boundary (`https://api.example.com` and `https://api.example.com/v1` both
+    /// cover `https://api.example.com/v1/x`; neither covers another host, port or scheme).
+    #[must_use]
+    pub fn is_within(&self, aud: &str) -> bool {
+        let Some(resource) = TargetUri::parse(aud) else {
+            return false;
+        };
+        if resource.origin() != self.origin() || !resource.query.is_empty() {
+            return false;
+        }
+        let base = resource.path.trim_end_matches('/');
+        base.is_empty()
+            || self.path == base
+            || self
+                .path
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 
     /// The form RFC 9449 compares: `scheme://host[:port]/path`.
@@ -122,6 +152,53 @@ fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
             Some((host, Some(digits.parse().ok()?)))
         }
     }
+}
+
+/// `host` of `host[:port]`: a DNS-style reg-name (letters, digits, `-`, `.`, `_`, `~`), an IPv4
+/// address, or a bracketed IPv6 literal. Nothing that could smuggle a path, query, user info or
+/// second port into the authority (`api.example.com/v1/x?`, `a:1:2`) passes.
+fn valid_host(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[') {
+        return inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<core::net::Ipv6Addr>().is_ok());
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Whether `authority` is exactly `host[:port]` (see [`TargetUri::parse`] for what a host is).
+#[must_use]
+pub fn valid_authority(authority: &str) -> bool {
+    !authority.is_empty()
+        && !authority.contains(['/', '?', '#', '@', '\\'])
+        && split_port(authority).is_some_and(|(host, _)| valid_host(host))
+}
+
+/// Whether a raw request path is one that proxies, routers and servers may read differently:
+/// a `.` or `..` segment (also percent-encoded), an encoded `/` or `\`, or a raw `\`. The
+/// request being authorized must not carry one: what routes match, what the proof binds, what
+/// guardrails and the audit see and what the upstream receives must be the same path.
+#[must_use]
+pub fn path_is_ambiguous(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains('\\') || lower.contains("%2f") || lower.contains("%5c") {
+        return true;
+    }
+    let decoded_dots = lower.replace("%2e", ".");
+    decoded_dots
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+}
+
+/// The raw path of an absolute URI (after the authority, before `?` or `#`).
+fn raw_path(uri: &str) -> &str {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("")
 }
 
 /// Percent-encoding to upper-case hex, unreserved characters decoded, dot segments removed.
@@ -193,15 +270,23 @@ impl Request {
         if !method_ok {
             return Err(String::from("method must be an HTTP method token"));
         }
-        let target = TargetUri::parse(&spec.uri)
-            .ok_or_else(|| String::from("uri must be an absolute http(s) URI"))?;
+        let target = TargetUri::parse(&spec.uri).ok_or_else(|| {
+            String::from("uri must be an absolute http(s) URI with a host[:port] authority")
+        })?;
+        if path_is_ambiguous(raw_path(&spec.uri)) {
+            return Err(String::from(
+                "the path has a dot-segment or an encoded slash or backslash; send it normalized",
+            ));
+        }
         Ok(Request { spec, target })
     }
 
-    /// `input.request` for guardrails.
+    /// `input.request` for guardrails. Members the request does not have (no `ip`, no
+    /// `action`, the default port) are absent — undefined in Rego, as OPA's inputs are — not
+    /// `null`, which strict builtins would turn into an evaluation error.
     #[must_use]
     pub fn to_policy_value(&self) -> Value {
-        json!({
+        let mut v = json!({
             "method": self.spec.method,
             "uri": self.spec.uri,
             "scheme": self.target.scheme,
@@ -213,13 +298,51 @@ impl Request {
             "action": self.spec.action,
             "resource": self.spec.resource,
             "body_digest": self.spec.body_digest,
-        })
+        });
+        if let Some(obj) = v.as_object_mut() {
+            obj.retain(|_, member| !member.is_null());
+        }
+        v
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::TargetUri;
+    use super::{Request, RequestSpec, TargetUri, path_is_ambiguous};
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        for p in [
+            "/v1/trips/../secrets/db",
+            "/v1/trips/%2e%2e/secrets/db",
+            "/v1/trips/%2E./secrets",
+            "/v1/./trips",
+            "/v1/trips/..",
+            "/v1/a%2fb",
+            "/v1/a%5Cb",
+            "/v1/a\\b",
+        ] {
+            assert!(path_is_ambiguous(p), "{p}");
+            let spec = RequestSpec {
+                method: "GET".into(),
+                uri: alloc::format!("https://api.example.com{p}"),
+                ip: None,
+                action: None,
+                resource: None,
+                body_digest: None,
+            };
+            assert!(Request::new(spec).is_err(), "{p}");
+        }
+        for p in [
+            "/v1/trips/1",
+            "/v1/trips/a.b",
+            "/v1/...",
+            "/",
+            "/v1/%7Euser",
+        ] {
+            assert!(!path_is_ambiguous(p), "{p}");
+        }
+    }
 
     fn htu(s: &str) -> Option<alloc::string::String> {
         TargetUri::parse(s).map(|t| t.htu())
@@ -245,5 +368,11 @@ mod tests {
         assert!(htu("https://h/%zz").is_none());
         assert!(htu("https://h:99999/").is_none());
         assert!(htu("/relative").is_none());
+        // Host header injection: nothing but host[:port] in the authority.
+        assert!(htu("https://api.example.com:443:80/x").is_none());
+        assert!(htu("https://a b/x").is_none());
+        assert!(htu("https://[::1/x").is_none());
+        assert!(htu("https://[nothex]/x").is_none());
+        assert!(htu("https://api.example.com%2fv1/x").is_none());
     }
 }

@@ -12,18 +12,18 @@ use mandate_core::{Code, Pdp, json};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+fn corpus(file: &str) -> Value {
+    let path = format!("{}/../tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn vectors() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/vectors/conformance.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
+    corpus("conformance.json")
 }
 
 /// Decides one case as every host must: decide, then apply the replay-store result if any.
-fn run(pdp: &Pdp, case: &Value) -> Vec<u8> {
-    let out = pdp.decide_json(case["input"].as_str().unwrap().as_bytes());
+fn run(pdp: &Pdp, case: &Value, decide: fn(&Pdp, &[u8]) -> Vec<u8>) -> Vec<u8> {
+    let out = decide(pdp, case["input"].as_str().unwrap().as_bytes());
     match case.get("replay") {
         None => out,
         Some(replay) => {
@@ -36,7 +36,15 @@ fn run(pdp: &Pdp, case: &Value) -> Vec<u8> {
 
 #[test]
 fn every_vector_matches_bytes_and_codes() {
-    let v = vectors();
+    replay_corpus(&vectors(), Pdp::decide_json, 60);
+}
+
+#[test]
+fn every_http_vector_matches_bytes_and_codes() {
+    replay_corpus(&corpus("http.json"), Pdp::decide_http_json, 20);
+}
+
+fn replay_corpus(v: &Value, decide: fn(&Pdp, &[u8]) -> Vec<u8>, at_least: usize) {
     let pdps: BTreeMap<String, Pdp> = v["loads"]
         .as_object()
         .unwrap()
@@ -44,10 +52,10 @@ fn every_vector_matches_bytes_and_codes() {
         .map(|(n, t)| (n.clone(), Pdp::load(t.as_str().unwrap().as_bytes())))
         .collect();
     let cases = v["cases"].as_array().unwrap();
-    assert!(cases.len() >= 60, "at least 60 cases");
+    assert!(cases.len() >= at_least, "at least {at_least} cases");
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let out = run(&pdps[case["load"].as_str().unwrap()], case);
+        let out = run(&pdps[case["load"].as_str().unwrap()], case, decide);
         let doc: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(doc["decision"], case["expect"]["decision"], "{name}");
         let codes: Vec<&str> = doc["reasons"]
@@ -93,11 +101,12 @@ const NOT_IN_VECTORS: &[(Code, &str)] = &[
 
 #[test]
 fn vectors_cover_every_reason_code() {
-    let v = vectors();
+    let (v, h) = (vectors(), corpus("http.json"));
     let seen: BTreeSet<String> = v["cases"]
         .as_array()
         .unwrap()
         .iter()
+        .chain(h["cases"].as_array().unwrap())
         .flat_map(|c| {
             c["expect"]["codes"]
                 .as_array()

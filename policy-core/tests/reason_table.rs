@@ -81,12 +81,15 @@ const HOST_ERRORS: &[(&str, &str, &str)] = &[
 ];
 
 fn render() -> String {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/vectors/conformance.json"
-    ))
-    .unwrap();
-    let vectors: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Examples come from the decide corpus first, then the HTTP binding corpus.
+    let mut vectors = serde_json::json!({"cases": []});
+    for file in ["conformance.json", "http.json"] {
+        let path = format!("{}/../tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
+        let corpus: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let cases = vectors["cases"].as_array_mut().unwrap();
+        cases.extend(corpus["cases"].as_array().unwrap().iter().cloned());
+    }
     let mut s = String::from(
         "# Reason codes\n\nGenerated from `policy-core/src/reason.rs` by `policy-core/tests/reason_table.rs`; do not edit.\n\
          A code never changes meaning. Every code a decision can carry has at least one conformance vector\n\

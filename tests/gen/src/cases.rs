@@ -19,11 +19,11 @@ pub struct Case {
     pub codes: Vec<&'static str>,
 }
 
-const SECRETS: &str = "https://api.example.com/v1/secrets/db";
-const TRIPS: &str = "https://api.example.com/v1/trips/42";
-const TRUSTED_IP: &str = "10.20.0.7";
+pub(crate) const SECRETS: &str = "https://api.example.com/v1/secrets/db";
+pub(crate) const TRIPS: &str = "https://api.example.com/v1/trips/42";
+pub(crate) const TRUSTED_IP: &str = "10.20.0.7";
 
-fn req(method: &str, uri: &str, action: &str, ip: &str) -> Value {
+pub(crate) fn req(method: &str, uri: &str, action: &str, ip: &str) -> Value {
     json!({"method": method, "uri": uri, "ip": ip, "action": action})
 }
 
@@ -33,25 +33,25 @@ fn secrets_req(ip: &str) -> Value {
     r
 }
 
-fn input(request: Value, credentials: Value) -> String {
+pub(crate) fn input(request: Value, credentials: Value) -> String {
     json!({"now": NOW, "request": request, "credentials": credentials}).to_string()
 }
 
 /// Credentials for a chain whose last agent holds `key`, with a fresh proof for `request`.
-fn creds(chain: &[String], key: &PrivateJwk, request: &Value, jti: &str) -> Value {
+pub(crate) fn creds(chain: &[String], key: &PrivateJwk, request: &Value, jti: &str) -> Value {
     let method = request["method"].as_str().unwrap_or("GET");
     let uri = request["uri"].as_str().unwrap_or("");
     let last = chain.last().map(String::as_str);
     json!({"delegation": chain, "proof": proof(key, method, uri, NOW - 1, jti, last)})
 }
 
-struct Builder<'k> {
-    k: &'k Keys,
-    cases: Vec<Case>,
+pub(crate) struct Builder<'k> {
+    pub(crate) k: &'k Keys,
+    pub(crate) cases: Vec<Case>,
 }
 
 impl Builder<'_> {
-    fn add(
+    pub(crate) fn add(
         &mut self,
         name: &str,
         description: &'static str,
@@ -71,11 +71,17 @@ impl Builder<'_> {
         });
     }
 
-    fn allow(&mut self, name: &str, description: &'static str, input: String) {
+    pub(crate) fn allow(&mut self, name: &str, description: &'static str, input: String) {
         self.add(name, description, "default", input, "allow", &[]);
     }
 
-    fn deny(&mut self, name: &str, description: &'static str, input: String, code: &'static str) {
+    pub(crate) fn deny(
+        &mut self,
+        name: &str,
+        description: &'static str,
+        input: String,
+        code: &'static str,
+    ) {
         self.add(name, description, "default", input, "deny", &[code]);
     }
 
@@ -117,6 +123,7 @@ pub fn all(k: &Keys) -> Vec<Case> {
     grant_cases(&mut b);
     policy_cases(&mut b);
     input_cases(&mut b);
+    crate::security_cases::all(&mut b);
     b.cases
 }
 
@@ -162,7 +169,7 @@ fn seed(b: &mut Builder<'_>) {
     );
     let r = req(
         "GET",
-        "HTTPS://API.EXAMPLE.COM:443/v1/trips/./42?view=full",
+        "HTTPS://API.EXAMPLE.COM:443/v1/%74rips/42?view=full",
         "trips:read",
         TRUSTED_IP,
     );
@@ -185,7 +192,7 @@ fn seed(b: &mut Builder<'_>) {
     );
     b.allow(
         "seed/allow-normalized-uri",
-        "RFC 9449 comparison: case, default port, dot segments and query",
+        "RFC 9449 comparison: case, default port, percent-encoding and query",
         input(r, json!({"delegation": [t], "proof": p})),
     );
     let r = json!({"method": "GET", "uri": TRIPS, "ip": TRUSTED_IP});
@@ -217,7 +224,7 @@ fn seed(b: &mut Builder<'_>) {
     );
     b.allow(
         "seed/allow-with-obligations",
-        "booking is allowed with require_approval and max_ttl obligations",
+        "booking is allowed with a max_ttl obligation (the core enforces it)",
         b.booker("trips:book", "d-seed-7", &r, |_| {}),
     );
     let r = json!({"method": "POST", "uri": "https://api.example.com/v1/payments", "ip": TRUSTED_IP, "action": "initiate", "resource": "https://bank.example.com"});
@@ -1198,7 +1205,14 @@ fn grant_cases(b: &mut Builder<'_>) {
         book_mint.to_string(),
     );
 
-    let present = |g: String, request: &Value| input(request.clone(), json!({"grant": g}));
+    // A grant is bound to the agent's key: it comes with a DPoP proof over it (ath = its hash).
+    let present = |g: String, request: &Value| {
+        let method = request["method"].as_str().unwrap_or("GET");
+        let uri = request["uri"].as_str().unwrap_or("");
+        let jti = format!("p-{}", &g[g.len().saturating_sub(12)..]);
+        let p = proof(&k.booker, method, uri, NOW - 1, &jti, Some(&g));
+        input(request.clone(), json!({"grant": g, "proof": p}))
+    };
     let good = mint::token("mandate-grant+jwt", &grant_claims(k, "g-ok"), &k.pdp);
     b.allow(
         "grant/presented",

@@ -8,5 +8,7 @@
 )]
 
 pub mod cases;
+pub mod http_cases;
+pub mod security_cases;
 pub mod tokens;
 pub mod world;

@@ -112,7 +112,19 @@ deny contains "high-risk agents may not change anything" if {
 	input.request.method != "GET"
 }
 
-obligations := {"require_approval": true, "max_ttl": 10} if input.request.action == "trips:book"
+obligations["max_ttl"] := 10 if input.request.action == "trips:book"
+
+obligations["require_approval"] := {"reason": "bookings over 1000 EUR need the traveller's approval"} if {
+	input.request.action == "trips:book"
+	input.context.amount > 1000
+}
+
+# An obligation only a host that declares it (`enforces`) may accept.
+obligations["redact_response"] := true if input.context.redact == true
+
+# Conflicting values for one rule are an evaluation error: the decision fails closed.
+tier := "gold" if input.context.conflict == true
+tier := "silver" if input.context.conflict == true
 
 # A host can pass a value the policy cannot use; evaluation must then fail closed.
 deny contains "unreachable" if to_number(input.context.quota) < 0

@@ -75,7 +75,7 @@ fn flip(s: &str, pos: usize, mask: u8) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 192, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 192, failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"))), ..ProptestConfig::default() })]
 
     #[test]
     fn flipped_token_byte_never_allows(which in 0usize..3, pos in any::<usize>(), mask in 1u8..=255) {
