@@ -864,7 +864,8 @@ async fn decide_and_grants_hand_duplicate_members_to_the_core() {
         "{d}"
     );
 
-    let bodies: Vec<(&str, Box<dyn Fn(&str, &str) -> String>)> = vec![
+    type Body = Box<dyn Fn(&str, &str) -> String>;
+    let bodies: Vec<(&str, Body)> = vec![
         (
             "context",
             Box::new(|req, creds| {
