@@ -127,7 +127,7 @@ pub fn subdelegation(
 pub struct Proof {
     /// HTTP method.
     pub htm: String,
-    /// Target URI (query and fragment are ignored by verifiers).
+    /// Target URI; its query and fragment are dropped from `htu` (RFC 9449 §4.2).
     pub htu: String,
     /// Issued at.
     pub iat: i64,
@@ -142,9 +142,11 @@ pub struct Proof {
 }
 
 /// Signs an RFC 9449 proof with the agent's key; the public key goes in the header `jwk`.
+/// `htu` is the target URI without its query and fragment (RFC 9449 §4.2).
 #[must_use]
 pub fn proof(p: &Proof, agent_key: &PrivateJwk) -> String {
-    let mut claims = json!({"htm": p.htm, "htu": p.htu, "iat": p.iat, "jti": p.jti});
+    let htu = p.htu.split(['?', '#']).next().unwrap_or("");
+    let mut claims = json!({"htm": p.htm, "htu": htu, "iat": p.iat, "jti": p.jti});
     if let Some(obj) = claims.as_object_mut() {
         if let Some(t) = &p.token {
             obj.insert("ath".into(), Value::String(token_hash(t)));
@@ -213,5 +215,30 @@ fn mint_value(input: &[u8]) -> Result<String, MintError> {
             Ok(proof(&p, &key))
         }
         other => Err(MintError(format!("unknown kind {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::Jws;
+
+    #[test]
+    fn proof_htu_drops_query_and_fragment() {
+        let key = PrivateJwk::from_scalar_bytes(&[7u8; 32]).unwrap_or_else(|_| unreachable!());
+        let p = Proof {
+            htm: "GET".into(),
+            htu: "https://api.example.com/v1/trips/42?view=full#top".into(),
+            iat: 1,
+            jti: "j".into(),
+            token: None,
+            body_digest: None,
+        };
+        let minted = proof(&p, &key);
+        let jws = Jws::parse(&minted, 8192, true).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            jws.claims().get("htu").and_then(Value::as_str),
+            Some("https://api.example.com/v1/trips/42")
+        );
     }
 }

@@ -280,9 +280,34 @@ fn main() {
     let minted = demo.decide(r);
     row("allow + mint a 20 s grant", &minted);
     let grant = minted["grant"].as_str().unwrap().to_string();
-    let use_grant = json!({"now": now + 1, "request": {"method": "GET", "uri": TRIPS, "ip": "10.20.0.7", "action": "trips:read"}, "credentials": {"grant": grant}});
-    row("present the grant", &demo.decide(use_grant.clone()));
-    row("present the same grant again", &demo.decide(use_grant));
+    // A grant is bound to the agent's key: it is presented with a DPoP proof over it.
+    let grant_proof = mint::proof(
+        &Proof {
+            htm: "GET".into(),
+            htu: TRIPS.into(),
+            iat: now + 1,
+            jti: nonce(),
+            token: Some(grant.clone()),
+            body_digest: None,
+        },
+        &booker,
+    );
+    let present = |proof: Option<&str>| {
+        json!({"now": now + 1, "request": {"method": "GET", "uri": TRIPS, "ip": "10.20.0.7", "action": "trips:read"},
+               "credentials": {"grant": grant, "proof": proof}})
+    };
+    row(
+        "present the grant without a proof (stolen)",
+        &demo.decide(present(None)),
+    );
+    row(
+        "present the grant with the agent's proof",
+        &demo.decide(present(Some(&grant_proof))),
+    );
+    row(
+        "present the same grant again",
+        &demo.decide(present(Some(&grant_proof))),
+    );
     println!(
         "\naudit record of the minted-grant decision:\n{}",
         serde_json::to_string_pretty(&minted["audit"]).unwrap()
