@@ -53,6 +53,14 @@ impl Pdp {
         self.inner.decide_json(input)
     }
 
+    /// Decides one HTTP decide input (JSON bytes: the request as the host received it, its
+    /// binding and `enforces`) through the core's shared HTTP binding; returns the canonical
+    /// decision JSON bytes.
+    #[wasm_bindgen(js_name = decideHttp)]
+    pub fn decide_http(&self, input: &[u8]) -> Vec<u8> {
+        self.inner.decide_http_json(input)
+    }
+
     /// Turns a decision into a `replay.detected` (or `replay.store_unavailable`) deny:
     /// input `{"decision": {...}, "replayed": ["jti"], "store_error": false}`.
     #[wasm_bindgen(js_name = applyReplay)]

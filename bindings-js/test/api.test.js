@@ -10,7 +10,6 @@ import {
   RedisReplayStore,
   createProof,
   createSubdelegation,
-  credentialsFromHeaders,
   generateAgentKey,
   mint,
 } from 'mandate-pdp';
@@ -85,12 +84,22 @@ describe('deciding', () => {
     assert.deepEqual(codes(d), ['agent.suspended']);
   });
 
-  test('guardrails see the host context and set obligations', async () => {
+  test('guardrails see the host context and set obligations; the core enforces them', async () => {
     const pdp = await Pdp.load(world.config);
     const token = await delegate(world, { scope: 'payments:send' });
-    const d = await pdp.decide(await travelInput(world, { token, method: 'POST', url: `${API}/v1/payments`, action: 'payments:send' }));
-    assert.equal(d.decision, 'allow');
-    assert.deepEqual(d.obligations, { require_approval: true });
+    // require_approval is a deny until approvals exist, whatever the host enforces.
+    for (const enforces of [undefined, ['require_approval']]) {
+      const d = await pdp.decide({ ...(await travelInput(world, { token, method: 'POST', url: `${API}/v1/payments`, action: 'payments:send' })), enforces });
+      assert.equal(d.decision, 'deny');
+      assert.deepEqual(codes(d), ['approval.required']);
+      assert.deepEqual(d.obligations, { require_approval: true });
+    }
+    // Another obligation is a deny unless the host declares it enforces it; then it is the host's.
+    const unsupported = await pdp.decide(await travelInput(world, { context: { export: true } }));
+    assert.deepEqual([unsupported.decision, ...codes(unsupported)], ['deny', 'obligation.unsupported']);
+    const enforced = await pdp.decide({ ...(await travelInput(world, { context: { export: true } })), enforces: ['watermark'] });
+    assert.deepEqual([enforced.decision, ...codes(enforced)], ['allow']);
+    assert.deepEqual(enforced.obligations, { watermark: 'alice' });
   });
 
   test('a pre-serialised input is passed through untouched', async () => {
@@ -201,17 +210,25 @@ describe('ephemeral grants', () => {
     assert.equal(d.decision, 'allow');
     assert.equal(typeof d.grant, 'string');
     const request = { method: 'GET', uri: `${API}/v1/secrets/db`, ip: '10.20.0.7', action: 'secrets:read' };
+    // A grant is bound to the agent's key: each use carries a fresh proof naming the grant.
+    const proofFor = (now, req = request, key = world.travel) => createProof({ key, method: req.method, url: req.uri, token: d.grant, now });
     const rs = await Pdp.load(world.config);
-    const ok = await rs.verifyGrant(d.grant, request, { now: NOW + 5 });
+    const ok = await rs.verifyGrant(d.grant, request, { now: NOW + 5, proof: await proofFor(NOW + 5) });
     assert.equal(ok.decision, 'allow');
     assert.deepEqual(codes(ok), []);
     assert.equal(ok.principal.agent, 'agent:travel');
-    const twice = await rs.verifyGrant(d.grant, request, { now: NOW + 6 });
+    assert.equal(ok.use_once.length, 2);
+    const twice = await rs.verifyGrant(d.grant, request, { now: NOW + 6, proof: await proofFor(NOW + 6) });
     assert.deepEqual([twice.decision, ...codes(twice)], ['deny', 'replay.detected']);
-    const other = await (await Pdp.load(world.config)).verifyGrant(d.grant, { ...request, method: 'DELETE' }, { now: NOW + 5 });
+    const deleting = { ...request, method: 'DELETE' };
+    const other = await (await Pdp.load(world.config)).verifyGrant(d.grant, deleting, { now: NOW + 5, proof: await proofFor(NOW + 5, deleting) });
     assert.deepEqual([other.decision, ...codes(other)], ['deny', 'grant.request_mismatch']);
-    const late = await (await Pdp.load(world.config)).verifyGrant(d.grant, request, { now: NOW + 600 });
+    const late = await (await Pdp.load(world.config)).verifyGrant(d.grant, request, { now: NOW + 600, proof: await proofFor(NOW + 600) });
     assert.deepEqual([late.decision, ...codes(late)], ['deny', 'grant.expired']);
+    const bare = await (await Pdp.load(world.config)).verifyGrant(d.grant, request, { now: NOW + 5 });
+    assert.deepEqual([bare.decision, ...codes(bare)], ['deny', 'proof.missing']);
+    const stranger = await (await Pdp.load(world.config)).verifyGrant(d.grant, request, { now: NOW + 5, proof: await proofFor(NOW + 5, request, world.helper) });
+    assert.deepEqual([stranger.decision, ...codes(stranger)], ['deny', 'proof.key_mismatch']);
   });
 
   test('a decision point without a grant key cannot mint', async () => {
@@ -266,11 +283,16 @@ describe('agents', () => {
     const headers = await helper.headers('GET', url, { now: NOW });
     assert.equal(headers.authorization, `DPoP ${token}`);
     assert.equal(headers['mandate-chain'], root);
-    const credentials = credentialsFromHeaders((h) => headers[h]);
-    assert.deepEqual(credentials.delegation, [root, token]);
+    // The core's HTTP binding reads them back (the middleware hands it the request as received).
     const pdp = await Pdp.load(world.config);
-    const d = await pdp.decide({ now: NOW, request: { method: 'GET', uri: url, ip: '10.20.0.7', action: 'secrets:read' }, credentials });
+    const d = await pdp.decideHttp({
+      now: NOW,
+      http: { method: 'GET', scheme: 'https', authority: 'api.example.com', path: '/v1/secrets/db?v=2', headers: Object.entries(headers), peer: '10.20.0.7:50000' },
+      binding: { routes: [{ method: 'GET', path: '/v1/secrets/*', action: 'secrets:read' }] },
+    });
     assert.deepEqual([d.decision, ...codes(d)], ['allow']);
+    assert.deepEqual(d.principal.chain, ['agent:travel', 'agent:helper']);
+    assert.deepEqual(d.audit.credentials.jti.length, 2);
   });
 
   test('a non-extractable key without its public JWK is refused clearly', async () => {

@@ -27,3 +27,27 @@ export async function waitForHttp(url, alive, log, attempts = 600) {
   }
   throw new Error(`no answer from ${url}:\n${log()}`);
 }
+
+/**
+ * One HTTP/1.1 request over loopback exactly as given: the request target unnormalized (fetch
+ * would resolve `..`), `headers` as `[[name, value], ...]` in order with repeats and their case,
+ * and `Host` only if listed (fetch sets its own). Resolves `{ status, headers, text, json() }`.
+ */
+export async function rawRequest(base, { method = 'GET', path = '/', headers = [], body } = {}) {
+  const { request } = await import('node:http');
+  const url = new URL(base);
+  const flat = headers.flatMap(([n, v]) => [n, v]);
+  if (body !== undefined) flat.push('content-length', String(Buffer.byteLength(body)));
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method, path, setHost: false, headers: flat }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

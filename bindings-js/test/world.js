@@ -24,6 +24,10 @@ deny contains "untrusted network" if {
 deny contains "delete_file is never allowed for agents" if input.context.tool.name == "delete_file"
 
 obligations := {"require_approval": true} if input.request.action == "payments:send"
+
+obligations := {"watermark": input.user.id} if input.context.export == true
+
+obligations := {"require_approval": true} if input.context.tool.name == "send_money"
 `;
 
 async function privateJwk(kid) {

@@ -17,28 +17,29 @@ function pdpFor(env) {
   return decisionPoint;
 }
 
-// 2. What the request asks to do, in the vocabulary of the delegations' scopes.
-function actionFor(request) {
-  return request.method === 'GET' || request.method === 'HEAD' ? 'secrets:read' : 'secrets:write';
-}
+// 2. What requests ask to do, in the vocabulary of the delegations' scopes: the core matches these
+//    on the normalized path (the same binding as `mandate serve --route` and the Envoy filter).
+const ROUTES = ['GET /v1/secrets/* secrets:read', 'HEAD /v1/secrets/* secrets:read', '* /v1/secrets/* secrets:write'];
 
-function publicUrl(request, origin) {
-  const url = new URL(request.url);
-  return `${origin}${url.pathname}${url.search}`;
+// The public origin, when the Worker sits behind another hop (e.g. several nodes behind one name):
+// TLS ends in front of it (scheme), and requests must name that host (authority: any other Host
+// is a request.invalid deny).
+function publicOrigin(env) {
+  if (!env.PUBLIC_ORIGIN) return {};
+  const url = new URL(env.PUBLIC_ORIGIN);
+  return { scheme: url.protocol.slice(0, -1), authority: url.host };
 }
 
 export default {
   async fetch(request, env) {
     const pdp = await pdpFor(env);
 
-    // 3. Decide: the credentials come from the headers, the client address from Cloudflare. The
-    //    URL is the public one the agent signed its proof for (PUBLIC_ORIGIN when the Worker sits
-    //    behind another hop, e.g. several nodes behind one name).
+    // 3. Decide: the core reads the request as received (method, Host, path, every header field:
+    //    the credentials), the client address is the one Cloudflare vouches for.
     const decision = await authorizeRequest(pdp, request, {
-      url: (r) => (env.PUBLIC_ORIGIN ? publicUrl(r, env.PUBLIC_ORIGIN) : r.url),
-      ip: (r) => r.headers.get('cf-connecting-ip') ?? undefined,
-      action: actionFor,
-      resource: (r) => new URL(r.url).pathname,
+      routes: ROUTES,
+      peer: (r) => r.headers.get('cf-connecting-ip') ?? undefined,
+      ...publicOrigin(env),
     });
     if (decision.decision !== 'allow') return denyResponse(decision);
 

@@ -2,6 +2,6 @@
 
 export { Pdp, mint, REPLAY_STORE_UNAVAILABLE } from './pdp.js';
 export { MemoryReplayStore, RedisReplayStore, DurableObjectReplayStore } from './replay.js';
-export { credentialsFromHeaders, httpDecideInput, authorizeRequest, denyBody, denyResponse } from './http.js';
+export { httpBinding, httpDecideInput, nodeHttpRequest, fetchHttpRequest, authorizeRequest, denyBody, denyHeaders, denyResponse, reasonCode } from './http.js';
 export { generateAgentKey, createProof, createSubdelegation, signJws, publicJwkOf, bodyDigest, MandateAgent } from './agent.js';
 export { ReplayDurableObject } from './cloudflare.js';

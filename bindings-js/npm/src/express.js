@@ -1,33 +1,32 @@
-// Express middleware: verifies the request's Mandate credentials with the decision point,
-// attaches the decision as `req.mandate`, and answers 403 JSON with the reason code on deny.
+// Express middleware: hands the request, exactly as Node received it, to the core's HTTP binding
+// (`pdp.decideHttp`), attaches the decision as `req.mandate` and `res.locals.mandate` (its
+// `obligations` are the app's to enforce: only those it declared in `enforces` can be there), and
+// answers every deny 403 JSON with the reason code in `x-mandate-reason`, as `mandate serve` and
+// the Envoy filter do.
 
-import { denyBody, httpDecideInput, resolveBodyDigest } from './http.js';
+import { checkHttpOptions, denyBody, denyHeaders, httpBinding, httpDecideInput, nodeHttpRequest } from './http.js';
 
 /**
- * `options.origin` fixes the public origin (scheme://host[:port]) that DPoP proofs name in `htu`;
- * set it in production, since the default (`req.protocol` + the Host header) is client-supplied.
- * `action`, `resource`, `context`, `bodyDigest`, `mintGrant` are values or functions of `req`
- * (`bodyDigest` may be async, e.g. `(req) => bodyDigest(req.body)` after `express.raw()`).
+ * Options: `routes` (`"METHOD PATH-GLOB ACTION [RESOURCE]"` or objects; the core matches them on
+ * the normalized path), `trustedHops` (default 0: the socket peer is the client; N: the Nth
+ * X-Forwarded-For entry from the right — never `req.ip`, see the README), `enforces` (obligation
+ * names the app enforces), `scheme` (`https` when TLS ends at a proxy in front; default the
+ * socket's), `authority` (pins the host; the Host header must agree), `context`, `mintGrant`,
+ * `bodyDigest` (values or functions of `req`; `bodyDigest` may be async, e.g.
+ * `(req) => bodyDigest(req.body)` after `express.raw()`), `now` (a clock in seconds).
  */
-export function mandateExpress(pdp, baseOptions = {}) {
+export function mandateExpress(pdp, options = {}) {
+  checkHttpOptions(options);
+  const binding = httpBinding(options);
   return async function mandate(req, res, next) {
     try {
-      const options = await resolveBodyDigest(baseOptions, req);
-      const origin = options.origin ?? `${req.protocol}://${req.get('host')}`;
-      const input = httpDecideInput(
-        {
-          method: req.method,
-          url: origin + req.originalUrl,
-          ip: options.ip ? options.ip(req) : req.ip,
-          getHeader: (name) => req.headers[name],
-        },
-        options,
-        req,
-      );
-      const decision = await pdp.decide(input);
+      const http = nodeHttpRequest(req, options);
+      const decision = await pdp.decideHttp(await httpDecideInput(http, binding, options, req));
       req.mandate = decision;
+      if (res.locals) res.locals.mandate = decision;
       if (decision.decision !== 'allow') {
-        res.status(403).json(denyBody(decision));
+        res.writeHead(403, denyHeaders(decision));
+        res.end(JSON.stringify(denyBody(decision)));
         return;
       }
       next();

@@ -1,30 +1,32 @@
-// Hono middleware: verifies the request's Mandate credentials with the decision point, sets the
-// decision as `c.get('mandate')`, and answers 403 JSON with the reason code on deny.
+// Hono middleware: hands the request, as received, to the core's HTTP binding (`pdp.decideHttp`),
+// sets the decision as `c.get('mandate')` (its `obligations` are the app's to enforce: only those
+// it declared in `enforces` can be there), and answers every deny 403 JSON with the reason code in
+// `x-mandate-reason`, as `mandate serve` and the Envoy filter do.
+//
+// On Node (@hono/node-server) the request is read from the Node request itself (`c.env.incoming`):
+// the raw target and `rawHeaders`, because `c.req.url` is already a parsed, dot-segment-removed
+// URL and fetch `Headers` join repeated fields. Elsewhere (Workers, Deno, Bun) from `c.req.raw`.
 
-import { denyBody, httpDecideInput, resolveBodyDigest } from './http.js';
+import { checkHttpOptions, denyBody, denyHeaders, fetchHttpRequest, httpBinding, httpDecideInput, nodeHttpRequest } from './http.js';
 
 /**
- * `options.ip(c)` supplies the client address (Hono has no portable one: e.g. `getConnInfo` on
- * Node, the `cf-connecting-ip` header on Cloudflare). `options.url(c)` overrides the public URL.
- * `action`, `resource`, `context`, `bodyDigest`, `mintGrant` are values or functions of `c`
- * (`bodyDigest` may be async, e.g. `async (c) => bodyDigest(await c.req.arrayBuffer())`).
+ * Options as `mandateExpress` (`routes`, `trustedHops`, `enforces`, `scheme`, `authority`,
+ * `context`, `mintGrant`, `bodyDigest`, `now`; values or functions of `c`), plus `peer(c)`: the
+ * client address where the runtime has no socket (e.g. `cf-connecting-ip` on Cloudflare). On
+ * Node the socket peer is used.
  */
-export function mandateHono(pdp, baseOptions = {}) {
+export function mandateHono(pdp, options = {}) {
+  checkHttpOptions(options);
+  const binding = httpBinding(options);
   return async function mandate(c, next) {
-    const options = await resolveBodyDigest(baseOptions, c);
-    const input = httpDecideInput(
-      {
-        method: c.req.method,
-        url: options.url ? options.url(c) : c.req.url,
-        ip: options.ip ? options.ip(c) : undefined,
-        getHeader: (name) => c.req.header(name),
-      },
-      options,
-      c,
-    );
-    const decision = await pdp.decide(input);
+    const incoming = c.env?.incoming;
+    const http =
+      incoming && Array.isArray(incoming.rawHeaders)
+        ? nodeHttpRequest(incoming, options)
+        : fetchHttpRequest(c.req.raw, { ...options, peer: options.peer ? () => options.peer(c) : undefined });
+    const decision = await pdp.decideHttp(await httpDecideInput(http, binding, options, c));
     c.set('mandate', decision);
-    if (decision.decision !== 'allow') return c.json(denyBody(decision), 403);
+    if (decision.decision !== 'allow') return c.body(JSON.stringify(denyBody(decision)), 403, denyHeaders(decision));
     await next();
   };
 }

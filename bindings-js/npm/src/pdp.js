@@ -61,9 +61,31 @@ export class Pdp {
     return (await this.#run(input)).bytes;
   }
 
-  async #run(input) {
+  /**
+   * Decides one HTTP request through the core's HTTP binding (the same one `mandate serve` and
+   * the Envoy filter use): input `{ now?, decision_id?, http: { method, scheme, authority, path,
+   * headers: [[name, value], ...], peer?, body_digest? }, binding?: { routes, trusted_hops },
+   * context?, mint_grant?, enforces? }`. The core works out the route, the Host, the path, the
+   * credentials and the client address; the replay store is consulted as in `decide()`.
+   */
+  async decideHttp(input) {
+    const { bytes, decision } = await this.#run(input, 'decideHttp');
+    return decision ?? parseJsonBytes(bytes);
+  }
+
+  /** `decideHttp()`, answering the canonical decision JSON bytes. */
+  async decideHttpBytes(input) {
+    return (await this.#run(input, 'decideHttp')).bytes;
+  }
+
+  /** The core's decision bytes for an HTTP decide input, exactly as given, WITHOUT the replay store. */
+  decideHttpWithoutReplayCheck(input) {
+    return this.#core.decideHttp(jsonBytes(input));
+  }
+
+  async #run(input, entry = 'decide') {
     const { doc, now } = prepareInput(input);
-    return this.#consultReplayStore(this.#core.decide(jsonBytes(doc)), now);
+    return this.#consultReplayStore(this.#core[entry](jsonBytes(doc)), now);
   }
 
   /**
@@ -74,9 +96,14 @@ export class Pdp {
     return this.#core.decide(jsonBytes(input));
   }
 
-  /** Verifies an ephemeral grant presented for `request`: a decide with `credentials.grant`. */
-  async verifyGrant(grant, request, extra = {}) {
-    return this.decide({ ...extra, request, credentials: { grant } });
+  /**
+   * Verifies an ephemeral grant presented for `request` with the agent's DPoP `proof` (a grant is
+   * bound to the key in its `cnf.jkt`; the proof's `ath` is the grant's hash): a decide with
+   * `credentials: { grant, proof }`.
+   */
+  async verifyGrant(grant, request, { proof, ...extra } = {}) {
+    const credentials = proof === undefined ? { grant } : { grant, proof };
+    return this.decide({ ...extra, request, credentials });
   }
 
   /** Releases the module memory held by this decision point. */
