@@ -1,5 +1,6 @@
-// The conformance vectors in headless Chromium (Debian's /usr/bin/chromium driven by
-// playwright-core): the browser build must give the same decision bytes as native. Also checks a
+// The conformance vectors and the HTTP binding vectors (decideHttp) in headless Chromium
+// (Debian's /usr/bin/chromium driven by playwright-core): the browser build must give the same
+// decision bytes as native. Also checks a
 // WebCrypto-signed DPoP proof made in the page. The page and the wasm come from a loopback server.
 
 import assert from 'node:assert/strict';
@@ -25,9 +26,11 @@ try {
   await init();
   const vectors = await (await fetch('/vectors/conformance.json')).json();
   const results = await runConformance(Pdp, vectors);
+  const httpVectors = await (await fetch('/vectors/http.json')).json();
+  const httpResults = await runConformance(Pdp, httpVectors, {}, { http: true });
   const key = await generateAgentKey();
   const proof = await createProof({ key, method: 'GET', url: 'https://api.example.com/x?y=1', token: 'a.b.c', now: 1 });
-  window.__done = { results, proof, jwk: key.publicJwk, ua: navigator.userAgent };
+  window.__done = { results, httpResults, proof, jwk: key.publicJwk, ua: navigator.userAgent };
 } catch (e) {
   window.__done = { error: String(e && e.stack || e) };
 }
@@ -78,6 +81,14 @@ test('every vector gives the native bytes in Chromium', async () => {
   const vectors = JSON.parse(await (await import('node:fs/promises')).readFile(here('../../tests/vectors/conformance.json'), 'utf8'));
   assert.equal(done.results.length, vectors.cases.length);
   const failed = done.results.filter((r) => !r.ok);
+  assert.deepEqual(failed, []);
+});
+
+test('every HTTP binding vector gives the native bytes in Chromium (decideHttp)', async () => {
+  const vectors = JSON.parse(await (await import('node:fs/promises')).readFile(here('../../tests/vectors/http.json'), 'utf8'));
+  assert.equal(done.httpResults.length, vectors.cases.length);
+  assert.deepEqual(done.httpResults.map((r) => r.name), vectors.cases.map((c) => c.name));
+  const failed = done.httpResults.filter((r) => !r.ok);
   assert.deepEqual(failed, []);
 });
 

@@ -1,6 +1,7 @@
 // Runs the cross-host conformance vectors (tests/vectors/conformance.json, format in
-// tests/README.md) through the package's own decide path. Runtime-agnostic: Node's runner and
-// the Chromium page both import it with the Pdp of their entry point.
+// tests/README.md) through the package's own decide path, and the HTTP binding vectors
+// (tests/vectors/http.json) through its decideHttp path (`{ http: true }`). Runtime-agnostic:
+// Node's runner, the Chromium page and the workerd Worker import it with their entry's Pdp.
 //
 // Each load gets a scripted replay store: a case's `replay` says what the host's store answers
 // (`replayed` jtis, or `store_error`), so replay cases go through the same
@@ -22,7 +23,9 @@ function scriptedStore() {
 }
 
 /** Returns one result per case: { name, ok, problems[] }. */
-export async function runConformance(Pdp, vectors, loadOptions = {}) {
+export async function runConformance(Pdp, vectors, loadOptions = {}, { http = false } = {}) {
+  const decideBytes = http ? 'decideHttpBytes' : 'decideBytes';
+  const withoutReplayCheck = http ? 'decideHttpWithoutReplayCheck' : 'decideWithoutReplayCheck';
   const pdps = new Map();
   for (const [name, config] of Object.entries(vectors.loads)) {
     const store = scriptedStore();
@@ -39,7 +42,7 @@ export async function runConformance(Pdp, vectors, loadOptions = {}) {
     const { pdp, store } = entry;
     store.script = c.replay ?? { replayed: [] };
     store.calls = 0;
-    const text = decoder.decode(await pdp.decideBytes(c.input));
+    const text = decoder.decode(await pdp[decideBytes](c.input));
     if (text !== c.output) problems.push(`output bytes differ:\n  got  ${text}\n  want ${c.output}`);
     const doc = JSON.parse(text);
     if (doc.decision !== c.expect.decision) problems.push(`decision ${doc.decision}, want ${c.expect.decision}`);
@@ -47,10 +50,10 @@ export async function runConformance(Pdp, vectors, loadOptions = {}) {
     if (JSON.stringify(codes) !== JSON.stringify(c.expect.codes)) {
       problems.push(`codes ${JSON.stringify(codes)}, want ${JSON.stringify(c.expect.codes)}`);
     }
-    const raw = JSON.parse(decoder.decode(pdp.decideWithoutReplayCheck(c.input)));
+    const raw = JSON.parse(decoder.decode(pdp[withoutReplayCheck](c.input)));
     if (raw.decision === 'allow' && store.calls !== 1) problems.push(`an allow consulted the replay store ${store.calls} times`);
     if (raw.decision !== 'allow' && store.calls !== 0) problems.push('a deny consulted the replay store');
-    if (!c.replay && decoder.decode(pdp.decideWithoutReplayCheck(c.input)) !== c.output) {
+    if (!c.replay && decoder.decode(pdp[withoutReplayCheck](c.input)) !== c.output) {
       problems.push('decideWithoutReplayCheck bytes differ');
     }
     results.push({ name: c.name, ok: problems.length === 0, problems });

@@ -70,11 +70,13 @@ const token = await mint({ kind: 'delegation', key: idp, claims: { iss: 'https:/
 const pdp = await Pdp.load({ bundle, trust_keys: [pub(root)] });
 const proof = await createProof({ key: agent, method: 'GET', url: 'https://api/x', token, now });
 const d = await pdp.decide({ now, request: { method: 'GET', uri: 'https://api/x', action: 'read' }, credentials: { delegation: [token], proof } });
-console.log(JSON.stringify({ decision: d.decision, codes: d.reasons.map((r) => r.code), helpers: [typeof mandateExpress, typeof mandateHono, typeof guardMcpServer, typeof ReplayDurableObject] }));
+const h = await pdp.decideHttp({ now, http: { method: 'GET', scheme: 'https', authority: 'api', path: '/x', headers: [['Authorization', 'DPoP ' + token], ['DPoP', proof]] }, binding: { routes: [{ method: 'GET', path: '/x', action: 'read' }] } });
+console.log(JSON.stringify({ decision: d.decision, codes: d.reasons.map((r) => r.code), http: [h.decision, ...h.reasons.map((r) => r.code)], helpers: [typeof mandateExpress, typeof mandateHono, typeof guardMcpServer, typeof ReplayDurableObject] }));
 `,
   );
   const { stdout } = await run(process.execPath, ['use.mjs'], { cwd: app });
-  assert.deepEqual(JSON.parse(stdout), { decision: 'allow', codes: [], helpers: ['function', 'function', 'function', 'function'] });
+  // The same proof twice: the installed package consults its replay store for decideHttp too.
+  assert.deepEqual(JSON.parse(stdout), { decision: 'allow', codes: [], http: ['deny', 'replay.detected'], helpers: ['function', 'function', 'function', 'function'] });
 });
 
 test('the types check with tsc --noEmit, and reject a malformed decide input', async () => {
@@ -101,8 +103,14 @@ export async function check(config: LoadConfig, input: DecideInput): Promise<Rea
   const headers: Record<string, string> = await agent.headers('GET', toolCallUrl('x'));
   void headers;
   void createProof({ key: config.grant_key!, method: 'GET', url: 'https://a/b' });
+  void mandateExpress(pdp, { routes: ['GET /x/* read'], trustedHops: 1, enforces: ['watermark'], scheme: 'https' });
+  void mandateHono(pdp, { routes: [{ method: 'GET', path: '/x/*', action: 'read' }], peer: (c) => c.req.header('cf-connecting-ip') });
+  // @ts-expect-error: routes, matched by the core, replaced the action option
   void mandateExpress(pdp, { action: 'read' });
-  void mandateHono(pdp, { action: (c) => c.req.method });
+  const h: Decision = await pdp.decideHttp({ http: { method: 'GET', scheme: 'https', authority: 'a', path: '/b', headers: [['DPoP', 'p']], peer: '10.0.0.1' }, binding: { routes: [{ method: 'GET', path: '/b', action: 'read' }] }, enforces: ['watermark'] });
+  void h.obligations;
+  // @ts-expect-error: header fields are [name, value] pairs, not a map
+  await pdp.decideHttp({ http: { method: 'GET', scheme: 'https', path: '/b', headers: { dpop: 'p' } } });
   void guardMcpServer({ registerTool() {} }, pdp, { baseUrl: 'https://mcp.example' });
   // @ts-expect-error: a request needs a uri
   await pdp.decide({ request: { method: 'GET' }, credentials: {} });

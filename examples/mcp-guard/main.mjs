@@ -47,7 +47,9 @@ deny contains "only files under /home/alice" if not startswith(input.context.too
     },
   },
 });
-const pdp = await Pdp.load({ bundle, trust_keys: [publicOf(root)] });
+// `audiences`: this decision point's name, the `aud` the delegations carry (in-process tool calls
+// have no origin of their own: they are decided against https://mcp.invalid/tools/<name>).
+const pdp = await Pdp.load({ bundle, trust_keys: [publicOf(root)], audiences: ['https://mcp.example.com'] });
 
 // 2. The MCP server: guard it, then register tools as usual.
 const server = guardMcpServer(new McpServer({ name: 'files', version: '1.0.0' }), pdp);

@@ -60,7 +60,9 @@ deny contains "bookings over 1000 need a person" if to_number(input.context.amou
       cnf: { jkt },
     },
   });
-  return { config: { bundle, trust_keys: [publicOf(root)] }, agentKey, delegation };
+  // `audiences`: this decision point's name, the `aud` its tokens carry. Without it the request's
+  // own origin is its name, and this demo serves on a loopback port.
+  return { config: { bundle, trust_keys: [publicOf(root)], audiences: [API] }, agentKey, delegation };
 }
 
 async function thumbprint({ crv, kty, x, y }) {

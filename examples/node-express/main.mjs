@@ -8,15 +8,17 @@ import { demoWorld } from './demo-world.mjs';
 // 1. The deployment: a signed bundle, and an agent with alice's delegation.
 const { config, agentKey, delegation } = await demoWorld();
 
-// 2. The API. The middleware reads `Authorization: DPoP <token>` + `DPoP: <proof>`, decides,
-//    sets req.mandate, and answers 403 JSON with the reason code on deny.
+// 2. The API. The middleware hands each request, as received, to the core's HTTP binding, which
+//    matches the routes on the normalized path and reads `Authorization: DPoP <token>` +
+//    `DPoP: <proof>`; it sets req.mandate and answers 403 JSON with the reason code (also in
+//    `x-mandate-reason`) on deny. The client address is the socket peer (no proxy in front).
 const pdp = await Pdp.load(config);
 const app = express();
 app.use(express.json());
 app.use(
   '/v1',
   mandateExpress(pdp, {
-    action: (req) => (req.method === 'GET' ? 'trips:read' : req.method === 'DELETE' ? 'trips:delete' : 'trips:write'),
+    routes: ['GET /v1/trips/* trips:read', 'POST /v1/trips trips:write', 'DELETE /v1/trips/* trips:delete'],
     context: (req) => ({ amount: req.get('x-amount') ?? 0 }),
   }),
 );
@@ -33,7 +35,7 @@ const agent = new MandateAgent({ key: agentKey, delegation: [delegation] });
 
 async function show(label, res) {
   const body = await res.json();
-  console.log(`${label} -> ${res.status} ${res.status === 403 ? body.code : JSON.stringify(body)}`);
+  console.log(`${label} -> ${res.status} ${res.status === 403 ? res.headers.get('x-mandate-reason') : JSON.stringify(body)}`);
 }
 
 await show('GET /v1/trips/42', await agent.fetch(`${base}/v1/trips/42`));

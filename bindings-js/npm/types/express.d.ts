@@ -1,32 +1,36 @@
 import type { HttpOptions, Pdp, Decision } from './index.js';
 
-/** The parts of an Express request the middleware reads. */
+/** The parts of an Express request the middleware reads: the request as Node received it. */
 export interface ExpressRequestLike {
   method: string;
-  protocol: string;
+  /** The request target as received (Express keeps it while routers rewrite `url`). */
   originalUrl: string;
-  ip?: string;
-  headers: Record<string, string | string[] | undefined>;
-  get(name: string): string | undefined;
+  url?: string;
+  /** Every header field in order, repeats kept (`req.headers` joins or drops them). */
+  rawHeaders: string[];
+  /** The socket: its peer is the client unless `trustedHops` says otherwise. */
+  socket: { remoteAddress?: string; encrypted?: boolean };
+  httpVersionMajor?: number;
   mandate?: Decision;
 }
 
 export interface ExpressResponseLike {
-  status(code: number): { json(body: unknown): unknown };
+  locals?: Record<string, unknown>;
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body: string): unknown;
 }
 
-export interface MandateExpressOptions<Req extends ExpressRequestLike = ExpressRequestLike> extends HttpOptions<Req> {
-  /**
-   * The public origin (scheme://host[:port]) DPoP proofs name. Set it in production: the default
-   * (`req.protocol` + the Host header) is what the client says, so a proof made for another
-   * service that accepts the same tokens could be replayed here under that service's Host.
-   */
-  origin?: string;
-  /** The client address; default `req.ip` (mind Express's `trust proxy`). */
-  ip?: (req: Req) => string | undefined;
-}
+/**
+ * Options: see `HttpOptions` (`routes`, `trustedHops`, `enforces`, `scheme`, `authority`,
+ * `context`, `mintGrant`, `bodyDigest`, `now`). The old `action`, `resource`, `ip` and `origin`
+ * options are refused (TypeError): the core's binding replaced them.
+ */
+export type MandateExpressOptions<Req extends ExpressRequestLike = ExpressRequestLike> = HttpOptions<Req>;
 
-/** Sets `req.mandate` to the decision; answers 403 JSON with the reason code on deny. */
+/**
+ * Sets `req.mandate` and `res.locals.mandate` to the decision (its `obligations` are the app's to
+ * enforce); answers every deny 403 JSON with the reason code in `x-mandate-reason`.
+ */
 export declare function mandateExpress<Req extends ExpressRequestLike = ExpressRequestLike>(
   pdp: Pdp,
   options?: MandateExpressOptions<Req>,

@@ -19,14 +19,14 @@ export interface PrivateJwk extends PublicJwk {
 
 /** A stable reason code (docs/reason-codes.md). Unknown future codes are plain strings. */
 export type ReasonCode =
-  | 'input.malformed' | 'input.too_large' | 'request.invalid'
+  | 'input.malformed' | 'input.too_large' | 'request.invalid' | 'request.header_repeated'
   | 'bundle.missing' | 'bundle.too_large' | 'bundle.malformed' | 'bundle.untrusted_key'
   | 'bundle.signature_invalid' | 'bundle.expired' | 'bundle.not_yet_valid' | 'bundle.policy_invalid'
   | 'credentials.missing' | 'credentials.conflict'
   | 'token.too_large' | 'token.malformed' | 'token.alg_not_allowed' | 'token.header_invalid'
   | 'token.typ_invalid' | 'token.issuer_unknown' | 'token.key_unknown' | 'token.signature_invalid'
   | 'token.claims_invalid' | 'token.expired' | 'token.not_yet_valid' | 'token.audience_invalid'
-  | 'token.revoked'
+  | 'token.revoked' | 'token.audience_mismatch'
   | 'agent.unknown' | 'agent.suspended' | 'agent.revoked' | 'agent.key_mismatch' | 'agent.key_revoked'
   | 'delegation.delegator_not_allowed' | 'delegation.scope_exceeds_ceiling' | 'delegation.scope_insufficient'
   | 'chain.parent_mismatch' | 'chain.depth_exceeded' | 'chain.delegate_not_allowed' | 'chain.signer_mismatch'
@@ -38,6 +38,7 @@ export type ReasonCode =
   | 'grant.not_yet_valid' | 'grant.ttl_exceeded' | 'grant.audience_invalid' | 'grant.request_mismatch'
   | 'grant.mint_unavailable'
   | 'policy.denied' | 'policy.not_allowed' | 'policy.error' | 'policy.limit_exceeded' | 'policy.output_invalid'
+  | 'obligation.unsupported' | 'approval.required'
   | 'replay.detected' | 'replay.store_unavailable'
   | 'host.limit_exceeded' | 'internal.error'
   | (string & {});
@@ -50,6 +51,12 @@ export interface LoadConfig {
   trust_keys: PublicJwk[];
   /** The private key this decision point signs ephemeral grants with. */
   grant_key?: PrivateJwk;
+  /**
+   * This decision point's own identifiers (RFC 9068 §4): a token's `aud` must name one. Absent,
+   * the request's origin (`scheme://host[:port]`) is its identifier. Set it behind a proxy, a
+   * loopback or any Host the client chooses.
+   */
+  audiences?: string[];
 }
 
 export interface Problem {
@@ -97,6 +104,58 @@ export interface DecideInput {
   /** Host-supplied JSON, visible to guardrails as `input.context`. */
   context?: Record<string, unknown>;
   mint_grant?: MintGrantRequest;
+  /**
+   * Obligations the host declares it enforces. `max_ttl` is the core's own; `require_approval` is
+   * always an `approval.required` deny; any other obligation a guardrail returns that is not
+   * named here is an `obligation.unsupported` deny.
+   */
+  enforces?: string[];
+}
+
+/** An HTTP request as the host received it (mandate_core::http::HttpRequest). */
+export interface HttpRequest {
+  /** As sent. */
+  method: string;
+  /** How the request reached the protected service: `http` or `https`. */
+  scheme: 'http' | 'https' | (string & {});
+  /** `:authority`, or empty to take the `Host` header (the two must agree when both are given). */
+  authority?: string;
+  /** The request target in origin form, path and query exactly as received (never normalized). */
+  path: string;
+  /** Every header field in the order received, repeats kept: `[[name, value], ...]`. */
+  headers?: [string, string][];
+  /** The socket peer (`ip` or `ip:port`). */
+  peer?: string;
+  /** base64url SHA-256 of the body, when the host hashed it. */
+  body_digest?: string;
+}
+
+/** Maps requests to actions; the core matches `path` (a glob, `*` any run) on the normalized path. */
+export interface Route {
+  /** A method, or `*`. */
+  method: string;
+  path: string;
+  action: string;
+  resource?: string;
+}
+
+/** The HTTP side of a decision point. */
+export interface HttpBinding {
+  /** First match wins; a request no route matches names no action (the guardrails alone decide). */
+  routes?: Route[];
+  /** Proxies in front that each append to X-Forwarded-For; 0 (default) uses the socket peer. */
+  trusted_hops?: number;
+}
+
+/** The HTTP decide input (`Pdp.decideHttp`): the request as received, bound by the core. */
+export interface HttpDecideInput {
+  now?: number;
+  decision_id?: string;
+  http: HttpRequest;
+  binding?: HttpBinding;
+  context?: Record<string, unknown>;
+  mint_grant?: MintGrantRequest;
+  enforces?: string[];
 }
 
 export interface Principal {
@@ -195,6 +254,8 @@ export interface BundleSettings {
   max_chain_depth?: number;
   decision_rule?: string;
   grant_issuer?: string;
+  /** Default true: a presented grant needs a DPoP proof by the key in its `cnf.jkt`. */
+  grant_requires_proof?: boolean;
 }
 
 export interface BundleContents {

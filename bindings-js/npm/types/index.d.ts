@@ -1,7 +1,6 @@
 // Types of the mandate-pdp package. The JSON documents are in ./formats.d.ts (docs/formats.md).
 
 import type {
-  Credentials,
   DecideInput,
   Decision,
   LoadConfig,
@@ -10,6 +9,10 @@ import type {
   PublicJwk,
   RequestDescription,
   UseOnce,
+  HttpDecideInput,
+  HttpRequest,
+  HttpBinding,
+  Route,
   BundleContents,
   MintGrantRequest,
   AuthorizationDetail,
@@ -54,8 +57,17 @@ export declare class Pdp {
   decideBytes(input: JsonInput<DecideInput>): Promise<Uint8Array>;
   /** The core's decision bytes WITHOUT the replay store: for conformance and hosts with their own store. */
   decideWithoutReplayCheck(input: JsonInput<DecideInput>): Uint8Array;
-  /** A decide with `credentials.grant` for `request`. */
-  verifyGrant(grant: string, request: RequestDescription, extra?: Partial<Omit<DecideInput, 'request' | 'credentials'>>): Promise<Decision>;
+  /**
+   * Decides an HTTP request as received through the core's HTTP binding (routes, Host, path,
+   * single headers, credentials, trusted X-Forwarded-For hops), consulting the replay store.
+   */
+  decideHttp(input: JsonInput<HttpDecideInput>): Promise<Decision>;
+  /** `decideHttp`, answering the canonical decision JSON bytes. */
+  decideHttpBytes(input: JsonInput<HttpDecideInput>): Promise<Uint8Array>;
+  /** The core's decision bytes for an HTTP decide input WITHOUT the replay store. */
+  decideHttpWithoutReplayCheck(input: JsonInput<HttpDecideInput>): Uint8Array;
+  /** A decide with `credentials: { grant, proof }` for `request`: a grant needs the agent's proof (`ath` = the grant's hash). */
+  verifyGrant(grant: string, request: RequestDescription, extra?: Partial<Omit<DecideInput, 'request' | 'credentials'>> & { proof?: string }): Promise<Decision>;
   /** Releases the WebAssembly memory held by this decision point. */
   free(): void;
 }
@@ -143,49 +155,85 @@ export declare class DurableObjectReplayStore implements ReplayStore {
   claim(entries: readonly UseOnce[], now: number): Promise<string[]>;
 }
 
-/** A header getter: value or undefined (arrays: the first value is used). */
-export type HeaderGetter = (name: string) => string | string[] | undefined;
-
-/** Reads `Authorization: DPoP` + `DPoP` (+ `Mandate-Chain`) or `Authorization: Mandate-Grant`. */
-export declare function credentialsFromHeaders(get: HeaderGetter): Credentials;
-
 /** A value, or a function of the framework's request/context. */
 export type Computed<S, T> = T | ((source: S) => T);
 
+/** A route: `"METHOD PATH-GLOB ACTION [RESOURCE]"` (as `mandate serve --route`) or an object. */
+export type RouteSpec = string | Route;
+
+/**
+ * Options of every HTTP helper (Express, Hono, fetch). The request itself is never mapped in JS:
+ * the core's HTTP binding decides its route, Host, path, credentials and client address.
+ */
 export interface HttpOptions<S> {
-  action?: Computed<S, string | undefined>;
-  resource?: Computed<S, string | undefined>;
+  /** First match wins, on the core-normalized path. A request no route names has no action. */
+  routes?: RouteSpec[];
+  /**
+   * Proxies in front that each append the address they saw to X-Forwarded-For. 0 (default): the
+   * socket peer is the client. N: the Nth entry from the right. Never Express's `req.ip`.
+   */
+  trustedHops?: number;
+  /**
+   * Obligations the app enforces. The decision's `obligations` (on `req.mandate` /
+   * `res.locals.mandate` / `c.get('mandate')`) can then hold them, and the app must enforce them;
+   * any other obligation is an `obligation.unsupported` deny, `require_approval` always an
+   * `approval.required` deny.
+   */
+  enforces?: string[];
+  /** How the request reached this service: `https` when TLS ends at a proxy in front. Default: the socket's / the URL's. */
+  scheme?: 'http' | 'https';
+  /** Pins the host (`host[:port]`): a request whose Host disagrees is a `request.invalid` deny. */
+  authority?: string;
   /** base64url SHA-256 of the body (see `bodyDigest()`); a function may be async. */
   bodyDigest?: string | ((source: S) => string | undefined | Promise<string | undefined>);
   context?: Computed<S, Record<string, unknown> | undefined>;
   mintGrant?: Computed<S, MintGrantRequest | undefined>;
+  /** The clock, in seconds since the epoch; default the host clock. */
+  now?: () => number;
 }
 
-export declare function httpDecideInput<S>(
-  request: { method: string; url: string; ip?: string; getHeader: HeaderGetter },
-  options?: HttpOptions<S>,
-  source?: S,
-): DecideInput;
+/** The `binding` of an HTTP decide input from `routes` and `trustedHops` (throws on a malformed route). */
+export declare function httpBinding(options?: { routes?: RouteSpec[]; trustedHops?: number }): HttpBinding;
+
+/** An HTTP decide input for a request the host received (`http`), with `options` applied. */
+export declare function httpDecideInput<S>(http: HttpRequest, binding: HttpBinding, options?: HttpOptions<S>, source?: S): Promise<HttpDecideInput>;
+
+/** The parts of a Node `http.IncomingMessage` (or Express request) read. */
+export interface NodeIncomingLike {
+  method?: string;
+  url?: string;
+  originalUrl?: string;
+  rawHeaders: string[];
+  socket?: { remoteAddress?: string; encrypted?: boolean };
+}
+
+/** A Node request as received: the raw target, `rawHeaders` in order with repeats, the socket peer. */
+export declare function nodeHttpRequest(incoming: NodeIncomingLike, options?: { scheme?: string; authority?: string; path?: string }): HttpRequest;
+
+/** A fetch `Request` (its URL is the platform's; `Headers` join repeated fields). */
+export declare function fetchHttpRequest(request: Request, options?: { scheme?: string; authority?: string; peer?: (request: Request) => string | undefined }): HttpRequest;
 
 export interface FetchOptions extends HttpOptions<Request> {
-  /** The client address, e.g. `(r) => r.headers.get('cf-connecting-ip') ?? undefined` on Cloudflare. */
-  ip?: (request: Request) => string | undefined;
-  /** The public URL when it differs from `request.url`. */
-  url?: (request: Request) => string;
+  /** The client address the platform vouches for, e.g. `(r) => r.headers.get('cf-connecting-ip') ?? undefined` on Cloudflare. */
+  peer?: (request: Request) => string | undefined;
 }
 
-/** Decides a fetch `Request` (Workers, Deno, Bun). */
+/** Decides a fetch `Request` (Workers, Deno, Bun) through the core's HTTP binding. */
 export declare function authorizeRequest(pdp: Pdp, request: Request, options?: FetchOptions): Promise<Decision>;
 
+/** The 403 body every Mandate HTTP host answers (`mandate serve` /v1/check, the Envoy filter, the middleware). */
 export interface DenyBody {
-  error: 'forbidden';
-  code: string;
-  reasons: Decision['reasons'];
+  decision: 'deny';
   decision_id: string;
+  reasons: { code: string; message: string }[];
 }
 
 export declare function denyBody(decision: Decision): DenyBody;
-/** A 403 JSON Response carrying `denyBody(decision)`. */
+/** `content-type: application/json`, `x-mandate-reason: <first code>`, `x-mandate-decision-id`. */
+export declare function denyHeaders(decision: Decision): Record<string, string>;
+/** The first reason's code (`internal.error` when none). */
+export declare function reasonCode(decision: Decision): string;
+/** A 403 JSON Response: `denyHeaders(decision)` and `denyBody(decision)`. */
 export declare function denyResponse(decision: Decision): Response;
 
 /** A P-256 key usable by the agent helpers. */

@@ -1,4 +1,5 @@
-# workerd configuration that replays tests/vectors/conformance.json in the Workers runtime.
+# workerd configuration that replays tests/vectors/conformance.json and tests/vectors/http.json
+# in the Workers runtime.
 # The test overrides the socket address with --socket-addr http=127.0.0.1:PORT.
 
 using Workerd = import "/workerd/workerd.capnp";
@@ -14,6 +15,7 @@ const worker :Workerd.Worker = (
     (name = "worker.js", esModule = embed "worker.js"),
     (name = "conformance-lib.js", esModule = embed "../conformance-lib.js"),
     (name = "vectors", json = embed "../../../tests/vectors/conformance.json"),
+    (name = "http-vectors", json = embed "../../../tests/vectors/http.json"),
     (name = "mandate-pdp", esModule = "export * from 'mandate-pdp/src/workerd.js';"),
     (name = "mandate-pdp/src/workerd.js", esModule = embed "../../npm/src/workerd.js"),
     (name = "mandate-pdp/src/common.js", esModule = embed "../../npm/src/common.js"),
