@@ -3,6 +3,7 @@
 //! Parsed strictly (`deny_unknown_fields`): a typo in a security option must stop Envoy from
 //! accepting the filter, not silently fall back to a default.
 
+use mandate_core::http::{Binding, Route};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -15,6 +16,10 @@ pub struct FilterConfig {
     pub bundle: Option<String>,
     /// The bundle keys this decision point trusts (public JWKs with `kid`).
     pub trust_keys: Vec<Value>,
+    /// This decision point's audiences (the core's load option): tokens and grants must name one.
+    /// Absent, they must name the origin of the request (`scheme://host[:port]`).
+    #[serde(default)]
+    pub audiences: Option<Vec<String>>,
     /// Where to fetch bundle updates from, if anywhere.
     #[serde(default)]
     pub bundle_source: Option<BundleSource>,
@@ -24,9 +29,15 @@ pub struct FilterConfig {
     /// Names of the headers the filter writes.
     #[serde(default)]
     pub headers: HeaderNames,
-    /// Maps requests to the decide input's `action` and `resource`; first match wins.
+    /// Maps requests to the decide input's `action` and `resource`; first match wins. Each rule
+    /// is the core's [`Route`] (`mandate_core::http`), matched by the core on the normalized path.
     #[serde(default)]
-    pub routes: Vec<Route>,
+    pub routes: Vec<RouteRule>,
+    /// How many proxies in front of this Envoy each append to `X-Forwarded-For`: 0 (default)
+    /// takes the client address from `source.address`; N takes the Nth entry from the right of
+    /// `X-Forwarded-For` as the filter sees it (the core's rule, the same in every host).
+    #[serde(default)]
+    pub trusted_hops: u8,
     /// Static JSON handed to guardrails as `input.context` (e.g. the cluster or environment name).
     #[serde(default)]
     pub context: Option<Value>,
@@ -43,6 +54,9 @@ pub struct FilterConfig {
     /// Mint an ephemeral grant on every allow and forward it to the upstream.
     #[serde(default)]
     pub grant: Option<GrantConfig>,
+    /// `routes` and `trusted_hops` as the core's binding, built by [`FilterConfig::parse`].
+    #[serde(skip)]
+    pub binding: Binding,
 }
 
 /// Ephemeral grants for the upstream: after an allow the core mints a short-lived grant bound to
@@ -117,21 +131,41 @@ impl HeaderNames {
     }
 }
 
-/// One route rule: requests whose path starts with `path_prefix` (and whose method is listed, when
-/// `methods` is given) are asked about `action` on `resource_prefix` + the rest of the path.
+/// One route rule: the core's [`Route`], written either as its object
+/// `{"method": "GET", "path": "/v1/secrets/*", "action": "secrets:read", "resource": "secret/db"}`
+/// or as its string form `"GET /v1/secrets/* secrets:read secret/db"`. `method` may be `*`; the
+/// path is a glob (`*` matches any run of characters, `/` included) over the normalized path.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Route {
-    /// Matched against the path without its query.
-    pub path_prefix: String,
-    /// Upper-case methods; any method when absent.
-    #[serde(default)]
-    pub methods: Option<Vec<String>>,
-    /// The action, e.g. `secrets:read`.
-    pub action: String,
-    /// When set, `resource` = this + the path after `path_prefix`.
-    #[serde(default)]
-    pub resource_prefix: Option<String>,
+#[serde(untagged)]
+pub enum RouteRule {
+    /// `"METHOD PATH-GLOB ACTION [RESOURCE]"`.
+    Text(String),
+    /// The core's [`Route`] fields.
+    Object(Value),
+}
+
+impl RouteRule {
+    /// The core's route, or why this rule is not one.
+    fn route(&self) -> Result<Route, String> {
+        let route = match self {
+            RouteRule::Text(text) => text.parse::<Route>()?,
+            RouteRule::Object(value) => {
+                if value.get("path_prefix").is_some() {
+                    return Err("routes take {method, path, action, resource} (the core's \
+                                binding, a glob such as /v1/secrets/*), not path_prefix"
+                        .into());
+                }
+                Route::deserialize(value).map_err(|e| format!("route: {e}"))?
+            }
+        };
+        if !route.path.starts_with('/') || route.method.is_empty() || route.action.is_empty() {
+            return Err(format!(
+                "route {} {} {}: needs a method (or *), a path glob starting with / and an action",
+                route.method, route.path, route.action
+            ));
+        }
+        Ok(route)
+    }
 }
 
 /// How use-once `jti`s are kept in Envoy's shared data.
@@ -184,6 +218,8 @@ pub enum ConfigError {
     Json(serde_json::Error),
     /// A value is out of range.
     Invalid(&'static str),
+    /// A route rule is not one the core can match.
+    Route(String),
 }
 
 impl core::fmt::Display for ConfigError {
@@ -191,6 +227,7 @@ impl core::fmt::Display for ConfigError {
         match self {
             ConfigError::Json(e) => write!(f, "plugin configuration: {e}"),
             ConfigError::Invalid(what) => write!(f, "plugin configuration: {what}"),
+            ConfigError::Route(why) => write!(f, "plugin configuration: {why}"),
         }
     }
 }
@@ -208,7 +245,7 @@ impl FilterConfig {
 
     /// Parses and checks the plugin configuration.
     pub fn parse(bytes: &[u8]) -> Result<FilterConfig, ConfigError> {
-        let config: FilterConfig = serde_json::from_slice(bytes).map_err(ConfigError::Json)?;
+        let mut config: FilterConfig = serde_json::from_slice(bytes).map_err(ConfigError::Json)?;
         if config.bundle.is_none() && config.bundle_source.is_none() {
             return Err(ConfigError::Invalid(
                 "set `bundle`, `bundle_source`, or both",
@@ -233,9 +270,28 @@ impl FilterConfig {
                 "`grant` needs a private JWK `key`, an `aud` and a positive `ttl`",
             ));
         }
+        if config
+            .audiences
+            .as_ref()
+            .is_some_and(|a| a.is_empty() || a.iter().any(String::is_empty))
+        {
+            return Err(ConfigError::Invalid(
+                "`audiences` must list at least one non-empty audience",
+            ));
+        }
         if config.context.as_ref().is_some_and(|c| !c.is_object()) {
             return Err(ConfigError::Invalid("`context` must be a JSON object"));
         }
+        let routes = config
+            .routes
+            .iter()
+            .map(RouteRule::route)
+            .collect::<Result<Vec<Route>, String>>()
+            .map_err(ConfigError::Route)?;
+        config.binding = Binding {
+            routes,
+            trusted_hops: config.trusted_hops,
+        };
         Ok(config)
     }
 
@@ -247,33 +303,15 @@ impl FilterConfig {
             load.insert("bundle".into(), Value::String(bundle.into()));
         }
         load.insert("trust_keys".into(), Value::Array(self.trust_keys.clone()));
+        if let Some(audiences) = &self.audiences {
+            let audiences = audiences.iter().cloned().map(Value::String).collect();
+            load.insert("audiences".into(), Value::Array(audiences));
+        }
         if let Some(grant) = &self.grant {
             load.insert("grant_key".into(), grant.key.clone());
         }
         serde_json::to_vec(&Value::Object(load)).unwrap_or_else(|_| b"{}".to_vec())
     }
-}
-
-/// The `action` and `resource` a route rule assigns to a request, if any rule matches.
-pub fn route_for<'a>(
-    routes: &'a [Route],
-    method: &str,
-    path: &str,
-) -> Option<(&'a str, Option<String>)> {
-    let path = path.split(['?', '#']).next().unwrap_or(path);
-    routes.iter().find_map(|route| {
-        let rest = path.strip_prefix(route.path_prefix.as_str())?;
-        if let Some(methods) = &route.methods
-            && !methods.iter().any(|m| m.eq_ignore_ascii_case(method))
-        {
-            return None;
-        }
-        let resource = route
-            .resource_prefix
-            .as_ref()
-            .map(|prefix| format!("{prefix}{rest}"));
-        Some((route.action.as_str(), resource))
-    })
 }
 
 #[cfg(test)]
@@ -289,18 +327,49 @@ mod tests {
     }
 
     #[test]
-    fn routes_match_prefix_and_method() {
-        let routes = vec![Route {
-            path_prefix: "/v1/secrets/".into(),
-            methods: Some(vec!["GET".into()]),
-            action: "secrets:read".into(),
-            resource_prefix: Some("secret/".into()),
-        }];
-        assert_eq!(
-            route_for(&routes, "GET", "/v1/secrets/db?version=2"),
-            Some(("secrets:read", Some("secret/db".into())))
+    fn routes_become_the_cores_routes() {
+        let config = FilterConfig::parse(
+            br#"{"trust_keys":[],"bundle":"x","trusted_hops":1,"routes":[
+                "GET /v1/secrets/* secrets:read secret/db",
+                {"method":"POST","path":"/v1/trips","action":"trips:book"}]}"#,
         );
-        assert_eq!(route_for(&routes, "POST", "/v1/secrets/db"), None);
-        assert_eq!(route_for(&routes, "GET", "/v1/other"), None);
+        let Ok(config) = config else {
+            unreachable!("a valid configuration must parse: {config:?}");
+        };
+        assert_eq!(config.binding.trusted_hops, 1);
+        let routes = &config.binding.routes;
+        assert_eq!(routes.len(), 2);
+        assert!(
+            routes
+                .first()
+                .is_some_and(|r| r.matches("GET", "/v1/secrets/db")
+                    && r.resource.as_deref() == Some("secret/db"))
+        );
+        assert!(
+            routes
+                .get(1)
+                .is_some_and(|r| r.matches("POST", "/v1/trips"))
+        );
+        let defaults = FilterConfig::parse(br#"{"trust_keys":[],"bundle":"x"}"#);
+        assert!(defaults.is_ok_and(|c| c.binding.trusted_hops == 0 && c.binding.routes.is_empty()));
+    }
+
+    #[test]
+    fn refuses_routes_the_core_cannot_match() {
+        for routes in [
+            r#"[{"path_prefix":"/v1/","action":"a"}]"#,
+            r#"["GET v1/x a"]"#,
+            r#"["GET /v1/x"]"#,
+            r#"[{"method":"GET","path":"v1","action":"a"}]"#,
+            r#"[{"method":"GET","path":"/v1","action":"a","extra":1}]"#,
+            r#"[{"method":"","path":"/v1","action":"a"}]"#,
+            r#"[7]"#,
+        ] {
+            let json = format!(r#"{{"trust_keys":[],"bundle":"x","routes":{routes}}}"#);
+            assert!(FilterConfig::parse(json.as_bytes()).is_err(), "{routes}");
+        }
+        assert!(
+            FilterConfig::parse(br#"{"trust_keys":[],"bundle":"x","trusted_hops":300}"#).is_err()
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::bundle_source::{self, Fetched};
 use crate::config::{FilterConfig, HeaderNames};
 use crate::metrics::{Event, Metrics};
 use crate::replay::{self, EnvoySharedData};
-use crate::request::{RequestParts, decide_input};
+use crate::request::{self, RequestParts};
 use crate::response::{Outcome, outcome};
 
 /// What a request is decided with: one configuration and one loaded bundle. Requests hold their
@@ -229,7 +229,15 @@ impl MandateHttp {
     /// Decides, then applies the replay store to an allow.
     fn decide(serving: &Serving, parts: &RequestParts, now: u64, metrics: Metrics) -> Outcome {
         let config = &serving.config;
-        let decision = serving.pdp.decide_json(&decide_input(config, parts, now));
+        let Ok(decide_now) = i64::try_from(now) else {
+            return host_deny(
+                &config.headers,
+                500,
+                "internal.error",
+                "proxy clock out of range",
+            );
+        };
+        let decision = request::decide(&serving.pdp, config, parts, decide_now).to_json();
         if config.audit_log {
             log_audit(&decision);
         }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 //!
-//! Modules: [`config`] (the plugin configuration), [`request`] (HTTP -> decide input),
+//! Modules: [`config`] (the plugin configuration), [`request`] (the request, bound by the
+//! core's HTTP binding, -> a decision),
 //! [`response`] (decision -> forward or answer), [`replay`] (use-once `jti`s in shared data),
 //! [`bundle_source`] (bundle updates), [`metrics`] (counters in Envoy's stats), and the
 //! proxy-wasm contexts in `filter`.

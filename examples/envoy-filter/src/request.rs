@@ -1,28 +1,26 @@
-//! HTTP request -> the core's decide input (docs/formats.md). Pure: no proxy calls here.
+//! An Envoy request -> the core's decision. Pure: no proxy calls here.
+//!
+//! The filter does not map HTTP itself. It hands the request to the core as it received it —
+//! `:method`, `:scheme`, `:authority`, `:path`, every other header pair in order (repeats kept),
+//! and `source.address` as the socket peer — and the core's one HTTP binding
+//! (`mandate_core::http::bind`) decides what the request is: it refuses an ambiguous path, a bad
+//! or disagreeing Host, a repeated credential header, matches the routes on the normalized path,
+//! takes the client address by the `trusted_hops` rule and reads the credentials. What stays here
+//! is Envoy's: the clock, the decision id from a header, the grant's `jti` from `x-request-id`.
 
-use serde_json::{Map, Value};
+use mandate_core::grant::MintRequest;
+use mandate_core::http::{self, HttpRequest};
+use mandate_core::{DecideInput, Decision, Pdp, Reason, b64};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
-use crate::config::{FilterConfig, route_for};
+use crate::config::FilterConfig;
 
 /// What the filter reads from one request.
 #[derive(Debug, Default, Clone)]
 pub struct RequestParts {
-    /// `:method`.
-    pub method: String,
-    /// `:scheme` (set `scheme_header_transformation` in Envoy when TLS ends before it).
-    pub scheme: String,
-    /// `:authority`.
-    pub authority: String,
-    /// `:path`, with its query.
-    pub path: String,
-    /// The property `source.address` (`ip:port`).
-    pub source_address: Option<String>,
-    /// `Authorization`.
-    pub authorization: Option<String>,
-    /// `DPoP`.
-    pub dpop: Option<String>,
-    /// `Mandate-Chain`: ancestor tokens, root first, space-separated.
-    pub chain: Option<String>,
+    /// The request as Envoy handed it over, for the core's binding.
+    pub http: HttpRequest,
     /// The value of the configured decision id header.
     pub decision_id: Option<String>,
     /// `x-request-id` (Envoy's per-request UUID): the `jti` of a minted grant.
@@ -33,262 +31,294 @@ impl RequestParts {
     /// Reads a request from its header pairs (as Envoy hands them over: names lower-case, values
     /// as raw bytes) and the `source.address` property.
     ///
-    /// Values are taken as bytes and decoded lossily, so a header that is not UTF-8 becomes a
-    /// credential or URI the core refuses, never a panic in the filter. A credential header sent
-    /// more than once is passed on with its values joined, so the core refuses it too (RFC 9449
-    /// allows one `DPoP` header).
+    /// Values are decoded lossily, so a header that is not UTF-8 becomes a credential or URI the
+    /// core refuses, never a panic in the filter. Every header pair is kept, in order: a header
+    /// sent twice reaches the core twice (which refuses a repeated `Authorization`, `DPoP`,
+    /// `Mandate-Chain` or `Host`).
     pub fn from_headers(
-        headers: &[(String, Vec<u8>)],
+        pairs: &[(String, Vec<u8>)],
         source_address: Option<String>,
         decision_id_header: Option<&str>,
     ) -> Self {
+        let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
         let first = |name: &str| {
-            headers
+            pairs
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .map(|(_, v)| text(v))
         };
-        let all = |name: &str| {
-            let values: Vec<String> = headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-                .collect();
-            (!values.is_empty()).then(|| values.join(", "))
-        };
+        let headers = pairs
+            .iter()
+            .filter(|(n, _)| !n.starts_with(':'))
+            .map(|(n, v)| (n.clone(), text(v)))
+            .collect();
         RequestParts {
-            method: first(":method").unwrap_or_default(),
-            scheme: first(":scheme").unwrap_or_default(),
-            authority: first(":authority").unwrap_or_default(),
-            path: first(":path").unwrap_or_default(),
-            source_address,
-            authorization: all("authorization"),
-            dpop: all("dpop"),
-            chain: all("mandate-chain"),
+            http: HttpRequest {
+                method: first(":method").unwrap_or_default(),
+                scheme: first(":scheme").unwrap_or_default(),
+                authority: first(":authority").unwrap_or_default(),
+                path: first(":path").unwrap_or_default(),
+                headers,
+                peer: source_address,
+                // The filter decides on the headers, before any body exists (see the README).
+                body_digest: None,
+            },
             decision_id: decision_id_header.and_then(first),
             request_id: first("x-request-id"),
         }
     }
+
+    /// The decision id the filter passes: the header's value when it is 1 to 128 bytes (what the
+    /// core accepts); otherwise none, and the id is derived from the request.
+    fn decision_id(&self) -> Option<String> {
+        self.decision_id
+            .clone()
+            .filter(|id| (1..=128).contains(&id.len()))
+    }
+
+    /// The id of a decision without a usable header: a hash of what was decided on.
+    fn derived_id(&self, now: i64) -> String {
+        let h = &self.http;
+        let doc = json!({"now": now, "http": {"method": h.method, "scheme": h.scheme,
+            "authority": h.authority, "path": h.path, "headers": h.headers, "peer": h.peer}});
+        let digest = Sha256::digest(doc.to_string().as_bytes());
+        b64::encode(digest.get(..16).unwrap_or_default())
+    }
 }
 
-/// The credentials a request carries, as the core expects them.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Credentials {
-    /// Root first; the last one is the token presented with the proof.
-    pub delegation: Vec<String>,
-    /// The DPoP proof.
-    pub proof: Option<String>,
-    /// An ephemeral grant.
-    pub grant: Option<String>,
-}
-
-/// Splits `Authorization: <scheme> <value>`, the scheme compared case-insensitively (RFC 9110).
-fn authorization_value<'a>(authorization: &'a str, scheme: &str) -> Option<&'a str> {
-    let (name, value) = authorization.trim().split_once(' ')?;
-    name.eq_ignore_ascii_case(scheme).then(|| value.trim())
-}
-
-/// Reads `Authorization: DPoP`, `DPoP`, `Mandate-Chain` and `Authorization: Mandate-Grant`.
+/// Binds the request with the core's binding and builds the typed decide input at `now` (Unix
+/// seconds, from the proxy's clock).
 ///
-/// Anything else (another scheme, a chain without a token) is left out, so the core, not the
-/// filter, names what is missing.
-pub fn credentials(parts: &RequestParts) -> Credentials {
-    let mut creds = Credentials::default();
-    let authorization = parts.authorization.as_deref().unwrap_or("");
-    if let Some(grant) = authorization_value(authorization, "Mandate-Grant") {
-        creds.grant = Some(grant.to_owned());
-    }
-    // Ancestors only mean something below a presented token; a lone chain is no credential.
-    if let Some(token) = authorization_value(authorization, "DPoP") {
-        if let Some(chain) = &parts.chain {
-            creds
-                .delegation
-                .extend(chain.split_ascii_whitespace().map(str::to_owned));
-        }
-        creds.delegation.push(token.to_owned());
-    }
-    creds.proof = parts.dpop.as_deref().map(|p| p.trim().to_owned());
-    creds
-}
-
-/// The IP of `source.address` (`1.2.3.4:5678`, `[::1]:5678`), without the port.
-pub fn source_ip(address: &str) -> String {
-    match address.parse::<core::net::SocketAddr>() {
-        Ok(socket) => socket.ip().to_string(),
-        Err(_) => address.to_owned(),
-    }
-}
-
-/// Builds the decide input for one request at `now` (Unix seconds, from the proxy's clock).
-pub fn decide_input(config: &FilterConfig, parts: &RequestParts, now: u64) -> Vec<u8> {
-    let mut request = Map::new();
-    request.insert("method".into(), parts.method.clone().into());
-    let uri = format!("{}://{}{}", parts.scheme, parts.authority, parts.path);
-    request.insert("uri".into(), uri.into());
-    if let Some(address) = &parts.source_address {
-        request.insert("ip".into(), source_ip(address).into());
-    }
-    if let Some((action, resource)) = route_for(&config.routes, &parts.method, &parts.path) {
-        request.insert("action".into(), action.into());
-        if let Some(resource) = resource {
-            request.insert("resource".into(), resource.into());
-        }
-    }
-
-    let creds = credentials(parts);
-    let mut credentials = Map::new();
-    if !creds.delegation.is_empty() {
-        credentials.insert("delegation".into(), creds.delegation.into());
-    }
-    if let Some(proof) = creds.proof {
-        credentials.insert("proof".into(), proof.into());
-    }
-    if let Some(grant) = creds.grant {
-        credentials.insert("grant".into(), grant.into());
-    }
-
-    let mut input = Map::new();
-    input.insert("now".into(), now.into());
-    // The core takes 1 to 128 bytes; anything else (a client's own request id) is left out and
-    // the core derives the id from the input.
-    if let Some(id) = parts
-        .decision_id
-        .as_ref()
-        .filter(|id| (1..=128).contains(&id.len()))
-    {
-        input.insert("decision_id".into(), id.clone().into());
-    }
-    input.insert("request".into(), Value::Object(request));
-    input.insert("credentials".into(), Value::Object(credentials));
-    if let Some(context) = &config.context {
-        input.insert("context".into(), context.clone());
-    }
+/// The filter declares no obligation in `enforces`: it enforces none, so a decision whose
+/// guardrails require one (`require_approval`, or any other but the core's own `max_ttl`) is a
+/// deny from the core (`approval.required`, `obligation.unsupported`).
+///
+/// # Errors
+/// The core's binding reason (`request.invalid`, `request.header_repeated`).
+pub fn decide_input(
+    config: &FilterConfig,
+    parts: &RequestParts,
+    now: i64,
+) -> Result<DecideInput, Reason> {
+    let bound = http::bind(&parts.http, &config.binding)?;
     // Without a request id there is no fresh jti, so no grant is asked for (the upstream, which
     // expects one, then refuses the request).
-    if let (Some(grant), Some(jti)) = (&config.grant, &parts.request_id) {
-        let ask = serde_json::json!({"aud": grant.aud, "ttl": grant.ttl, "jti": jti});
-        input.insert("mint_grant".into(), ask);
+    let mint_grant = match (&config.grant, &parts.request_id) {
+        (Some(grant), Some(jti)) => Some(MintRequest {
+            aud: grant.aud.clone(),
+            ttl: i64::try_from(grant.ttl).unwrap_or(i64::MAX),
+            jti: jti.clone(),
+        }),
+        _ => None,
+    };
+    Ok(DecideInput {
+        now,
+        decision_id: parts.decision_id(),
+        request: bound.request,
+        credentials: bound.credentials,
+        context: config.context.as_ref().and_then(Value::as_object).cloned(),
+        mint_grant,
+        enforces: Vec::new(),
+    })
+}
+
+/// Decides one request. A request the binding refuses is a deny with the binding's reason,
+/// audited as the core's `decide_http` audits it.
+pub fn decide(pdp: &Pdp, config: &FilterConfig, parts: &RequestParts, now: i64) -> Decision {
+    match decide_input(config, parts, now) {
+        Ok(input) => pdp.decide_input(input, || parts.derived_id(now)),
+        Err(reason) => {
+            let id = parts.decision_id().unwrap_or_else(|| parts.derived_id(now));
+            let mut decision = Decision::deny(id, now, reason);
+            decision.request = parts.http.audit_value();
+            decision.bundle = pdp
+                .status()
+                .ok()
+                .map(|b| (b.revision.clone(), b.digest.clone()));
+            decision
+        }
     }
-    serde_json::to_vec(&Value::Object(input)).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mandate_core::Code;
 
-    fn parts() -> RequestParts {
-        RequestParts {
-            method: "GET".into(),
-            scheme: "https".into(),
-            authority: "api.example.com".into(),
-            path: "/v1/secrets/db?version=2".into(),
-            source_address: Some("10.20.0.7:40000".into()),
-            ..RequestParts::default()
+    fn pairs(list: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+        list.iter()
+            .map(|(n, v)| ((*n).to_owned(), v.to_vec()))
+            .collect()
+    }
+
+    fn request(path: &str, extra: &[(&str, &[u8])]) -> RequestParts {
+        let mut list: Vec<(&str, &[u8])> = vec![
+            (":method", b"GET"),
+            (":scheme", b"https"),
+            (":authority", b"api.example.com"),
+            (":path", path.as_bytes()),
+        ];
+        list.extend_from_slice(extra);
+        RequestParts::from_headers(
+            &pairs(&list),
+            Some("10.20.0.7:40000".into()),
+            Some("x-request-id"),
+        )
+    }
+
+    fn config(json: &str) -> FilterConfig {
+        match FilterConfig::parse(json.as_bytes()) {
+            Ok(c) => c,
+            Err(e) => unreachable!("test configuration: {e}"),
         }
     }
 
-    #[test]
-    fn reads_dpop_token_chain_and_proof() {
-        let p = RequestParts {
-            authorization: Some("dpop  hop1 ".into()),
-            dpop: Some("proof".into()),
-            chain: Some("root  mid".into()),
-            ..parts()
-        };
-        let c = credentials(&p);
-        assert_eq!(c.delegation, vec!["root", "mid", "hop1"]);
-        assert_eq!(c.proof.as_deref(), Some("proof"));
-        assert_eq!(c.grant, None);
+    const ROUTES: &str = r#"{"trust_keys":[],"bundle":"b","context":{"env":"test"},"routes":[
+        "GET /v1/trips/* trips:read", "GET /v1/secrets/* secrets:read secret/db"]}"#;
+
+    fn code(r: Result<DecideInput, Reason>) -> Option<Code> {
+        r.err().map(|r| r.code)
     }
 
     #[test]
-    fn reads_grant_and_ignores_other_schemes() {
-        let grant = credentials(&RequestParts {
-            authorization: Some("Mandate-Grant g".into()),
-            ..parts()
-        });
-        assert_eq!(grant.grant.as_deref(), Some("g"));
-        assert!(grant.delegation.is_empty());
-        let bearer = credentials(&RequestParts {
-            authorization: Some("Bearer t".into()),
-            ..parts()
-        });
-        assert_eq!(bearer, Credentials::default());
-    }
-
-    #[test]
-    fn reads_headers_as_bytes_and_joins_repeated_credentials() {
-        let pairs: Vec<(String, Vec<u8>)> = [
-            (":method", &b"GET"[..]),
-            (":scheme", b"https"),
-            (":authority", b"api.example.com"),
-            (":path", b"/v1/x"),
-            ("authorization", b"DPoP \xff\xfe"),
-            ("dpop", b"p1"),
-            ("dpop", b"p2"),
-            ("x-request-id", b"r-1"),
-        ]
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), v.to_vec()))
-        .collect();
-        let p = RequestParts::from_headers(&pairs, Some("10.0.0.1:1".into()), Some("x-request-id"));
-        assert_eq!(p.method, "GET");
-        assert_eq!(p.authority, "api.example.com");
-        assert_eq!(p.authorization.as_deref(), Some("DPoP \u{fffd}\u{fffd}"));
-        assert_eq!(p.dpop.as_deref(), Some("p1, p2"));
-        assert_eq!(p.chain, None);
+    fn reads_every_header_as_received() {
+        let p = request(
+            "/v1/x",
+            &[
+                ("authorization", b"DPoP \xff\xfe"),
+                ("dpop", b"p1"),
+                ("dpop", b"p2"),
+                ("x-request-id", b"r-1"),
+            ],
+        );
+        assert_eq!(p.http.method, "GET");
+        assert_eq!(p.http.scheme, "https");
+        assert_eq!(p.http.authority, "api.example.com");
+        assert_eq!(p.http.path, "/v1/x");
+        assert_eq!(p.http.peer.as_deref(), Some("10.20.0.7:40000"));
+        let names: Vec<&str> = p.http.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["authorization", "dpop", "dpop", "x-request-id"]);
+        assert_eq!(
+            p.http.headers.first().map(|(_, v)| v.as_str()),
+            Some("DPoP \u{fffd}\u{fffd}")
+        );
         assert_eq!(p.decision_id.as_deref(), Some("r-1"));
         assert_eq!(p.request_id.as_deref(), Some("r-1"));
     }
 
     #[test]
-    fn strips_ports_from_source_addresses() {
-        assert_eq!(source_ip("10.20.0.7:40000"), "10.20.0.7");
-        assert_eq!(source_ip("[::1]:8080"), "::1");
-        assert_eq!(source_ip("unix:/x"), "unix:/x");
-    }
-
-    #[test]
-    fn asks_for_a_grant_with_the_request_id_as_jti() -> Result<(), serde_json::Error> {
-        let config = crate::config::FilterConfig::parse(
-            br#"{"trust_keys":[],"bundle":"b","grant":{"key":{"kty":"EC"},"aud":"https://api"}}"#,
-        )
-        .map_err(|_| serde::de::Error::custom("config"))?;
-        let with_id = RequestParts {
-            request_id: Some("r-1".into()),
-            ..parts()
-        };
-        let input: Value = serde_json::from_slice(&decide_input(&config, &with_id, 5))?;
-        assert_eq!(
-            input.get("mint_grant"),
-            Some(&serde_json::json!({"aud": "https://api", "ttl": 30, "jti": "r-1"}))
+    fn binds_with_the_cores_binding() -> Result<(), Reason> {
+        let c = config(ROUTES);
+        let p = request(
+            "/v1/secrets/db?version=2",
+            &[("authorization", b"DPoP t"), ("dpop", b"p")],
         );
-        let input: Value = serde_json::from_slice(&decide_input(&config, &parts(), 5))?;
-        assert_eq!(input.get("mint_grant"), None);
+        let input = decide_input(&c, &p, 1_767_225_600)?;
+        assert_eq!(input.now, 1_767_225_600);
+        assert_eq!(
+            input.request.uri,
+            "https://api.example.com/v1/secrets/db?version=2"
+        );
+        assert_eq!(input.request.ip.as_deref(), Some("10.20.0.7"));
+        assert_eq!(input.request.action.as_deref(), Some("secrets:read"));
+        assert_eq!(input.request.resource.as_deref(), Some("secret/db"));
+        assert_eq!(input.credentials.delegation, vec!["t".to_owned()]);
+        assert_eq!(input.credentials.proof.as_deref(), Some("p"));
+        assert_eq!(
+            input.context.and_then(|c| c.get("env").cloned()),
+            Some(json!("test"))
+        );
+        assert!(input.enforces.is_empty());
+        assert!(input.mint_grant.is_none());
         Ok(())
     }
 
     #[test]
-    fn builds_the_documented_input() -> Result<(), serde_json::Error> {
-        let config = crate::config::FilterConfig::parse(
-            br#"{"trust_keys":[],"bundle":"b","context":{"env":"test"}}"#,
-        )
-        .map_err(|_| serde::de::Error::custom("config"))?;
-        let p = RequestParts {
-            authorization: Some("DPoP t".into()),
-            dpop: Some("p".into()),
-            ..parts()
-        };
-        let input: Value = serde_json::from_slice(&decide_input(&config, &p, 1_767_225_600))?;
+    fn refuses_what_the_core_refuses() {
+        let c = config(ROUTES);
+        for path in [
+            "/v1/trips/../secrets/db",
+            "/v1/trips/%2e%2e/secrets/db",
+            "/v1/trips/./../secrets/db",
+            "/v1/trips/..%2Fsecrets",
+        ] {
+            assert_eq!(
+                code(decide_input(&c, &request(path, &[]), 5)),
+                Some(Code::RequestInvalid),
+                "{path}"
+            );
+        }
+        let mut injected = request("/v1/admin/x", &[]);
+        injected.http.authority = "api.example.com/v1/trips/1?".into();
         assert_eq!(
-            input,
-            serde_json::json!({
-                "now": 1_767_225_600u64,
-                "request": {"method": "GET", "uri": "https://api.example.com/v1/secrets/db?version=2", "ip": "10.20.0.7"},
-                "credentials": {"delegation": ["t"], "proof": "p"},
-                "context": {"env": "test"}
-            })
+            code(decide_input(&c, &injected, 5)),
+            Some(Code::RequestInvalid)
+        );
+        let twice = request("/v1/trips/1", &[("dpop", b"a"), ("dpop", b"b")]);
+        assert_eq!(
+            code(decide_input(&c, &twice, 5)),
+            Some(Code::RequestHeaderRepeated)
+        );
+    }
+
+    #[test]
+    fn trusted_hops_come_from_the_configuration() -> Result<(), Reason> {
+        let xff: &[(&str, &[u8])] = &[("x-forwarded-for", b"203.0.113.9, 10.20.0.8")];
+        let p = request("/v1/trips/1", xff);
+        let none = decide_input(&config(ROUTES), &p, 5)?;
+        assert_eq!(none.request.ip.as_deref(), Some("10.20.0.7"));
+        let one = config(r#"{"trust_keys":[],"bundle":"b","trusted_hops":1}"#);
+        assert_eq!(
+            decide_input(&one, &p, 5)?.request.ip.as_deref(),
+            Some("10.20.0.8")
+        );
+        let three = config(r#"{"trust_keys":[],"bundle":"b","trusted_hops":3}"#);
+        assert_eq!(
+            code(decide_input(&three, &p, 5)),
+            Some(Code::RequestInvalid)
         );
         Ok(())
+    }
+
+    #[test]
+    fn asks_for_a_grant_with_the_request_id_as_jti() -> Result<(), Reason> {
+        let c = config(
+            r#"{"trust_keys":[],"bundle":"b","grant":{"key":{"kty":"EC"},"aud":"https://api"}}"#,
+        );
+        let with_id = request("/v1/x", &[("x-request-id", b"r-1")]);
+        let ask = decide_input(&c, &with_id, 5)?.mint_grant;
+        assert_eq!(
+            ask.map(|m| (m.aud, m.ttl, m.jti)),
+            Some(("https://api".into(), 30, "r-1".into()))
+        );
+        assert!(
+            decide_input(&c, &request("/v1/x", &[]), 5)?
+                .mint_grant
+                .is_none()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn decisions_carry_the_binding_reason_and_the_header_id() {
+        let pdp = Pdp::load(br#"{"trust_keys":[]}"#);
+        let c = config(ROUTES);
+        let bad = request("/v1/trips/../x", &[("x-request-id", b"r-7")]);
+        let d = decide(&pdp, &c, &bad, 9);
+        assert!(!d.allow);
+        assert_eq!(d.decision_id, "r-7");
+        assert_eq!(
+            d.reasons.first().map(|r| r.code),
+            Some(Code::RequestInvalid)
+        );
+        let good = request("/v1/trips/1", &[]);
+        let d = decide(&pdp, &c, &good, 9);
+        assert_eq!(d.reasons.first().map(|r| r.code), Some(Code::BundleMissing));
+        // No header id: derived from the request, stable for the same request.
+        assert_eq!(d.decision_id, decide(&pdp, &c, &good, 9).decision_id);
+        assert_eq!(d.decision_id.len(), 22);
+        let long = "x".repeat(129);
+        let too_long = request("/v1/trips/1", &[("x-request-id", long.as_bytes())]);
+        assert_ne!(decide(&pdp, &c, &too_long, 9).decision_id, long);
     }
 }

@@ -66,10 +66,20 @@ def count(answer):
     return answer
 
 
+# The main listener is an edge Envoy behind one load balancer: the balancer appends the client's
+# address to X-Forwarded-For (the test sends it as that header), Envoy (use_remote_address: true)
+# appends the balancer's, so the filter trusts two hops from the right.
+TRUSTED_HOPS = 2
+BALANCED_CLIENT = "127.0.0.1"
+
+
+def front(authority, ip=None):
+    """The headers every request to the main listener carries: Host and the balancer's hop."""
+    return [("Host", authority), ("X-Forwarded-For", ip or BALANCED_CLIENT)]
+
+
 def send_uncounted(port, case, authority):
-    headers = {"Host": authority, **case.get("headers", {})}
-    if case.get("ip"):
-        headers["X-Forwarded-For"] = case["ip"]
+    headers = front(case.get("authority", authority), case.get("ip")) + list(case.get("headers", {}).items())
     body = case["body"].encode() if case.get("body") is not None else None
     return harness.request(port, case["method"], case["path"], headers=headers, body=body)
 
@@ -161,10 +171,11 @@ def run(args, procs, results):
         fixtures_dir,
         bundle_source={"cluster": "bundle_server", "path": "/bundle", "refresh_seconds": 1, "timeout_ms": 2000},
         routes=fixtures["routes"],
+        trusted_hops=TRUSTED_HOPS,
         audit_log=True,
         grant=True,
     )
-    listeners = [harness.listener("mandate", port, [harness.wasm_filter(config, args.wasm)], trust_xff=True)]
+    listeners = [harness.listener("mandate", port, [harness.wasm_filter(config, args.wasm)], trust_xff=False)]
     admin = harness.free_port()
     harness.start_envoy(procs, args.envoy, "envoy", harness.envoy_config(admin, listeners, upstream))
 
@@ -186,12 +197,28 @@ def run(args, procs, results):
         check(grant != "forged" and grant.count(".") == 2, f"upstream saw x-mandate-grant {grant!r}, not a minted grant")
         minted["grant"] = grant
 
+    def proof(token, method, path, jti):
+        """A proof by agent:booker's key over `token`, minted now by the fixtures binary."""
+        out = subprocess.run([args.fixtures, "--now", str(now), "--proof-token", token, "--proof-method", method,
+                              "--proof-uri", fixtures["api"] + path, "--proof-jti", jti],
+                             check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
     def minted_grant_is_accepted_once():
         check("grant" in minted, "no grant was minted")
-        case = {"method": "GET", "path": fixtures["forged"]["path"], "headers": {"Authorization": "Mandate-Grant " + minted["grant"]}}
-        assert_allow(send(port, case, authority), {"agent": "agent:booker", "user": "alice", "chain": "agent:booker"})
+        path = fixtures["forged"]["path"]
+        grant = {"Authorization": "Mandate-Grant " + minted["grant"]}
+        booker = {"agent": "agent:booker", "user": "alice", "chain": "agent:booker"}
+        # Bound to the agent's key: without a proof it is refused, and nothing is recorded.
+        assert_deny(send(port, {"method": "GET", "path": path, "headers": grant}, authority), {"reason": "proof.missing"})
+        case = {"method": "GET", "path": path, "headers": dict(grant, DPoP=proof(minted["grant"], "GET", path, "minted-1"))}
+        assert_allow(send(port, case, authority), booker)
         assert_deny(send(port, case, authority), {"reason": "replay.detected"})
-        other = dict(case, path="/v1/trips/99")
+        # Both use_once entries were recorded: a fresh proof does not make the grant usable again.
+        again = dict(case, headers=dict(grant, DPoP=proof(minted["grant"], "GET", path, "minted-2")))
+        assert_deny(send(port, again, authority), {"reason": "replay.detected"})
+        other = {"method": "GET", "path": "/v1/trips/99",
+                 "headers": dict(grant, DPoP=proof(minted["grant"], "GET", "/v1/trips/99", "minted-3"))}
         assert_deny(send(port, other, authority), {"reason": "grant.request_mismatch"})
 
     def worker_connections():
@@ -222,15 +249,48 @@ def run(args, procs, results):
     def hostile_headers_are_refused_and_the_filter_survives():
         good = fixtures["survivor"]
         creds = list(good["headers"].items())
-        host = [("Host", authority)]
+        host = front(authority)
         # Bytes that are not UTF-8 in a credential: a deny from the core, not a crashed filter.
         bad = host + [("Authorization", "DPoP \xff\xfe.\xff.\xff"), ("DPoP", "\xfe")]
         assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=bad)), {"reason": "token.malformed"})
-        # Two DPoP headers (RFC 9449 allows one): refused.
+        # Two DPoP headers (RFC 9449 allows one): refused by the core's binding, whichever is valid.
         twice = host + creds + [("DPoP", good["headers"]["DPoP"])]
-        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=twice)), {"reason": "proof.malformed"})
+        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=twice)), {"reason": "request.header_repeated"})
+        # Two Authorization headers: Envoy itself joins them (an inline header) into one value,
+        # `DPoP <token>,Bearer x`, before any filter runs; the core refuses that credential.
+        auth_twice = host + creds + [("Authorization", "Bearer x")]
+        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=auth_twice)), {"reason": "token.malformed"})
+        # Two Mandate-Chain headers reach the filter as two: refused by the binding.
+        chain_twice = host + creds + [("Mandate-Chain", "a"), ("Mandate-Chain", "b")]
+        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=chain_twice)), {"reason": "request.header_repeated"})
         # The filter still serves on every worker.
         assert_allow(send(port, good, authority), good["expect"])
+
+    def hosts_are_host_and_port():
+        # Envoy's own codec refuses a Host carrying a path or query (400): it never reaches the
+        # filter, and nothing reaches the upstream.
+        injected = [("Host", authority + "/v1/trips/1?"), ("X-Forwarded-For", BALANCED_CLIENT)]
+        status, headers, body = harness.request(port, "GET", "/v1/trips/99", headers=injected)  # no decision: not counted
+        check(status == 400 and "x-mandate-reason" not in headers, f"injected Host answered {status} {headers}")
+        # Hosts Envoy passes on, which the core's binding refuses as not host[:port]; and two Host
+        # headers (Envoy joins them into one :authority).
+        for hosts in (["evil@" + authority], [authority + ":80:1"], [authority + ":99999"], ["[::1"],
+                      [authority, "evil.example"]):
+            headers = [("Host", h) for h in hosts] + [("X-Forwarded-For", BALANCED_CLIENT)]
+            headers += list(fixtures["survivor"]["headers"].items())
+            assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=headers)), {"reason": "request.invalid"})
+
+    def forwarded_for_counts_trusted_hops():
+        # A client in front of the balancer that names the trusted network itself: the balancer
+        # appends the real address, which is the one the filter takes (2 hops from the right).
+        spoof = dict(fixtures["xff_spoofed"])
+        spoof_headers = [("Host", authority), ("X-Forwarded-For", "10.20.0.7, " + spoof["ip"])]
+        spoof_headers += list(spoof["headers"].items())
+        assert_deny(count(harness.request(port, spoof["method"], spoof["path"], headers=spoof_headers)),
+                    {"reason": "policy.denied"})
+        # No balancer hop at all: fewer hops than trusted is refused, not read from the peer.
+        missing = [("Host", authority)] + list(fixtures["xff_missing"]["headers"].items())
+        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=missing)), {"reason": "request.invalid"})
 
     def exempt_route_skips_the_filter():
         status, _, body = harness.request(port, "GET", "/healthz", headers={"Host": authority})
@@ -241,6 +301,8 @@ def run(args, procs, results):
     results.run("a route with the filter disabled (health checks) bypasses it; its neighbours do not", exempt_route_skips_the_filter)
     results.run("client-supplied x-mandate-* headers are replaced; a minted grant goes upstream", forged_principal_is_replaced)
     results.run("non-UTF-8 and repeated credential headers are refused, and the filter keeps serving", hostile_headers_are_refused_and_the_filter_survives)
+    results.run("a Host that is not host[:port] is refused (by Envoy, or by the core's binding)", hosts_are_host_and_port)
+    results.run("X-Forwarded-For: the client address is trusted_hops entries from the right", forwarded_for_counts_trusted_hops)
     results.run("a proof replayed to another worker is refused (shared data spans workers)", replay_across_workers)
     results.run("a grant Envoy minted is accepted once for its own request", minted_grant_is_accepted_once)
 
@@ -306,6 +368,8 @@ def run(args, procs, results):
     procs.stop_all()
     results.run("the README's Envoy configuration passes envoy --mode validate", lambda: readme_config_validates(args))
     vectors.run(args, procs, results, check)
+    procs.stop_all()
+    vectors.run_http(args, procs, results, check)
 
 
 def readme_config_validates(args):

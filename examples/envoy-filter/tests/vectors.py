@@ -13,14 +13,15 @@ How an input becomes a request:
   scheme_header_transformation: https), `Host` and `:path`;
 - `request.ip`: `x-forwarded-for`, which a listener with use_remote_address: false turns into
   the `source.address` the filter reads;
-- `request.action` / `request.resource`: the listener's `routes` rule for that method and path;
+- `request.action` / `request.resource`: the listener's `routes` rule (the core's `Route`) for that
+  method and normalized path;
 - `context`: the listener's `context` option;
 - `mint_grant`: the listener's `grant` option (the load's `grant_key`, `aud`, `ttl`), the `jti` as
   `x-request-id` (which the filter uses as the grant's jti);
 - `credentials`: `Authorization: DPoP <last>` + `Mandate-Chain: <the others>` + `DPoP: <proof>`,
   or `Authorization: Mandate-Grant <grant>`;
-- the load config: the filter's `bundle` and `trust_keys` (a load without a bundle becomes a
-  `bundle_source` that answers 404, so the filter starts with no bundle);
+- the load config: the filter's `bundle`, `trust_keys` and `audiences` (a load without a bundle
+  becomes a `bundle_source` that answers 404, so the filter starts with no bundle);
 - `replay`: a vector that expects `replay.detected` is sent again if its first answer is an allow
   (the filter's own store then holds the jti). The store-error vector cannot be caused from outside.
 
@@ -28,14 +29,20 @@ Skipped, with the reason printed: inputs that are not a JSON object; a `now` oth
 corpus's; `body_digest` (the vectors' digests have no known body to send); `mint_grant` without a
 grant key (the filter refuses such a configuration); a `context` that is not an object; no `ip` (Envoy always has a client address); a method or URI that is not a valid HTTP
 request line; a grant together with a delegation (one Authorization header); credentials with
-characters a header cannot carry; a `decision_id` the filter would not pass; a forced store error.
+characters a header cannot carry; a `decision_id` the filter would not pass; a forced store error;
+a URI the core's HTTP binding refuses although the decide input accepts it (an authority that is
+not host[:port], a path with a dot-segment or an encoded slash: through Envoy such a request is
+`request.invalid`, see http.json's cases).
+
+`run_http` replays tests/vectors/http.json, whose inputs are HTTP requests as received; see its
+docstring.
 """
 
 import base64
 import json
 import os
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import harness
 
@@ -45,10 +52,24 @@ INPUT_KEYS = {"now", "request", "credentials", "decision_id", "context", "mint_g
 REQUEST_KEYS = {"method", "uri", "ip", "action", "resource"}
 
 
+class DuplicateMember(ValueError):
+    pass
+
+
+def strict_object(pairs):
+    """json.loads hook: a duplicate member (which the core refuses) is an error, not the last one."""
+    names = [n for n, _ in pairs]
+    if len(names) != len(set(names)):
+        raise DuplicateMember(names)
+    return dict(pairs)
+
+
 def translate(case, corpus_now):
     """The HTTP request for a vector, or (None, why it cannot be one)."""
     try:
-        data = json.loads(case["input"])
+        data = json.loads(case["input"], object_pairs_hook=strict_object)
+    except DuplicateMember:
+        return None, "input has a duplicate member (the core refuses the document; a request has no JSON)"
     except ValueError:
         return None, "input is not JSON"
     if not isinstance(data, dict):
@@ -75,6 +96,8 @@ def translate(case, corpus_now):
         return None, "uri is not an absolute https URI"
     path = parts.path or "/"
     target = path + ("?" + parts.query if parts.query else "")
+    if not AUTHORITY.match(parts.netloc) or ambiguous(path):
+        return None, "a URI the core's HTTP binding refuses (not host[:port], or an ambiguous path)"
     for key in ("action", "resource"):
         if req.get(key) is not None and not isinstance(req[key], str):
             return None, key + " is not a string"
@@ -122,22 +145,48 @@ def jwt_jti(token):
         return None
 
 
+AUTHORITY = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+UNRESERVED = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def ambiguous(path):
+    """The core's `path_is_ambiguous`: a dot-segment (also %2e), an encoded / or \\, a raw \\."""
+    lower = path.lower()
+    if "\\" in lower or "%2f" in lower or "%5c" in lower:
+        return True
+    return any(seg in (".", "..") for seg in lower.replace("%2e", ".").split("/"))
+
+
+def normalize(path):
+    """The core's path normalization for a path `ambiguous` accepts: percent-encodings upper-case,
+    unreserved characters decoded (what routes are matched on)."""
+    def one(m):
+        c = chr(int(m.group(1), 16))
+        return c if c.isascii() and (c.isalnum() or c in "-._~") else "%" + m.group(1).upper()
+    return UNRESERVED.sub(one, path)
+
+
+def glob(pattern, text):
+    """The core's route glob: `*` matches any run of characters, `/` included."""
+    return re.fullmatch(".*".join(re.escape(p) for p in pattern.split("*")), text, re.S) is not None
+
+
 def route_rules(routes):
-    """The filter's `routes`: one exact rule per (method, path), longest path first."""
+    """The filter's `routes`: one rule (the core's Route) per (method, normalized path), longest
+    path first."""
     rules = [
-        {"path_prefix": path, "methods": [method], "action": action, **({"resource_prefix": resource} if resource else {})}
+        {"method": method, "path": normalize(path), "action": action, **({"resource": resource} if resource else {})}
         for (method, path), (action, resource) in routes.items()
         if action is not None
     ]
-    return sorted(rules, key=lambda r: -len(r["path_prefix"]))
+    return sorted(rules, key=lambda r: -len(r["path"]))
 
 
 def route_for(rules, method, path):
-    """What the filter's route matching (config.rs) gives; used to place vectors on listeners."""
+    """What the core's binding gives for these routes; used to place vectors on listeners."""
     for r in rules:
-        if path.startswith(r["path_prefix"]) and method in r["methods"]:
-            rest = path[len(r["path_prefix"]):]
-            return r["action"], (r["resource_prefix"] + rest) if "resource_prefix" in r else None
+        if (r["method"] == "*" or r["method"].lower() == method.lower()) and glob(r["path"], normalize(path)):
+            return r["action"], r.get("resource")
     return None, None
 
 
@@ -169,10 +218,12 @@ def place(groups, load, request, allows):
     return group
 
 
-def filter_config(load_text, routes, context, grant, store):
+def filter_config(load_text, routes, context, grant, store, trusted_hops=0):
     load = json.loads(load_text)
-    config = {"trust_keys": load.get("trust_keys", []), "routes": route_rules(routes),
-              "replay": {"shards": 16, "key_prefix": store}}
+    config = {"trust_keys": load.get("trust_keys", []), "routes": routes if isinstance(routes, list) else route_rules(routes),
+              "trusted_hops": trusted_hops, "replay": {"shards": 16, "key_prefix": store}}
+    if "audiences" in load:
+        config["audiences"] = load["audiences"]
     if context is not None:
         config["context"] = context
     if grant is not None:
@@ -216,7 +267,7 @@ def run(args, procs, results, check):
             skipped.append((case["name"], why))
             continue
         load = json.loads(corpus["loads"][case["load"]]) if case["load"] in corpus["loads"] else None
-        if not isinstance(load, dict) or set(load) - {"bundle", "trust_keys", "grant_key"}:
+        if not isinstance(load, dict) or set(load) - {"bundle", "trust_keys", "grant_key", "audiences"}:
             skipped.append((case["name"], "load config the filter cannot take"))
             continue
         if request["grant"] is not None and not isinstance(load.get("grant_key"), dict):
@@ -256,5 +307,141 @@ def run(args, procs, results, check):
         results.run("vector " + case["name"], one)
         covered += 1
     print(f"vectors: {covered} of {len(corpus['cases'])} run through Envoy on {len(groups)} listeners; skipped:")
+    for name, why in skipped:
+        print(f"  skip {name}: {why}")
+
+
+# --- tests/vectors/http.json: HTTP requests as received, replayed as real requests -------------
+
+HTTP_DOC = """How an http.json case becomes a request to Envoy:
+- `http.method` and `http.path`: the request line, as is (Envoy normalizes no path here);
+- `http.authority`: the `Host` header (HTTP/1 has no separate `:authority`); a case that also
+  carries a `Host` header sends both, which Envoy joins into one `:authority`;
+- `http.headers`: every other header, in order, repeats kept;
+- `binding`: the listener's `routes` and `trusted_hops`, verbatim; `context`: its `context`;
+- `http.peer`: Envoy's `source.address`. The vector listeners run with `use_remote_address:
+  false`, so Envoy takes the rightmost `X-Forwarded-For` entry as the client address: with
+  `trusted_hops: 0` the peer's IP is appended to the case's `X-Forwarded-For` (which the core
+  then ignores, as it ignores the header at 0 hops); with `trusted_hops > 0` the case's
+  `X-Forwarded-For` is sent as is (the core reads only the header, never the peer);
+- `now`: the Envoy's frozen wall clock.
+Compared: the decision and every reason code, in order (not bytes: the filter's decision id is
+Envoy's `x-request-id`, the vectors' is derived from their input)."""
+
+# Headers Envoy's header map keeps once, joining repeats with ",", before filters run.
+ENVOY_JOINS = ("authorization",)
+
+# An authority Envoy's HTTP/1 codec refuses itself (400) before any filter runs.
+ENVOY_REFUSED_HOST = re.compile(r"[^A-Za-z0-9._~:@\[\]!$&'()*+,;=%-]")
+
+
+def translate_http(case, corpus_now):
+    """(request, None), or (None, why the case cannot be sent through the filter)."""
+    data = json.loads(case["input"])
+    if data.get("now") != corpus_now:
+        return None, "now differs from the corpus's frozen clock"
+    if data.get("enforces"):
+        return None, "declares obligations it enforces (`enforces`); the filter enforces none, so declares none"
+    extra = set(data) - {"now", "http", "binding", "context"}
+    if extra:
+        return None, "input carries " + ", ".join(sorted(extra)) + " (no filter option sets it)"
+    http = data["http"]
+    for name in ENVOY_JOINS:
+        if sum(n.lower() == name for n, _ in http.get("headers", [])) > 1:
+            return None, (f"repeats {name}: Envoy joins repeated {name} headers (an inline header) into one "
+                          "value before any filter runs, so the core sees one malformed credential "
+                          "(token.malformed, asserted in run_tests.py), never two headers")
+    if http.get("body_digest") is not None:
+        return None, "body_digest (the filter hashes no bodies)"
+    if http.get("scheme") != "https" or not METHOD.match(http.get("method", "")):
+        return None, "not an https request with a token method"
+    peer = http.get("peer")
+    if not isinstance(peer, str):
+        return None, "no peer (Envoy always has one)"
+    binding = data.get("binding", {})
+    hops = binding.get("trusted_hops", 0)
+    hosts = ([http["authority"]] if http.get("authority") else [])
+    xff, others = [], []
+    for name, value in http.get("headers", []):
+        if name.lower() == "host":
+            hosts.append(value)
+        elif name.lower() == "x-forwarded-for":
+            xff.append(value)
+        else:
+            others.append((name, value))
+    if hops == 0:
+        ip = peer.rsplit(":", 1)[0] if peer.count(":") == 1 else peer.strip("[]").split("]:")[0]
+        # Envoy (use_remote_address: false) takes the rightmost entry as the client address.
+        xff = [", ".join(xff + [ip])]
+    headers = [("Host", h) for h in hosts] + [("X-Forwarded-For", v) for v in xff] + others
+    refused_by_envoy = any(ENVOY_REFUSED_HOST.search(h) for h in hosts)
+    jtis = {jwt_jti(v.split(" ", 1)[-1]) for n, v in others if n.lower() in ("dpop", "authorization")} - {None}
+    return {"method": http["method"], "target": http["path"], "headers": headers, "jtis": jtis,
+            "routes": binding.get("routes", []), "hops": hops, "context": data.get("context"),
+            "refused_by_envoy": refused_by_envoy}, None
+
+
+def run_http(args, procs, results, check):
+    """Replays tests/vectors/http.json through Envoy. """ + HTTP_DOC
+    path = os.path.join(args.vectors, "http.json")
+    if not os.path.exists(path):
+        results.run("http vectors present", lambda: check(False, path + " is missing"))
+        return
+    with open(path) as f:
+        corpus = json.load(f)
+    now = corpus["now"]
+    groups, skipped, run = [], [], []
+    for case in corpus["cases"]:
+        request, why = translate_http(case, now)
+        load = json.loads(corpus["loads"].get(case["load"], "null"))
+        # A grant_key only mints (the filter's `grant` option); no http case asks for a grant.
+        if request is not None and (not isinstance(load, dict) or set(load) - {"bundle", "trust_keys", "grant_key", "audiences"}):
+            request, why = None, "load config the filter cannot take"
+        if request is None:
+            skipped.append((case["name"], why))
+            continue
+        key = (case["load"], json.dumps(request["routes"]), request["hops"], json.dumps(request["context"]))
+        allows = case["expect"]["decision"] == "allow"
+        for group in groups:
+            if group["key"] == key and not (allows and group["recorded"] & request["jtis"]):
+                break
+        else:
+            group = {"key": key, "request": request, "recorded": set(), "port": harness.free_port()}
+            groups.append(group)
+        if allows:
+            group["recorded"] |= request["jtis"]
+        run.append((case, request, group))
+
+    upstream = harness.start_upstream(procs, args.run_dir)
+    listeners = []
+    for i, group in enumerate(groups):
+        load, _, hops, _ = group["key"]
+        first = group["request"]
+        config = filter_config(corpus["loads"][load], first["routes"], first["context"], None, f"http{i}.", hops)
+        if first["context"] is None:
+            config.pop("context", None)
+        listeners.append(harness.listener(f"http{i}", group["port"], [harness.wasm_filter(config, args.wasm)],
+                                          trust_xff=True, scheme="https"))
+    harness.start_envoy(procs, args.envoy, "envoy-http-vectors", harness.envoy_config(harness.free_port(), listeners, upstream),
+                        fixed_now=now, fixed_clock=args.fixed_clock)
+
+    envoy_refused = []
+    for case, request, group in run:
+        want = (case["expect"]["decision"], list(case["expect"]["codes"]))
+
+        def one(case=case, request=request, group=group, want=want):
+            answer = harness.request(group["port"], request["method"], request["target"], headers=request["headers"])
+            if request["refused_by_envoy"]:
+                # Envoy answers 400 itself; the vector must be a deny, and the filter never saw it.
+                check(want[0] == "deny", f"the vector allows a request Envoy refuses: {want}")
+                check(answer[0] == 400 and "x-mandate-reason" not in answer[1], f"Envoy answered {answer[0]} {answer[1]}")
+                envoy_refused.append(case["name"])
+                return
+            got = observe(answer)
+            check(got == want, f"Envoy answered {got}, native {want}")
+
+        results.run("http vector " + case["name"], one)
+    print(f"http vectors: {len(run)} of {len(corpus['cases'])} sent through Envoy on {len(groups)} listeners"
+          f" ({len(envoy_refused)} refused by Envoy itself before the filter: {', '.join(envoy_refused) or 'none'}); skipped:")
     for name, why in skipped:
         print(f"  skip {name}: {why}")
