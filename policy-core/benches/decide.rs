@@ -10,8 +10,8 @@
 use core::hint::black_box;
 use core::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
+use mandate_core::guardrails::Guardrails;
 use mandate_core::jose::{Es256Verifier, P256Verifier};
-use mandate_core::policy::Guardrails;
 use mandate_core::{Pdp, PrivateJwk};
 use serde_json::{Value, json};
 

@@ -1,9 +1,9 @@
 //! The decision and its audit record, serialized canonically so two hosts can compare bytes.
 
-use crate::delegation::Principal;
-use crate::engine::UseOnce;
 use crate::json;
-use crate::reason::{Code, Reason};
+use crate::principal::Principal;
+use crate::reason::Reason;
+use crate::use_once::UseOnce;
 use alloc::{string::String, vec::Vec};
 use serde_json::{Map, Value, json};
 
@@ -107,57 +107,5 @@ impl Decision {
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
         json::canonical(&self.to_value()).into_bytes()
-    }
-}
-
-/// Turns an allow into a deny when the host's replay store already held one of its `use_once`
-/// entries (`replayed`), or could not be reached (`store_error`). Operates on the decision
-/// document so any host can call it with what `decide` returned.
-#[must_use]
-pub fn apply_replay(mut decision: Value, replayed: &[String], store_error: bool) -> Value {
-    let is_allow = decision.get("decision").and_then(Value::as_str) == Some("allow");
-    let reported: Vec<&str> = decision
-        .get("use_once")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|u| u.get("jti").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
-    let hit = replayed.iter().find(|r| reported.contains(&r.as_str()));
-    let reason = match (store_error, hit) {
-        (true, _) => Reason::new(
-            Code::ReplayStoreUnavailable,
-            "the replay store could not be reached",
-        ),
-        (false, Some(jti)) => Reason::new(
-            Code::ReplayDetected,
-            alloc::format!("{jti} was already used"),
-        ),
-        (false, None) => return decision,
-    };
-    if !is_allow {
-        return decision;
-    }
-    force_deny(&mut decision, &reason);
-    decision
-}
-
-/// Rewrites a decision document into a deny for `reason`, keeping its principal for the audit.
-pub fn force_deny(decision: &mut Value, reason: &Reason) {
-    let Some(obj) = decision.as_object_mut() else {
-        return;
-    };
-    obj.insert("decision".into(), Value::String("deny".into()));
-    obj.insert(
-        "reasons".into(),
-        json!([{"code": reason.code.as_str(), "message": reason.message}]),
-    );
-    obj.insert("use_once".into(), Value::Array(Vec::new()));
-    obj.remove("grant");
-    if let Some(audit) = obj.get_mut("audit").and_then(Value::as_object_mut) {
-        audit.insert("outcome".into(), Value::String("deny".into()));
-        audit.insert("codes".into(), json!([reason.code.as_str()]));
     }
 }

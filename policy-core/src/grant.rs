@@ -3,14 +3,16 @@
 //! used once. A resource server verifies it offline with the same engine.
 
 use crate::bundle::{GRANT_TYP, Issuer};
+use crate::chain::active_agent;
 use crate::claims::{self, BadClaim, Claims, TimeFault, Window};
-use crate::delegation::{Principal, active_agent};
-use crate::engine::{Ctx, UseOnce};
+use crate::ctx::Ctx;
 use crate::jose::{self, JoseError, Jws, PrivateJwk, typ_matches};
 use crate::limits;
+use crate::principal::Principal;
 use crate::reason::{Code, Reason, reason};
 use crate::request::{Request, TargetUri};
 use crate::scope::{self, Scopes};
+use crate::use_once::UseOnce;
 use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

@@ -14,7 +14,8 @@
 //! `Mandate-Chain: <ancestor tokens, root first, space-separated>`; or
 //! `Authorization: Mandate-Grant <grant>` with `DPoP: <proof>`.
 
-use crate::engine::Credentials;
+use crate::grant::MintRequest;
+use crate::input::Credentials;
 use crate::reason::{Code, Reason, reason};
 use crate::request::{RequestSpec, TargetUri, path_is_ambiguous, valid_authority};
 use alloc::{
@@ -25,6 +26,7 @@ use alloc::{
 };
 use core::net::{IpAddr, SocketAddr};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 /// An HTTP request as the host received it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -48,6 +50,31 @@ pub struct HttpRequest {
     /// base64url SHA-256 of the body, when the host hashed it.
     #[serde(default)]
     pub body_digest: Option<String>,
+}
+
+/// An HTTP decide input: the request as the host received it, and its binding.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpDecideInput {
+    /// As in [`crate::DecideInput`].
+    pub now: i64,
+    /// As in [`crate::DecideInput`].
+    #[serde(default)]
+    pub decision_id: Option<String>,
+    /// The HTTP request.
+    pub http: HttpRequest,
+    /// Routes and forwarded-hop trust.
+    #[serde(default)]
+    pub binding: Binding,
+    /// As in [`crate::DecideInput`].
+    #[serde(default)]
+    pub context: Option<Map<String, Value>>,
+    /// As in [`crate::DecideInput`].
+    #[serde(default)]
+    pub mint_grant: Option<MintRequest>,
+    /// As in [`crate::DecideInput`].
+    #[serde(default)]
+    pub enforces: Vec<String>,
 }
 
 /// Maps requests to actions: `METHOD PATH-GLOB ACTION [RESOURCE]`, e.g.

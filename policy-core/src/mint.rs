@@ -3,7 +3,7 @@
 //! generator all come through here, so nothing hand-rolls a token twice.
 
 use crate::bundle::{BUNDLE_TYP, DELEGATION_TYP, GRANT_TYP, PROOF_TYP, SUBDELEGATION_TYP};
-use crate::delegation::token_hash;
+use crate::chain::token_hash;
 use crate::jose::{self, Jws, PrivateJwk, PublicJwk};
 use crate::{json, limits};
 use alloc::{format, string::String, vec::Vec};

@@ -2,13 +2,15 @@
 //! to, so a stolen token alone is useless and a proof is good for one request only.
 
 use crate::bundle::PROOF_TYP;
+use crate::chain::token_hash;
 use crate::claims::{self, Claims};
-use crate::delegation::{Principal, token_hash};
-use crate::engine::{Ctx, UseOnce};
+use crate::ctx::Ctx;
 use crate::jose::{JoseError, Jws, typ_matches};
 use crate::limits;
+use crate::principal::Principal;
 use crate::reason::{Code, Reason, reason};
 use crate::request::{Request, TargetUri};
+use crate::use_once::UseOnce;
 use alloc::format;
 
 fn malformed(what: &str) -> Reason {

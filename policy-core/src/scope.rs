@@ -132,6 +132,29 @@ pub fn action_covered(
     })
 }
 
+/// Step 8: the request's `action` (when the host named one) is covered by the effective scopes
+/// or an `authorization_details` entry at its location.
+///
+/// # Errors
+/// `delegation.scope_insufficient`.
+pub(crate) fn check_action(
+    scopes: &Scopes,
+    details: &[Value],
+    request: &crate::request::Request,
+) -> Result<(), crate::reason::Reason> {
+    match &request.spec.action {
+        Some(action)
+            if !action_covered(scopes, details, action, request.spec.resource.as_deref()) =>
+        {
+            Err(crate::reason::reason(
+                crate::reason::Code::DelegationScopeInsufficient,
+                alloc::format!("the delegation does not cover {action}"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

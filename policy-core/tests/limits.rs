@@ -41,7 +41,7 @@ fn runaway_guardrail_is_stopped() {
     // produce, so exercise the evaluator directly through the public policy API.
     let mut policies = std::collections::BTreeMap::new();
     policies.insert("p.rego".to_string(), rego.to_string());
-    let g = mandate_core::policy::Guardrails::compile(
+    let g = mandate_core::guardrails::Guardrails::compile(
         &policies,
         &serde_json::Map::new(),
         "data.mandate",

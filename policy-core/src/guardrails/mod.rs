@@ -15,6 +15,12 @@ use alloc::{
 use core::net::IpAddr;
 use serde_json::{Map, Value};
 
+mod calls;
+#[cfg(feature = "std")]
+pub(crate) mod clock;
+
+pub use calls::SUPPORTED_BUILTINS;
+
 /// The builtins Mandate adds to regorus's.
 const EXTENSIONS: [&str; 1] = ["net.cidr_contains"];
 
@@ -75,9 +81,9 @@ impl Guardrails {
             .add_data(regorus::Value::from(Value::Object(data.clone())))
             .map_err(|e| invalid(format!("data: {e}")))?;
         // Every call must resolve now, not at the first request that happens to reach it.
-        crate::rego_calls::check_calls(&mut engine, &EXTENSIONS).map_err(invalid)?;
+        calls::check_calls(&mut engine, &EXTENSIONS).map_err(invalid)?;
         #[cfg(feature = "std")]
-        crate::policy_clock::install(&mut engine);
+        clock::install(&mut engine);
         let guardrails = Guardrails {
             engine,
             rule: String::from(rule),
@@ -196,6 +202,63 @@ fn classify(e: &anyhow::Error) -> Reason {
         reason(Code::PolicyLimitExceeded, format!("{e}"))
     } else {
         reason(Code::PolicyError, format!("{e}"))
+    }
+}
+
+/// `input` for guardrails: the agent's registry record, the person, the delegation, the
+/// request, the host's context and the decision time.
+pub(crate) fn input(
+    agent: Option<&Value>,
+    principal: &crate::principal::Principal,
+    request: &crate::request::Request,
+    context: Map<String, Value>,
+    now: i64,
+) -> Value {
+    serde_json::json!({
+        "agent": agent.cloned().unwrap_or(Value::Null),
+        "user": {"id": principal.user, "groups": principal.groups, "issuer": principal.issuer},
+        "delegation": principal.to_policy_value(),
+        "request": request.to_policy_value(),
+        "context": context,
+        "now": now,
+    })
+}
+
+impl Outcome {
+    /// Records what the guardrails said on the decision (its obligations and the rules that
+    /// decided) and fails unless they allowed: any `deny` message is a `policy.denied` reason,
+    /// an `allow` that is not `true` is `policy.not_allowed`.
+    ///
+    /// # Errors
+    /// `policy.denied` or `policy.not_allowed`.
+    pub(crate) fn decide(
+        self,
+        rule: &str,
+        decision: &mut crate::decision::Decision,
+    ) -> Result<(), Reason> {
+        decision.obligations = self.obligations;
+        if !self.deny.is_empty() {
+            decision.rules = self
+                .deny
+                .iter()
+                .map(|m| format!("{rule}.deny: {m}"))
+                .collect();
+            decision.reasons = self
+                .deny
+                .into_iter()
+                .map(|m| reason(Code::PolicyDenied, m))
+                .collect();
+            return Err(reason(Code::PolicyDenied, "denied by guardrails"));
+        }
+        decision.rules = alloc::vec![format!("{rule}.allow")];
+        if self.allow {
+            Ok(())
+        } else {
+            Err(reason(
+                Code::PolicyNotAllowed,
+                "no guardrail allowed the request",
+            ))
+        }
     }
 }
 

@@ -1,0 +1,64 @@
+//! The per-decision context every pipeline step reads: the bundle, the decision time, the
+//! signature verifier, and the cache of signatures already verified.
+
+use crate::bundle::Bundle;
+use crate::jose::{Es256Verifier, JoseError, Jws, PublicJwk};
+use alloc::collections::BTreeMap;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Caches successful signature checks of delegation tokens by (key, signed bytes, signature),
+/// so the steady state costs one verify per request (the proof's). A hit says only that those
+/// exact bytes verify under that key — a fact that never changes — so caching cannot change a
+/// decision; the bound only limits memory.
+pub(crate) struct SigCache {
+    entries: spin::Mutex<BTreeMap<[u8; 32], i64>>,
+}
+
+const SIG_CACHE_CAP: usize = 4096;
+
+impl SigCache {
+    pub(crate) fn new() -> Self {
+        SigCache {
+            entries: spin::Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// Per-decision context shared by the pipeline steps.
+pub(crate) struct Ctx<'a> {
+    pub bundle: &'a Bundle,
+    pub now: i64,
+    pub verifier: &'a dyn Es256Verifier,
+    pub cache: &'a SigCache,
+}
+
+impl Ctx<'_> {
+    /// Verifies through the cache.
+    pub(crate) fn verify_cached(&self, jws: &Jws<'_>, key: &PublicJwk) -> Result<(), JoseError> {
+        let (signed, sig) = jws.signed_parts();
+        let mut h = Sha256::new();
+        h.update(key.jkt().as_bytes());
+        h.update(signed.as_bytes());
+        h.update(sig);
+        let id: [u8; 32] = h.finalize().into();
+        if self.cache.entries.lock().contains_key(&id) {
+            return Ok(());
+        }
+        jws.verify(key, self.verifier)?;
+        let exp = jws
+            .claims()
+            .get("exp")
+            .and_then(Value::as_i64)
+            .unwrap_or(self.now);
+        let mut entries = self.cache.entries.lock();
+        if entries.len() >= SIG_CACHE_CAP {
+            entries.retain(|_, e| *e > self.now);
+            if entries.len() >= SIG_CACHE_CAP {
+                entries.clear();
+            }
+        }
+        entries.insert(id, exp);
+        Ok(())
+    }
+}
