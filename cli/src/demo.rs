@@ -147,6 +147,10 @@ impl World {
             route("GET /v1/trips/* trips:read")?,
         ];
         c.poll = core::time::Duration::from_secs(3600);
+        // The demo's client plays Envoy in front of the service: one proxy that appends the
+        // client's address to x-forwarded-for (and says the original scheme). Without a trusted
+        // hop the service would take the socket peer, loopback, for every request.
+        c.trusted_hops = 1;
         Ok(c)
     }
 }
@@ -359,7 +363,10 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
             "3. Requests, over HTTP to a real `mandate serve` on {base}, deciding with {engine}"
         );
         outln!(
-            "   (Envoy ext_authz style: /v1/check/<path>, Authorization: DPoP <token>, DPoP: <proof>)\n"
+            "   (Envoy ext_authz style: /v1/check/<path>, Authorization: DPoP <token>, DPoP: <proof>;"
+        );
+        outln!(
+            "    the demo plays the one proxy the service trusts, which appends the client's address to x-forwarded-for)\n"
         );
     }
     let client = reqwest::Client::builder()
@@ -481,16 +488,35 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    for (label, expect) in [
-        ("use the grant", ("allow", None)),
+    // A grant is bound to the agent's key: it is presented with a fresh proof by that key
+    // (`ath` = the grant's hash). Without one, a grant copied off the wire is worthless.
+    for (label, proved, expect) in [
+        (
+            "a stolen grant alone",
+            false,
+            ("deny", Some("proof.missing")),
+        ),
+        ("use the grant", true, ("allow", None)),
         (
             "use the same grant again",
+            true,
             ("deny", Some("replay.detected")),
         ),
     ] {
+        let dpop = if proved {
+            Some(World::proof(&world.booker, "GET", &trip, &grant)?)
+        } else {
+            None
+        };
         let ask = Ask {
             label,
+            actor: if proved {
+                BOOKER.into()
+            } else {
+                "whoever copied it (no agent key)".into()
+            },
             authorization: format!("Mandate-Grant {grant}"),
+            dpop,
             expect,
             ..clone_ask(&grant_ask)
         };
@@ -551,6 +577,9 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
         );
         outln!(
             "  - a sub-agent gets at most what its delegator had; asking for more is refused (chain.scope_escalation)"
+        );
+        outln!(
+            "  - a grant is presented with the agent's proof too: a grant alone (stolen) is refused (proof.missing)"
         );
         outln!(
             "  - a replayed proof or a reused grant is refused; every decision is in a hash-chained audit log"

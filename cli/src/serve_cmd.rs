@@ -47,9 +47,15 @@ pub struct ServeArgs {
     /// Map requests seen by /v1/check to actions: 'METHOD PATH-GLOB ACTION', optionally followed by a RESOURCE (repeatable).
     #[arg(long = "route")]
     pub routes: Vec<Route>,
-    /// Scheme of original requests at /v1/check when x-forwarded-proto is absent.
+    /// Scheme of original requests at /v1/check (x-forwarded-proto overrides it only with --trusted-hops 1 or more).
     #[arg(long, default_value = "https")]
     pub scheme: String,
+    /// Proxies in front that each append the address they saw to x-forwarded-for (Envoy with use_remote_address: true is 1); the client address is that many entries from the right. 0: the TCP peer, x-forwarded-for and x-forwarded-proto ignored.
+    #[arg(long, default_value_t = 0)]
+    pub trusted_hops: u8,
+    /// This decision point's identifier, which a token's aud must name (repeatable); by default the request's origin (scheme://host[:port]) must be in aud.
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
     /// Decide with the portable module (e.g. dist/mandate.wasm) under wasmtime instead of the native engine.
     #[arg(long)]
     pub wasm: Option<PathBuf>,
@@ -89,6 +95,8 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
     config.timeout = a.timeout;
     config.routes.clone_from(&a.routes);
     config.scheme.clone_from(&a.scheme);
+    config.trusted_hops = a.trusted_hops;
+    config.audiences.clone_from(&a.audiences);
     config.wasm.clone_from(&a.wasm);
     config.wasm_cache.clone_from(&a.wasm_cache);
     let signal = serve::shutdown_signal()?;

@@ -1236,6 +1236,7 @@ fn demo_tells_the_story_and_verifies_the_audit_chain() {
             "chain.scope_escalation",
         ),
         ("mint a one-time grant", "ALLOW (200)", "-"),
+        ("a stolen grant alone", "DENY (403)", "proof.missing"),
         ("use the grant", "ALLOW (200)", "-"),
         ("use the same grant again", "DENY (403)", "replay.detected"),
     ];
@@ -1254,7 +1255,7 @@ fn demo_tells_the_story_and_verifies_the_audit_chain() {
         assert!(!line.contains("UNEXPECTED"), "{line}");
     }
     assert!(
-        stdout.contains("audit log verified: 10 records, hash chain intact"),
+        stdout.contains("audit log verified: 11 records, hash chain intact"),
         "{stdout}"
     );
     assert!(stdout.contains("Every decision came out as the story expects"));
@@ -1280,6 +1281,7 @@ fn demo_tells_the_story_and_verifies_the_audit_chain() {
         ("allow", None),
         ("deny", Some("chain.scope_escalation")),
         ("allow", None),
+        ("deny", Some("proof.missing")),
         ("allow", None),
         ("deny", Some("replay.detected")),
     ]
@@ -1289,7 +1291,7 @@ fn demo_tells_the_story_and_verifies_the_audit_chain() {
     assert_eq!(got, want);
     assert_eq!(
         (v["audit"]["ok"].as_bool(), v["audit"]["records"].as_u64()),
-        (Some(true), Some(10))
+        (Some(true), Some(11))
     );
     assert_eq!(rows[0]["user"], "alice");
     assert_eq!(rows[3]["user"], "bob");

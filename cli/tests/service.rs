@@ -30,7 +30,12 @@ async fn post(c: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// An ext_authz check as Envoy sends it.
+/// The flag for servers that `check` talks to: two proxies in front (an edge that appended the
+/// client's address, then Envoy, which appended the edge's).
+const TWO_HOPS: [&str; 2] = ["--trusted-hops", "2"];
+
+/// An ext_authz check as Envoy sends it behind an edge proxy: `x-forwarded-for: <client>,
+/// <edge>` (serve started with `TWO_HOPS`).
 async fn check(
     c: &reqwest::Client,
     s: &Server,
@@ -137,7 +142,7 @@ async fn decide_endpoint_allows_denies_and_refuses_replays() {
 async fn ext_authz_check_allows_with_principal_headers_and_denies_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(dir.path());
-    let s = Server::start(&w, &[]);
+    let s = Server::start(&w, &TWO_HOPS);
     let c = client();
     let alice = w.alice();
     let auth = format!("DPoP {alice}");
@@ -164,7 +169,7 @@ async fn ext_authz_check_allows_with_principal_headers_and_denies_with_a_reason(
     assert!(h(&r, "x-mandate-decision-id").is_some_and(|id| id.len() > 10));
     assert!(h(&r, "x-mandate-reason").is_none());
 
-    // Untrusted client address (first hop of x-forwarded-for).
+    // Untrusted client address (the one the edge proxy appended).
     let r = check(
         &c,
         &s,
@@ -209,6 +214,7 @@ async fn ext_authz_check_allows_with_principal_headers_and_denies_with_a_reason(
     let r = c
         .get(s.url("/v1/check/v1/secrets/db"))
         .header("host", "api.example.com")
+        .header("x-forwarded-for", "10.20.0.7, 10.0.0.1")
         .send()
         .await
         .unwrap();
@@ -298,6 +304,7 @@ async fn ext_authz_check_allows_with_principal_headers_and_denies_with_a_reason(
     let r = c
         .post(s.url("/v1/check/v1/trips/42"))
         .header("host", "api.example.com")
+        .header("x-forwarded-for", "10.20.0.7, 10.0.0.1")
         .send()
         .await
         .unwrap();
@@ -311,7 +318,7 @@ async fn ext_authz_check_allows_with_principal_headers_and_denies_with_a_reason(
 async fn grants_are_minted_only_after_an_allow_and_used_once() {
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(dir.path());
-    let s = Server::start(&w, &[]);
+    let s = Server::start(&w, &TWO_HOPS);
     let c = client();
     let alice = w.alice();
     let mut ask = w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice);
@@ -332,19 +339,32 @@ async fn grants_are_minted_only_after_an_allow_and_used_once() {
     assert_eq!(claims["decision_id"], d["decision_id"]);
     assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 20);
 
+    // A grant is presented with a proof by the agent's key (`ath` = the grant's hash).
     let auth = format!("Mandate-Grant {grant}");
+    let grant_proof = |uri: &str, g: &str| w.proof(&w.booker, "GET", uri, g);
+    // Alone (say, copied off the wire) it is refused, and that costs the owner nothing.
     let r = check(&c, &s, "/v1/trips/42", "10.20.0.7", &auth, None, None).await;
+    assert_eq!(
+        (r.status().as_u16(), h(&r, "x-mandate-reason").as_deref()),
+        (403, Some("proof.missing"))
+    );
+    let p = grant_proof(TRIP, &grant);
+    let r = check(&c, &s, "/v1/trips/42", "10.20.0.7", &auth, Some(&p), None).await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(h(&r, "x-mandate-user").as_deref(), Some("alice"));
-    let r = check(&c, &s, "/v1/trips/42", "10.20.0.7", &auth, None, None).await;
+    // Used once: again, even with a fresh proof, it is a replay.
+    let p = grant_proof(TRIP, &grant);
+    let r = check(&c, &s, "/v1/trips/42", "10.20.0.7", &auth, Some(&p), None).await;
     assert_eq!(
         (r.status().as_u16(), h(&r, "x-mandate-reason").as_deref()),
         (403, Some("replay.detected"))
     );
     // Bound to its request: another URI is refused.
     let (_, d) = post(&c, &s.url("/v1/grants"), &ask_for(&w, &alice)).await;
-    let g2 = format!("Mandate-Grant {}", d["grant"].as_str().unwrap());
-    let r = check(&c, &s, "/v1/trips/43", "10.20.0.7", &g2, None, None).await;
+    let g2 = d["grant"].as_str().unwrap().to_string();
+    let p2 = grant_proof("https://api.example.com/v1/trips/43", &g2);
+    let g2 = format!("Mandate-Grant {g2}");
+    let r = check(&c, &s, "/v1/trips/43", "10.20.0.7", &g2, Some(&p2), None).await;
     assert_eq!(
         h(&r, "x-mandate-reason").as_deref(),
         Some("grant.request_mismatch")
@@ -406,7 +426,7 @@ fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
 async fn metrics_count_decisions_by_outcome_and_code_with_latency() {
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(dir.path());
-    let s = Server::start(&w, &[]);
+    let s = Server::start(&w, &TWO_HOPS);
     let c = client();
     let alice = w.alice();
     for _ in 0..3 {
@@ -731,7 +751,8 @@ async fn restart_under_load_loses_no_acknowledged_audit_record() {
     let acked: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
 
     for round in 0..2 {
-        let mut s = Server::start(&w, &["--audit", &audit_arg]);
+        // One proxy in front (it appended 10.20.0.7).
+        let mut s = Server::start(&w, &["--audit", &audit_arg, "--trusted-hops", "1"]);
         let base = s.base.clone();
         let alice = Arc::new(w.alice());
         let sent = Arc::new(AtomicUsize::new(0));
@@ -1181,4 +1202,810 @@ async fn an_oversized_bundle_file_is_refused_and_the_old_one_keeps_serving() {
     .await;
     assert_eq!(err.as_deref(), Some("bundle.too_large"), "{}", s.log());
     assert_eq!(revision(&c, &s).await["bundle"]["revision"], "r1");
+}
+
+/// A response read off a raw HTTP/1.1 exchange.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn reason(&self) -> Option<&str> {
+        self.header("x-mandate-reason")
+    }
+
+    fn codes(&self) -> Vec<String> {
+        self.body["reasons"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["code"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Sends `GET <target>` with exactly these header fields, in this order (repeats kept, nothing
+/// normalized: an HTTP client library would resolve `..` and fill in Host), over a plain socket.
+fn raw(s: &Server, method: &str, target: &str, headers: &[(String, String)]) -> Raw {
+    use std::io::{Read, Write};
+    let addr = s.base.strip_prefix("http://").unwrap();
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(core::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut req = format!("{method} {target} HTTP/1.1\r\n");
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("connection: close\r\n\r\n");
+    conn.write_all(req.as_bytes()).unwrap();
+    let mut text = Vec::new();
+    conn.read_to_end(&mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Raw {
+        status,
+        headers,
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+    }
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_string(), (*v).to_string()))
+        .collect()
+}
+
+/// The defect: routes matched the raw path (`/v1/trips/../secrets/db` routed as trips:read)
+/// while the core saw the normalized one (/v1/secrets/db). Now the core's binding refuses an
+/// ambiguous path before routing, and routes on the path the core sees.
+#[test]
+fn check_refuses_paths_that_route_as_one_thing_and_read_as_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let s = Server::start(&w, &[]);
+    // A delegation that covers trips only; the secret is what the path really names.
+    let trips = w.delegation("alice", "trips:read", w.now + 900);
+    for path in [
+        "/v1/trips/../secrets/db",
+        "/v1/trips/%2e%2e/secrets/db",
+        "/v1/trips/./../secrets/db",
+        "/v1/trips/%2E%2E/secrets/db",
+        "/v1/trips/..%2fsecrets%2fdb",
+    ] {
+        for htu in [SECRET.to_string(), format!("https://api.example.com{path}")] {
+            let r = raw(
+                &s,
+                "GET",
+                &format!("/v1/check{path}"),
+                &fields(&[
+                    ("host", "api.example.com"),
+                    ("authorization", &format!("DPoP {trips}")),
+                    ("dpop", &w.proof(&w.booker, "GET", &htu, &trips)),
+                ]),
+            );
+            assert_eq!(
+                (r.status, r.reason()),
+                (403, Some("request.invalid")),
+                "{path} (proof for {htu}): {r:?}"
+            );
+            assert_eq!(r.body["decision"], "deny");
+            assert_eq!(r.codes(), ["request.invalid"]);
+        }
+    }
+    // Routes match the normalized path: an encoded unreserved character routes as what it is.
+    let r = raw(
+        &s,
+        "GET",
+        "/v1/check/v1/%74rips/42",
+        &fields(&[
+            ("host", "api.example.com"),
+            ("authorization", &format!("DPoP {trips}")),
+            ("dpop", &w.proof(&w.booker, "GET", TRIP, &trips)),
+        ]),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    // And the same secret, asked for plainly, is the scope's to refuse.
+    let r = raw(
+        &s,
+        "GET",
+        "/v1/check/v1/secrets/db",
+        &fields(&[
+            ("host", "api.example.com"),
+            ("authorization", &format!("DPoP {trips}")),
+            ("dpop", &w.proof(&w.booker, "GET", SECRET, &trips)),
+        ]),
+    );
+    assert_eq!(r.reason(), Some("delegation.scope_insufficient"), "{r:?}");
+}
+
+/// The defect: a Host carrying a path and query (`api.example.com/v1/trips/1?`) was pasted
+/// into the URI, so the proof, the audit and the guardrails saw another request.
+#[test]
+fn check_refuses_a_host_that_is_not_host_and_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let s = Server::start(&w, &[]);
+    let alice = w.alice();
+    // What the core would have seen: https://api.example.com/v1/trips/1?/v1/admin/x
+    let injected = "https://api.example.com/v1/trips/1?/v1/admin/x";
+    for (host, htu) in [
+        ("api.example.com/v1/trips/1?", injected),
+        (
+            "api.example.com/v1/trips/1?",
+            "https://api.example.com/v1/trips/1",
+        ),
+        ("api.example.com:443:1", TRIP),
+        ("user@api.example.com", TRIP),
+    ] {
+        let r = raw(
+            &s,
+            "GET",
+            "/v1/check/v1/admin/x",
+            &fields(&[
+                ("host", host),
+                ("authorization", &format!("DPoP {alice}")),
+                ("dpop", &w.proof(&w.booker, "GET", htu, &alice)),
+            ]),
+        );
+        assert_eq!(
+            (r.status, r.reason()),
+            (403, Some("request.invalid")),
+            "Host {host}: {r:?}"
+        );
+        assert_eq!(r.codes(), ["request.invalid"]);
+    }
+    // Two Host headers, or a request target whose authority disagrees with Host.
+    let r = raw(
+        &s,
+        "GET",
+        "/v1/check/v1/trips/42",
+        &fields(&[
+            ("host", "api.example.com"),
+            ("host", "evil.example"),
+            ("authorization", &format!("DPoP {alice}")),
+            ("dpop", &w.proof(&w.booker, "GET", TRIP, &alice)),
+        ]),
+    );
+    assert_eq!(r.reason(), Some("request.header_repeated"), "{r:?}");
+    let r = raw(
+        &s,
+        "GET",
+        "https://api.example.com/v1/check/v1/trips/42",
+        &fields(&[
+            ("host", "evil.example"),
+            ("authorization", &format!("DPoP {alice}")),
+            ("dpop", &w.proof(&w.booker, "GET", TRIP, &alice)),
+        ]),
+    );
+    assert_eq!(r.reason(), Some("request.invalid"), "{r:?}");
+}
+
+/// The defect: of two `DPoP` headers the first was taken (RFC 9449 §4.3: exactly one).
+#[test]
+fn check_refuses_repeated_credential_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let s = Server::start(&w, &[]);
+    let alice = w.alice();
+    let auth = format!("DPoP {alice}");
+    let good = w.proof(&w.booker, "GET", TRIP, &alice);
+    let other = w.proof(&w.booker, "GET", TRIP, &alice);
+    for (what, headers) in [
+        (
+            "two DPoP proofs",
+            vec![
+                ("authorization", auth.as_str()),
+                ("dpop", &good),
+                ("DPoP", &other),
+            ],
+        ),
+        (
+            "a proof twice",
+            vec![
+                ("authorization", auth.as_str()),
+                ("dpop", &good),
+                ("dpop", &good),
+            ],
+        ),
+        (
+            "a second, empty DPoP",
+            vec![
+                ("authorization", auth.as_str()),
+                ("dpop", &good),
+                ("dpop", ""),
+            ],
+        ),
+        (
+            "two Authorization",
+            vec![
+                ("authorization", auth.as_str()),
+                ("authorization", "Bearer x"),
+                ("dpop", &good),
+            ],
+        ),
+        (
+            "two Mandate-Chain",
+            vec![
+                ("authorization", auth.as_str()),
+                ("dpop", &good),
+                ("mandate-chain", "a"),
+                ("mandate-chain", "b"),
+            ],
+        ),
+    ] {
+        let mut h = fields(&[("host", "api.example.com")]);
+        h.extend(fields(&headers));
+        let r = raw(&s, "GET", "/v1/check/v1/trips/42", &h);
+        assert_eq!(
+            (r.status, r.reason()),
+            (403, Some("request.header_repeated")),
+            "{what}: {r:?}"
+        );
+        assert_eq!(r.codes(), ["request.header_repeated"], "{what}");
+    }
+    // The same request with one DPoP header is allowed (the proofs above were never used).
+    let r = raw(
+        &s,
+        "GET",
+        "/v1/check/v1/trips/42",
+        &fields(&[
+            ("host", "api.example.com"),
+            ("authorization", &auth),
+            ("dpop", &good),
+        ]),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+fn audited_ips(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["audit"]["request"]["ip"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+/// The defect: the client address was the first `x-forwarded-for` entry, which the client
+/// writes. Now it is the socket peer (default `--trusted-hops 0`), or the entry the trusted
+/// proxies appended, counted from the right; and `x-forwarded-proto` is believed only behind them.
+#[test]
+fn check_takes_the_client_address_from_the_peer_or_the_trusted_hops() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let alice = w.alice();
+    let ask = |s: &Server, xff: &[&str], proto: Option<&str>| {
+        let mut h = fields(&[
+            ("host", "api.example.com"),
+            ("authorization", &format!("DPoP {alice}")),
+            ("dpop", &w.proof(&w.booker, "GET", SECRET, &alice)),
+        ]);
+        for x in xff {
+            h.push(("x-forwarded-for".into(), (*x).to_string()));
+        }
+        if let Some(p) = proto {
+            h.push(("x-forwarded-proto".into(), p.to_string()));
+        }
+        raw(s, "GET", "/v1/check/v1/secrets/db", &h)
+    };
+
+    // No proxy trusted: the peer (loopback, not the office network) decides, whatever the
+    // client wrote, and the audit records the peer.
+    let audit0 = dir.path().join("audit-0.jsonl");
+    let s = Server::start(&w, &["--audit", audit0.to_str().unwrap()]);
+    for xff in [
+        &["10.20.0.7"][..],
+        &["10.20.0.7, 10.20.0.8"],
+        &["10.20.0.7", "10.20.0.7"],
+    ] {
+        let r = ask(&s, xff, None);
+        assert_eq!(
+            (r.status, r.reason()),
+            (403, Some("policy.denied")),
+            "x-forwarded-for {xff:?}: {r:?}"
+        );
+    }
+    // x-forwarded-proto is not believed either: the scheme is --scheme (https), so a client
+    // claiming http changes nothing (the proof for https still matches).
+    let r = ask(&s, &[], Some("http"));
+    assert_eq!(r.reason(), Some("policy.denied"), "{r:?}");
+    assert!(
+        audited_ips(&audit0).iter().all(|ip| ip == "127.0.0.1"),
+        "{:?}",
+        audited_ips(&audit0)
+    );
+    drop(s);
+
+    // One trusted proxy (Envoy with use_remote_address: true appends the peer it saw): the
+    // rightmost entry is the client; a forged first hop is ignored.
+    let audit1 = dir.path().join("audit-1.jsonl");
+    let s = Server::start(
+        &w,
+        &["--trusted-hops", "1", "--audit", audit1.to_str().unwrap()],
+    );
+    let r = ask(&s, &["10.20.0.7, 203.0.113.9"], None);
+    assert_eq!(
+        (r.status, r.reason()),
+        (403, Some("policy.denied")),
+        "forged first hop: {r:?}"
+    );
+    // Repeated fields are one list, in order.
+    let r = ask(&s, &["10.20.0.7", "203.0.113.9"], None);
+    assert_eq!(r.reason(), Some("policy.denied"), "{r:?}");
+    let r = ask(&s, &["203.0.113.9, 10.20.0.7"], None);
+    assert_eq!(
+        r.status, 200,
+        "the appended hop is in the office network: {r:?}"
+    );
+    // Fewer entries than trusted proxies: the request did not come through them.
+    let r = ask(&s, &[], None);
+    assert_eq!(r.reason(), Some("request.invalid"), "{r:?}");
+    // Behind the trusted proxy, x-forwarded-proto names the scheme: the origin is then
+    // http://api.example.com, which the token (for https://api.example.com) does not name.
+    let r = ask(&s, &["10.20.0.7"], Some("http"));
+    assert_eq!(r.reason(), Some("token.audience_mismatch"), "{r:?}");
+    assert_eq!(
+        audited_ips(&audit1)[..3],
+        ["203.0.113.9", "203.0.113.9", "10.20.0.7"]
+    );
+}
+
+/// `--audience`: the decision point's own identifier replaces the origin as what a token's
+/// `aud` must name.
+#[test]
+fn check_names_the_origin_or_the_configured_audience() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let alice = w.alice();
+    let ask = |s: &Server, host: &str| {
+        let uri = format!("https://{host}/v1/trips/42");
+        raw(
+            s,
+            "GET",
+            "/v1/check/v1/trips/42",
+            &fields(&[
+                ("host", host),
+                ("authorization", &format!("DPoP {alice}")),
+                ("dpop", &w.proof(&w.booker, "GET", &uri, &alice)),
+            ]),
+        )
+    };
+    let s = Server::start(&w, &[]);
+    assert_eq!(ask(&s, "api.example.com").status, 200);
+    let r = ask(&s, "127.0.0.1:8080");
+    assert_eq!(r.reason(), Some("token.audience_mismatch"), "{r:?}");
+    drop(s);
+    let s = Server::start(&w, &["--audience", API]);
+    assert_eq!(ask(&s, "127.0.0.1:8080").status, 200);
+    drop(s);
+    let s = Server::start(&w, &["--audience", "https://other.example.com"]);
+    let r = ask(&s, "api.example.com");
+    assert_eq!(r.reason(), Some("token.audience_mismatch"), "{r:?}");
+}
+
+/// Obligations: serve enforces none, so it declares none; a guardrail that asks for a person's
+/// approval is a 403 `approval.required`, any other obligation `obligation.unsupported`.
+/// `/v1/decide` callers declare what they enforce (`enforces`), and serve passes it on.
+#[test]
+fn check_denies_obligations_it_cannot_enforce_and_decide_passes_enforces_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let mut contents = w.contents("r1", "active");
+    contents["policies"]["guardrails.rego"] = json!(format!(
+        "{}\n{}",
+        common::GUARDRAILS,
+        r#"obligations["require_approval"] := {"reason": "bookings need the traveller's approval"} if input.request.action == "trips:book"
+
+obligations["redact_response"] := true if input.request.action == "trips:export"
+"#
+    ));
+    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&contents, &w.root));
+    let s = Server::start(
+        &w,
+        &[
+            "--route",
+            "POST /v1/trips trips:book",
+            "--route",
+            "GET /v1/exports/* trips:export",
+        ],
+    );
+    let token = w.delegation("alice", "trips:read trips:book trips:export", w.now + 900);
+    let ask = |method: &str, path: &str| {
+        let uri = format!("{API}{path}");
+        raw(
+            &s,
+            method,
+            &format!("/v1/check{path}"),
+            &fields(&[
+                ("host", "api.example.com"),
+                ("authorization", &format!("DPoP {token}")),
+                ("dpop", &w.proof(&w.booker, method, &uri, &token)),
+                ("content-length", "0"),
+            ]),
+        )
+    };
+    let r = ask("POST", "/v1/trips");
+    assert_eq!(
+        (r.status, r.reason()),
+        (403, Some("approval.required")),
+        "{r:?}"
+    );
+    assert_eq!(r.body["decision"], "deny");
+    assert_eq!(r.codes(), ["approval.required"]);
+    let r = ask("GET", "/v1/exports/1");
+    assert_eq!(
+        (r.status, r.reason()),
+        (403, Some("obligation.unsupported")),
+        "{r:?}"
+    );
+    assert_eq!(r.codes(), ["obligation.unsupported"]);
+    // Without an obligation the same token is allowed.
+    assert_eq!(ask("GET", "/v1/trips/42").status, 200);
+
+    // /v1/decide: the caller's `enforces` reaches the core.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = client();
+    let export = format!("{API}/v1/exports/1");
+    let mut input = w.input("GET", &export, "trips:export", "10.20.0.7", &token);
+    let (_, d) = rt.block_on(post(&c, &s.url("/v1/decide"), &input));
+    assert_eq!(d["reasons"][0]["code"], "obligation.unsupported", "{d}");
+    input = w.input("GET", &export, "trips:export", "10.20.0.7", &token);
+    input["enforces"] = json!(["redact_response"]);
+    let (_, d) = rt.block_on(post(&c, &s.url("/v1/decide"), &input));
+    assert_eq!(d["decision"], "allow", "{d}");
+    assert_eq!(d["obligations"]["redact_response"], true, "{d}");
+    // Declaring it does not make approval optional.
+    let book = format!("{API}/v1/trips");
+    let mut input = w.input("POST", &book, "trips:book", "10.20.0.7", &token);
+    input["enforces"] = json!(["require_approval"]);
+    let (_, d) = rt.block_on(post(&c, &s.url("/v1/decide"), &input));
+    assert_eq!(d["reasons"][0]["code"], "approval.required", "{d}");
+}
+
+/// The vectors' key for `label` (tests/gen/src/world.rs: the scalar is SHA-256 of
+/// `mandate-vectors/<label>`, re-hashed while out of range).
+fn vector_key(label: &str, kid: &str) -> mandate_core::PrivateJwk {
+    use sha2::{Digest, Sha256};
+    let mut seed: [u8; 32] = Sha256::digest(format!("mandate-vectors/{label}").as_bytes()).into();
+    loop {
+        if let Ok(k) = mandate_core::PrivateJwk::from_scalar_bytes(&seed) {
+            return k.with_kid(Some(kid.to_string()));
+        }
+        seed = Sha256::digest(seed).into();
+    }
+}
+
+/// Re-signs the vectors' tokens `delta` seconds later: the same headers and claims, every time
+/// claim (`iat`, `exp`, `nbf`) moved by `delta`, and the hashes that bind one token to another
+/// (`parent`, `ath`) recomputed for the re-signed tokens; each with the key that signed it.
+/// serve's clock is the wall clock, and a decision point has no business letting anyone set it;
+/// moving the tokens instead keeps each case as it was, `delta` seconds on.
+struct Resigner {
+    delta: i64,
+    keys: Vec<mandate_core::PrivateJwk>,
+    /// Old token hash → re-signed token.
+    by_hash: std::collections::HashMap<String, String>,
+}
+
+impl Resigner {
+    fn new(delta: i64) -> Resigner {
+        let keys = [
+            ("bundle-root", "root-1"),
+            ("idp", "idp-1"),
+            ("pdp", "pdp-1"),
+            ("agent-travel-booker", "tb-1"),
+            ("agent-summarizer", "sum-1"),
+        ]
+        .iter()
+        .map(|(l, k)| vector_key(l, k))
+        .collect();
+        Resigner {
+            delta,
+            keys,
+            by_hash: std::collections::HashMap::new(),
+        }
+    }
+
+    fn key(&self, header: &serde_json::Map<String, Value>) -> mandate_core::PrivateJwk {
+        let found = if let Some(jwk) = header.get("jwk") {
+            let jkt = mandate_core::PublicJwk::from_value(jwk)
+                .unwrap()
+                .thumbprint();
+            self.keys.iter().find(|k| k.public().thumbprint() == jkt)
+        } else {
+            let kid = header["kid"].as_str().unwrap();
+            self.keys.iter().find(|k| k.public().kid() == Some(kid))
+        };
+        // The header keeps its own kid (or none); the key adds nothing.
+        found
+            .unwrap_or_else(|| panic!("no vector key for {header:?}"))
+            .clone()
+            .with_kid(None)
+    }
+
+    /// The re-signed token, or `value` as it was when it is not a JWS.
+    fn token(&mut self, value: &str) -> String {
+        use mandate_core::token_hash;
+        let Ok(jws) = mandate_core::jose::Jws::parse(value, 1 << 20, true) else {
+            return value.to_string();
+        };
+        let old = token_hash(value);
+        if let Some(new) = self.by_hash.get(&old) {
+            return new.clone();
+        }
+        let header = jws.header().clone();
+        let mut claims = Value::Object(jws.claims().clone());
+        for k in ["iat", "exp", "nbf"] {
+            if let Some(t) = claims[k].as_i64() {
+                claims[k] = json!(t + self.delta);
+            }
+        }
+        for k in ["parent", "ath"] {
+            if let Some(bound) = claims[k].as_str().and_then(|h| self.by_hash.get(h)) {
+                claims[k] = json!(token_hash(bound));
+            }
+        }
+        let new = mandate_core::jose::sign(&header, &claims, &self.key(&header));
+        self.by_hash.insert(old, new.clone());
+        new
+    }
+
+    /// A header field's value with its tokens re-signed (`Authorization: <scheme> <token>`,
+    /// `Mandate-Chain: <token> ...`, `DPoP: <proof>`).
+    fn field(&mut self, name: &str, value: &str) -> String {
+        match name.to_ascii_lowercase().as_str() {
+            "authorization" => match value.split_once(' ') {
+                Some((scheme, t)) => format!("{scheme} {}", self.token(t)),
+                None => value.to_string(),
+            },
+            "mandate-chain" => value
+                .split(' ')
+                .map(|t| self.token(t))
+                .collect::<Vec<_>>()
+                .join(" "),
+            "dpop" => self.token(value),
+            _ => value.to_string(),
+        }
+    }
+
+    /// Re-signs a request's fields: ancestors first, then what they bind (a hop names its
+    /// parent; a proof the token it is presented with).
+    fn fields(&mut self, headers: &[(String, String)]) -> Vec<(String, String)> {
+        let mut out = headers.to_vec();
+        for pass in ["mandate-chain", "authorization", "dpop"] {
+            for (n, v) in &mut out {
+                if n.eq_ignore_ascii_case(pass) {
+                    *v = self.field(n, v);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Cases of tests/vectors/http.json that serve's check endpoint cannot express, and why.
+const NOT_OVER_CHECK: [(&str, &str); 3] = [
+    (
+        "http/approval-required",
+        "its guardrail reads input.context (amount); /v1/check passes no host context \
+         (approval.required over /v1/check: check_denies_obligations_it_cannot_enforce_...)",
+    ),
+    (
+        "http/obligation-unsupported",
+        "its guardrail reads input.context (redact); /v1/check passes no host context \
+         (obligation.unsupported over /v1/check: check_denies_obligations_it_cannot_enforce_...)",
+    ),
+    (
+        "http/obligation-enforced",
+        "it needs input.context and enforces: [redact_response]; serve enforces no \
+         obligation, so it declares none (by design)",
+    ),
+];
+
+/// Cases whose outcome needs the vector's socket peer (10.20.0.7, the trusted network): over
+/// loopback the peer is 127.0.0.1, so they are replayed only through `--trusted-hops 1`, with
+/// the vector's peer as the hop a trusted proxy appended.
+const PEER_NOT_LOOPBACK: [&str; 1] = ["http/allow-secrets-from-trusted-peer"];
+
+/// tests/vectors/http.json, replayed as real HTTP requests through a real `mandate serve`:
+/// every case's method, authority, raw path and header fields (in order, repeats kept),
+/// bound with the vectors' routes and trusted hops, decided against the vectors' bundle;
+/// compared on the decision, the status, `x-mandate-reason` and every reason code.
+///
+/// Two services: `--trusted-hops 0` (the peer is loopback) and `--trusted-hops 1`. Every case
+/// goes to the second (a `trusted_hops: 0` case with its peer appended to X-Forwarded-For, as
+/// the one trusted proxy would: the binding's client address is then the vector's peer), and
+/// every `trusted_hops: 0` case whose outcome does not need a non-loopback peer also goes to
+/// the first, exactly as it is. The tokens are re-signed at the wall clock (`Resigner`).
+#[test]
+fn http_vectors_replay_through_serve() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/http.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let vnow = doc["now"].as_i64().unwrap();
+    let load: Value = serde_json::from_str(doc["loads"]["default"].as_str().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    // The vectors' bundle, re-signed at the wall clock under the vectors' root key.
+    let mut bundle_signer = Resigner::new(common::now() - vnow);
+    let root = vector_key("bundle-root", "root-1");
+    assert_eq!(
+        json!([root.public().to_json_value()]),
+        load["trust_keys"],
+        "the vectors' root key is derived as tests/gen derives it"
+    );
+    let bundle = bundle_signer.token(load["bundle"].as_str().unwrap());
+    std::fs::write(dir.path().join("bundle.jws"), &bundle).unwrap();
+    std::fs::write(
+        dir.path().join("root.pub.jwk"),
+        root.public().to_json_value().to_string(),
+    )
+    .unwrap();
+
+    // The vectors' routes (every case has the same binding).
+    let first: Value = serde_json::from_str(doc["cases"][0]["input"].as_str().unwrap()).unwrap();
+    let routes = first["binding"]["routes"].clone();
+    let mut args: Vec<String> = vec![
+        "--bundle".into(),
+        dir.path().join("bundle.jws").to_str().unwrap().into(),
+        "--trust".into(),
+        dir.path().join("root.pub.jwk").to_str().unwrap().into(),
+    ];
+    for r in routes.as_array().unwrap() {
+        args.push("--route".into());
+        let mut spec = format!(
+            "{} {} {}",
+            r["method"].as_str().unwrap(),
+            r["path"].as_str().unwrap(),
+            r["action"].as_str().unwrap()
+        );
+        if let Some(res) = r["resource"].as_str() {
+            spec.push_str(&format!(" {res}"));
+        }
+        args.push(spec);
+    }
+    let peer_only = Server::spawn(dir.path(), &args);
+    let mut hop_args = args.clone();
+    hop_args.extend(["--trusted-hops".into(), "1".into()]);
+    let one_hop = Server::spawn(dir.path(), &hop_args);
+
+    let (mut replayed, mut skipped) = (0, Vec::new());
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let input: Value = serde_json::from_str(case["input"].as_str().unwrap()).unwrap();
+        assert_eq!(input["binding"]["routes"], routes, "{name}");
+        if let Some((_, why)) = NOT_OVER_CHECK.iter().find(|(n, _)| *n == name) {
+            skipped.push(format!("{name}: {why}"));
+            continue;
+        }
+        for k in input.as_object().unwrap().keys() {
+            assert!(
+                ["now", "http", "binding"].contains(&k.as_str()),
+                "{name}: `{k}` cannot be sent to /v1/check; list the case in NOT_OVER_CHECK"
+            );
+        }
+        let http = &input["http"];
+        assert_eq!(
+            http["scheme"], "https",
+            "{name}: serve runs with --scheme https"
+        );
+        let hops = input["binding"]["trusted_hops"].as_u64().unwrap_or(0);
+        let headers: Vec<(String, String)> = http["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h[0].as_str().unwrap().to_string(),
+                    h[1].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let authority = http["authority"].as_str().unwrap();
+        let path = http["path"].as_str().unwrap();
+        let method = http["method"].as_str().unwrap();
+        let has_host = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host"));
+        // HTTP/1.1 carries an authority in the Host header, or, when the vector also has a
+        // Host header, in an absolute-form request target.
+        let (target, mut sent) = if has_host {
+            (format!("https://{authority}/v1/check{path}"), Vec::new())
+        } else {
+            (
+                format!("/v1/check{path}"),
+                vec![("Host".to_string(), authority.to_string())],
+            )
+        };
+        // Fresh tokens for this case, the wall clock's now standing for the vectors' now.
+        let mut resign = Resigner::new(common::now() - vnow);
+        sent.extend(resign.fields(&headers));
+        let peer_ip: core::net::SocketAddr = http["peer"].as_str().unwrap().parse().unwrap();
+
+        let mut runs: Vec<(&Server, Vec<(String, String)>, &str)> = Vec::new();
+        if hops == 0 {
+            let mut appended = sent.clone();
+            appended.push(("X-Forwarded-For".into(), peer_ip.ip().to_string()));
+            runs.push((
+                &one_hop,
+                appended,
+                "--trusted-hops 1, the peer as the appended hop",
+            ));
+            if PEER_NOT_LOOPBACK.contains(&name) {
+                skipped.push(format!(
+                    "{name} at --trusted-hops 0: needs the socket peer {peer_ip}, loopback is 127.0.0.1 \
+                     (replayed at --trusted-hops 1)"
+                ));
+            } else {
+                runs.push((
+                    &peer_only,
+                    sent.clone(),
+                    "--trusted-hops 0, the loopback peer",
+                ));
+            }
+        } else {
+            assert_eq!(hops, 1, "{name}");
+            runs.push((&one_hop, sent.clone(), "--trusted-hops 1"));
+        }
+        let want_decision = case["expect"]["decision"].as_str().unwrap();
+        let want_codes: Vec<String> = case["expect"]["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        for (server, fields, how) in runs {
+            let r = raw(server, method, &target, &fields);
+            let got_decision = if r.status == 200 { "allow" } else { "deny" };
+            assert_eq!(
+                (got_decision, r.codes(), r.body["decision"].as_str()),
+                (want_decision, want_codes.clone(), Some(want_decision)),
+                "{name} ({how}): {r:?}\n{}",
+                server.log()
+            );
+            assert_eq!(
+                r.status,
+                if want_decision == "allow" { 200 } else { 403 },
+                "{name} ({how})"
+            );
+            assert_eq!(
+                r.reason(),
+                want_codes.first().map(String::as_str),
+                "{name} ({how})"
+            );
+            replayed += 1;
+        }
+    }
+    eprintln!(
+        "http vectors: {replayed} replays; not expressible over serve:\n  {}",
+        skipped.join("\n  ")
+    );
+    assert_eq!(replayed, 36, "{skipped:?}");
 }

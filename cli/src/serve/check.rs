@@ -1,15 +1,22 @@
 //! The Envoy ext_authz check endpoint (HTTP service mode).
 //!
 //! Envoy sends the original request's method, path (after the configured `path_prefix`) and
-//! headers. Credentials are read from:
-//! - `Authorization: DPoP <token>` with `DPoP: <proof>`, and optionally
-//!   `Mandate-Chain: <ancestor tokens, root first, space-separated>` for sub-delegations;
-//! - or `Authorization: Mandate-Grant <grant>`.
+//! headers. This endpoint does not interpret them: it hands the request, as received, to the
+//! core's one HTTP binding (`mandate_core::http`, through the decider's `decide_http`), which
+//! every host shares — the Host rules, the refusal of ambiguous paths, the headers that may
+//! appear once, the routes matched on the normalized path, the credentials
+//! (`Authorization: DPoP <token>` + `DPoP: <proof>` [+ `Mandate-Chain`], or
+//! `Authorization: Mandate-Grant <grant>` + `DPoP: <proof>`) and the client address.
 //!
-//! The target URI is rebuilt from `x-forwarded-proto` (or the configured scheme), the `Host`
-//! (`:authority`) and the path; the client address is the first hop of `x-forwarded-for` (set by
-//! Envoy, which must be configured to overwrite what clients send), or the TCP peer. The action
-//! and resource come from the configured routes (`--route`).
+//! What this endpoint supplies is only what the core cannot know:
+//! - the method, the raw path and query with the `/v1/check` prefix removed exactly once, every
+//!   header field in the order received (repeats kept), and the socket peer;
+//! - the authority: the request target's, else the `Host` header;
+//! - the scheme: `--scheme`, or `x-forwarded-proto` when `--trusted-hops` is at least 1 (a
+//!   client can send that header as easily as `x-forwarded-for`, so it is believed only when a
+//!   proxy in front is trusted to set it);
+//! - the binding: `--route`s and `--trusted-hops` (the client address is the socket peer, or
+//!   the entry that many hops from the right of `x-forwarded-for`).
 
 use core::net::SocketAddr;
 use std::sync::Arc;
@@ -17,67 +24,74 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use mandate_core::http::HttpRequest;
 use serde_json::{Value, json};
 
 use super::Service;
 
-/// Maps requests to actions: `METHOD PATH-GLOB ACTION [RESOURCE]`, e.g.
-/// `GET /v1/secrets/* secrets:read`. `*` as the method matches any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    pub method: String,
-    pub path: String,
-    pub action: String,
-    pub resource: Option<String>,
+/// A header value as text (bytes outside UTF-8 become U+FFFD, which no credential, host or
+/// address accepts, so such a value can only make the request fail).
+fn text(v: &HeaderValue) -> String {
+    String::from_utf8_lossy(v.as_bytes()).into_owned()
 }
 
-impl core::str::FromStr for Route {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Route, String> {
-        let parts: Vec<&str> = s.split_whitespace().collect();
-        match parts.as_slice() {
-            [m, p, a] => Ok(Route {
-                method: (*m).to_string(),
-                path: (*p).to_string(),
-                action: (*a).to_string(),
-                resource: None,
-            }),
-            [m, p, a, r] => Ok(Route {
-                method: (*m).to_string(),
-                path: (*p).to_string(),
-                action: (*a).to_string(),
-                resource: Some((*r).to_string()),
-            }),
-            _ => Err(format!(
-                "route `{s}` is not `METHOD PATH-GLOB ACTION [RESOURCE]` (e.g. `GET /v1/secrets/* secrets:read`)"
-            )),
-        }
+/// The original request's scheme: the configured one, or — only behind trusted proxies — the
+/// one `x-forwarded-proto` names. A repeated or comma-separated `x-forwarded-proto` is passed
+/// on as it came, so that the core refuses it (`request.invalid`) rather than this endpoint
+/// picking one of its values.
+fn scheme(configured: &str, trusted_hops: u8, headers: &HeaderMap) -> String {
+    if trusted_hops == 0 {
+        return configured.to_string();
+    }
+    let sent: Vec<String> = headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .map(|v| text(v).trim().to_string())
+        .collect();
+    match sent.as_slice() {
+        [] => configured.to_string(),
+        [one] => one.clone(),
+        many => many.join(","),
     }
 }
 
-impl Route {
-    fn matches(&self, method: &str, path: &str) -> bool {
-        (self.method == "*" || self.method.eq_ignore_ascii_case(method))
-            && mandate_core::registry::glob(&self.path, path)
+/// The request as the core's HTTP binding takes it.
+pub fn http_request(
+    configured_scheme: &str,
+    trusted_hops: u8,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> HttpRequest {
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let rest = target.strip_prefix("/v1/check").unwrap_or(target);
+    let path = if rest.starts_with('/') {
+        rest.to_string()
+    } else {
+        format!("/{rest}")
+    };
+    // The target's authority (absolute form), else the Host header. The core checks that the
+    // two agree, that Host appears once, and that the authority is host[:port].
+    let authority = uri.authority().map_or_else(
+        || headers.get(header::HOST).map(text).unwrap_or_default(),
+        |a| a.as_str().to_string(),
+    );
+    HttpRequest {
+        method: method.as_str().to_string(),
+        scheme: scheme(configured_scheme, trusted_hops, headers),
+        authority,
+        path,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), text(v)))
+            .collect(),
+        peer: Some(peer.to_string()),
+        body_digest: None,
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-/// Splits `Scheme value` case-insensitively on the scheme.
-fn auth_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
-    let (s, rest) = value.split_once(' ')?;
-    s.eq_ignore_ascii_case(scheme).then(|| rest.trim())
-}
-
-/// Builds the decide input for the original request.
+/// The HTTP decide input for the original request, stamped with this process's clock and id.
 pub fn input_for(
     svc: &Service,
     method: &Method,
@@ -85,65 +99,28 @@ pub fn input_for(
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> Value {
-    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-    let original = path_and_query
-        .strip_prefix("/v1/check")
-        .unwrap_or(path_and_query);
-    let original = if original.starts_with('/') {
-        original.to_string()
-    } else {
-        format!("/{original}")
-    };
-    let path_only = original.split('?').next().unwrap_or("/");
-    let host = uri
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| header_str(headers, "host").map(str::to_string))
-        .unwrap_or_default();
-    let scheme = header_str(headers, "x-forwarded-proto")
-        .and_then(|s| s.split(',').next())
-        .map_or_else(|| svc.scheme.clone(), |s| s.trim().to_string());
-    let ip = header_str(headers, "x-forwarded-for")
-        .and_then(|s| s.split(',').next())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| peer.ip().to_string());
-    let mut request =
-        json!({"method": method.as_str(), "uri": format!("{scheme}://{host}{original}"), "ip": ip});
-    if let (Some(route), Some(obj)) = (
-        svc.routes
-            .iter()
-            .find(|r| r.matches(method.as_str(), path_only)),
-        request.as_object_mut(),
-    ) {
-        obj.insert("action".into(), Value::String(route.action.clone()));
-        if let Some(r) = &route.resource {
-            obj.insert("resource".into(), Value::String(r.clone()));
-        }
-    }
-    let mut credentials = serde_json::Map::new();
-    if let Some(auth) = header_str(headers, "authorization") {
-        if let Some(token) = auth_scheme(auth, "DPoP") {
-            let mut chain: Vec<Value> = header_str(headers, "mandate-chain")
-                .map(|c| {
-                    c.split_whitespace()
-                        .map(|t| Value::String(t.to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            chain.push(Value::String(token.to_string()));
-            credentials.insert("delegation".into(), Value::Array(chain));
-            if let Some(proof) = header_str(headers, "dpop") {
-                credentials.insert("proof".into(), Value::String(proof.to_string()));
-            }
-        } else if let Some(grant) = auth_scheme(auth, "Mandate-Grant") {
-            credentials.insert("grant".into(), Value::String(grant.to_string()));
-        }
-    }
+    let http = http_request(
+        &svc.scheme,
+        svc.binding.trusted_hops,
+        method,
+        uri,
+        headers,
+        peer,
+    );
+    let routes: Vec<Value> = svc
+        .binding
+        .routes
+        .iter()
+        .map(|r| json!({"method": r.method, "path": r.path, "action": r.action, "resource": r.resource}))
+        .collect();
     json!({
         "now": crate::io::now(),
         "decision_id": super::random_id(),
-        "request": request,
-        "credentials": credentials,
+        "http": {
+            "method": http.method, "scheme": http.scheme, "authority": http.authority,
+            "path": http.path, "headers": http.headers, "peer": http.peer,
+        },
+        "binding": {"routes": routes, "trusted_hops": svc.binding.trusted_hops},
     })
 }
 
@@ -159,7 +136,7 @@ pub async fn handler(
     headers: HeaderMap,
 ) -> Response {
     let input = input_for(&svc, &method, &uri, &headers, peer);
-    let decision = match svc.decide("check", &input).await {
+    let decision = match svc.decide_http("check", &input).await {
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
@@ -205,24 +182,66 @@ pub async fn handler(
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_routes() {
-        let r: Route = "GET /v1/secrets/* secrets:read"
-            .parse()
-            .unwrap_or_else(|_| Route {
-                method: String::new(),
-                path: String::new(),
-                action: String::new(),
-                resource: None,
-            });
-        assert!(r.matches("GET", "/v1/secrets/db"));
-        assert!(!r.matches("POST", "/v1/secrets/db"));
-        assert!("GET".parse::<Route>().is_err());
+    fn request(target: &str, headers: &[(&str, &str)], hops: u8) -> HttpRequest {
+        let mut map = HeaderMap::new();
+        for (n, v) in headers {
+            map.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap_or(header::HOST),
+                hv(v),
+            );
+        }
+        let uri: Uri = target.parse().unwrap_or_default();
+        let peer = SocketAddr::from(([192, 0, 2, 9], 4242));
+        http_request("https", hops, &Method::GET, &uri, &map, peer)
     }
 
     #[test]
-    fn splits_auth_schemes() {
-        assert_eq!(auth_scheme("dpop abc", "DPoP"), Some("abc"));
-        assert_eq!(auth_scheme("Bearer abc", "DPoP"), None);
+    fn strips_the_prefix_once_and_keeps_the_path_raw() {
+        let r = request("/v1/check/v1/check/x/../y?q=%2e", &[], 0);
+        assert_eq!(r.path, "/v1/check/x/../y?q=%2e");
+        assert_eq!(request("/v1/check", &[], 0).path, "/");
+        assert_eq!(request("/v1/check?a=1", &[], 0).path, "/?a=1");
+        assert_eq!(r.peer.as_deref(), Some("192.0.2.9:4242"));
+    }
+
+    #[test]
+    fn keeps_every_header_in_order_with_repeats() {
+        let r = request(
+            "/v1/check/a",
+            &[
+                ("dpop", "one"),
+                ("host", "api.example.com"),
+                ("dpop", "two"),
+            ],
+            0,
+        );
+        let dpop: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "dpop")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(dpop, ["one", "two"]);
+        assert_eq!(r.authority, "api.example.com");
+        // The target's authority wins; the core compares it with Host.
+        let abs = request(
+            "https://api.example.com/v1/check/a",
+            &[("host", "evil.example")],
+            0,
+        );
+        assert_eq!(abs.authority, "api.example.com");
+    }
+
+    #[test]
+    fn believes_x_forwarded_proto_only_behind_trusted_hops() {
+        let h = [("x-forwarded-proto", "http")];
+        assert_eq!(request("/v1/check/a", &h, 0).scheme, "https");
+        assert_eq!(request("/v1/check/a", &h, 1).scheme, "http");
+        assert_eq!(request("/v1/check/a", &[], 1).scheme, "https");
+        let twice = [
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-proto", "https"),
+        ];
+        assert_eq!(request("/v1/check/a", &twice, 1).scheme, "http,https");
     }
 }

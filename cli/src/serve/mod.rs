@@ -36,7 +36,7 @@ use mandate_host::{Backend, Decider, Decision};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-pub use check::Route;
+pub use mandate_core::http::Route;
 use metrics::Metrics;
 use source::{Fetched, Seen, Source};
 
@@ -72,8 +72,15 @@ pub struct Config {
     pub max_body: usize,
     pub timeout: Duration,
     pub routes: Vec<Route>,
-    /// Scheme of the original requests seen by `/v1/check` when no `x-forwarded-proto` says.
+    /// Scheme of the original requests seen by `/v1/check`; `x-forwarded-proto` overrides it
+    /// only when `trusted_hops` is at least 1.
     pub scheme: String,
+    /// How many proxies in front each append the address they saw to `x-forwarded-for`; the
+    /// client address is that many entries from the right. 0: the socket peer.
+    pub trusted_hops: u8,
+    /// This decision point's identifiers: a token's `aud` must name one. Empty: the request's
+    /// origin (`scheme://host[:port]`) must be in `aud`.
+    pub audiences: Vec<String>,
     /// Default lifetime of grants minted through `/v1/grants` when the input names none.
     pub grant_ttl: i64,
     /// Decide with the portable wasm module (under wasmtime) instead of the native engine.
@@ -96,6 +103,8 @@ impl Config {
             timeout: Duration::from_secs(5),
             routes: Vec::new(),
             scheme: "https".into(),
+            trusted_hops: 0,
+            audiences: Vec::new(),
             grant_ttl: 30,
             wasm: None,
             wasm_cache: None,
@@ -115,8 +124,10 @@ pub struct Service {
     decider: Decider<Store>,
     audit: Option<Arc<AuditLog>>,
     pub metrics: Metrics,
-    routes: Vec<Route>,
+    /// Routes and trusted hops for `/v1/check`, handed to the core's HTTP binding.
+    binding: mandate_core::http::Binding,
     scheme: String,
+    audiences: Vec<String>,
     grant_ttl: i64,
     trust: Vec<PublicJwk>,
     grant_key: Option<PrivateJwk>,
@@ -187,7 +198,7 @@ impl Service {
         origin: &str,
     ) -> core::result::Result<(), (String, String)> {
         let now = crate::io::now();
-        let config = mandate_host::issuer::load_config(jws, &self.trust, self.grant_key.as_ref());
+        let config = self.load_config(jws);
         // The core's own verification (signature under the trust keys, schema, policies): its
         // `Bundle` is the only source of the claims compared below.
         let verified = mandate_core::Pdp::load(&config);
@@ -270,6 +281,38 @@ impl Service {
         result.map(|_| ())
     }
 
+    /// The load config for a bundle: the trust keys, the grant key, and this decision point's
+    /// audiences when configured.
+    fn load_config(&self, jws: &str) -> Vec<u8> {
+        let config = mandate_host::issuer::load_config(jws, &self.trust, self.grant_key.as_ref());
+        if self.audiences.is_empty() {
+            return config;
+        }
+        match serde_json::from_slice::<Value>(&config) {
+            Ok(Value::Object(mut obj)) => {
+                obj.insert("audiences".into(), json!(self.audiences));
+                serde_json::to_vec(&obj).unwrap_or_default()
+            }
+            // Never load without the audiences asked for: an empty config does not load.
+            _ => Vec::new(),
+        }
+    }
+
+    /// Decides one HTTP decide input (the request as received, with its binding, already
+    /// filled with `now` and `decision_id`) through the core's HTTP binding, appends its audit
+    /// record, and records metrics.
+    pub async fn decide_http(
+        &self,
+        endpoint: &str,
+        input: &Value,
+    ) -> core::result::Result<Decision, ServiceError> {
+        let bytes =
+            serde_json::to_vec(input).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        let started = Instant::now();
+        let decision = self.decider.decide_http(&bytes).await;
+        self.record(endpoint, started, decision).await
+    }
+
     /// Decides one decide input (a JSON object already filled with `now` and `decision_id`),
     /// appends its audit record, and records metrics.
     pub async fn decide(
@@ -291,6 +334,16 @@ impl Service {
     ) -> core::result::Result<Decision, ServiceError> {
         let started = Instant::now();
         let decision = self.decider.decide(bytes).await;
+        self.record(endpoint, started, decision).await
+    }
+
+    /// Appends a decision's audit record (the answer waits for it) and records its metrics.
+    async fn record(
+        &self,
+        endpoint: &str,
+        started: Instant,
+        decision: Decision,
+    ) -> core::result::Result<Decision, ServiceError> {
         if let (Some(log), Some(record)) = (&self.audit, decision.audit()) {
             // fdatasync is blocking I/O: keep it off the async workers. The answer waits for it,
             // so every answer a client received is on disk.
@@ -581,8 +634,12 @@ pub async fn start(config: Config) -> Result<Running> {
         decider,
         audit,
         metrics,
-        routes: config.routes.clone(),
+        binding: mandate_core::http::Binding {
+            routes: config.routes.clone(),
+            trusted_hops: config.trusted_hops,
+        },
         scheme: config.scheme.clone(),
+        audiences: config.audiences.clone(),
         grant_ttl: config.grant_ttl,
         trust: config.trust.clone(),
         grant_key: config.grant_key.clone(),

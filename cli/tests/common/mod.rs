@@ -210,22 +210,35 @@ impl Server {
     }
 
     pub fn start_with_bundle(world: &World, bundle: &str, extra: &[&str]) -> Server {
-        let stderr = world.dir.join(format!("serve-{}.log", rid()));
-        let mut child = mandate()
-            .args(["serve", "--listen", "127.0.0.1:0", "--bundle", bundle])
-            .arg("--trust")
-            .arg(world.path("root.pub.jwk"))
-            .arg("--grant-key")
-            .arg(world.path("pdp.jwk"))
-            .args([
+        let mut args: Vec<String> = ["--bundle", bundle, "--trust"]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect();
+        args.push(world.path("root.pub.jwk").to_str().unwrap().to_string());
+        args.push("--grant-key".into());
+        args.push(world.path("pdp.jwk").to_str().unwrap().to_string());
+        args.extend(
+            [
                 "--route",
                 "GET /v1/secrets/* secrets:read",
                 "--route",
                 "GET /v1/trips/* trips:read",
                 "--poll",
                 "100ms",
-            ])
-            .args(extra)
+            ]
+            .iter()
+            .map(|s| (*s).to_string()),
+        );
+        args.extend(extra.iter().map(|s| (*s).to_string()));
+        Self::spawn(&world.dir, &args)
+    }
+
+    /// `mandate serve --listen 127.0.0.1:0` with exactly `args`, logging to a file in `dir`.
+    pub fn spawn(dir: &Path, args: &[String]) -> Server {
+        let stderr = dir.join(format!("serve-{}.log", rid()));
+        let mut child = mandate()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
