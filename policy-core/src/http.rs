@@ -251,17 +251,19 @@ fn client_ip(http: &HttpRequest, trusted_hops: u8) -> Result<Option<String>, Rea
         .ok_or_else(|| invalid("X-Forwarded-For has fewer hops than the proxies in front"))?;
     let hop = hops.get(index).copied().unwrap_or("");
     hop.parse::<IpAddr>()
-        .map(|ip| Some(ip.to_string()))
+        .map(|ip| Some(ip.to_canonical().to_string()))
         .map_err(|_| invalid("the forwarded client address is not an IP address"))
 }
 
-/// `1.2.3.4:5678` / `[::1]:5678` / a bare address → the IP; anything else as given.
+/// `1.2.3.4:5678` / `[::1]:5678` / a bare address → the IP; anything else as given. An
+/// IPv4-mapped IPv6 address (`::ffff:10.20.0.7`, what a dual-stack socket reports for an IPv4
+/// client) is the IPv4 address, so network guardrails see one form.
 fn peer_ip(peer: &str) -> String {
     if let Ok(socket) = peer.parse::<SocketAddr>() {
-        return socket.ip().to_string();
+        return socket.ip().to_canonical().to_string();
     }
     peer.parse::<IpAddr>()
-        .map_or_else(|_| peer.to_owned(), |ip| ip.to_string())
+        .map_or_else(|_| peer.to_owned(), |ip| ip.to_canonical().to_string())
 }
 
 /// Splits `Authorization: <scheme> <value>`, the scheme compared case-insensitively (RFC 9110).
@@ -416,6 +418,25 @@ mod tests {
         assert_eq!(ip(1).ok().flatten().as_deref(), Some("198.51.100.4"));
         assert_eq!(ip(2).ok().flatten().as_deref(), Some("10.20.0.7"));
         assert_eq!(ip(3).err().map(|r| r.code), Some(Code::RequestInvalid));
+        // Dual-stack sockets report IPv4 clients as IPv4-mapped IPv6: one form for guardrails.
+        let mut mapped = h.clone();
+        mapped.peer = Some("[::ffff:10.20.0.7]:4242".into());
+        let b = bind(&mapped, &routes()).map(|b| b.request.ip);
+        assert_eq!(b.ok().flatten().as_deref(), Some("10.20.0.7"));
+        let xff = http(
+            "api.example.com",
+            "/v1/trips/1",
+            &[("X-Forwarded-For", "::ffff:10.20.0.8")],
+        );
+        let b = bind(
+            &xff,
+            &Binding {
+                trusted_hops: 1,
+                ..routes()
+            },
+        )
+        .map(|b| b.request.ip);
+        assert_eq!(b.ok().flatten().as_deref(), Some("10.20.0.8"));
     }
 
     #[test]
