@@ -52,6 +52,13 @@ pub fn decide(input: &[u8]) -> Vec<u8> {
     with_engine(|pdp| pdp.decide_json(input))
 }
 
+/// Decides one HTTP decide input (the request as the host received it, bound by the core's one
+/// HTTP binding) with the serving engine.
+#[must_use]
+pub fn decide_http(input: &[u8]) -> Vec<u8> {
+    with_engine(|pdp| pdp.decide_http_json(input))
+}
+
 /// Turns a decision into a `replay.detected` deny for the replayed `jti`s.
 #[must_use]
 pub fn apply_replay(input: &[u8]) -> Vec<u8> {

@@ -54,6 +54,11 @@ pub extern "C" fn mandate_decide(ptr: u32, len: u32) -> u64 {
 }
 
 #[unsafe(no_mangle)]
+pub extern "C" fn mandate_decide_http(ptr: u32, len: u32) -> u64 {
+    over_input(ptr, len, calls::decide_http)
+}
+
+#[unsafe(no_mangle)]
 pub extern "C" fn mandate_apply_replay(ptr: u32, len: u32) -> u64 {
     over_input(ptr, len, calls::apply_replay)
 }

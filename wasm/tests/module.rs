@@ -67,6 +67,7 @@ fn the_module_exports_exactly_the_abi() {
         "mandate_free",
         "mandate_load",
         "mandate_decide",
+        "mandate_decide_http",
         "mandate_apply_replay",
         "mandate_mint",
         "mandate_status",
