@@ -59,6 +59,24 @@ fn fixture() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     )
 }
 
+/// The config and input of tests/vectors/http.json's `http/allow-secrets-from-trusted-peer`.
+fn http_fixture() -> (Vec<u8>, Vec<u8>) {
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(root().join("tests/vectors/http.json")).unwrap())
+            .unwrap();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "http/allow-secrets-from-trusted-peer")
+        .unwrap();
+    let config = v["loads"][case["load"].as_str().unwrap()].as_str().unwrap();
+    (
+        config.as_bytes().to_vec(),
+        case["input"].as_str().unwrap().as_bytes().to_vec(),
+    )
+}
+
 fn benches(c: &mut Criterion) {
     let (module, config, input) = fixture();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -77,6 +95,21 @@ fn benches(c: &mut Criterion) {
         let d = Decider::with_config(backend.clone(), AcceptAll, &config).unwrap();
         assert!(rt.block_on(d.decide(&input)).is_allow());
         g.bench_function(label, |b| b.iter(|| rt.block_on(d.decide(&input))));
+    }
+    g.finish();
+
+    // The same kind of allow as the HTTP host sees it: the core's binding first.
+    let (http_config, http_input) = http_fixture();
+    let mut g = c.benchmark_group("decide_http_warm");
+    for (label, backend) in [
+        ("native", Backend::native()),
+        ("wasm", Backend::wasm(&runtime)),
+    ] {
+        let d = Decider::with_config(backend.clone(), AcceptAll, &http_config).unwrap();
+        assert!(rt.block_on(d.decide_http(&http_input)).is_allow());
+        g.bench_function(label, |b| {
+            b.iter(|| rt.block_on(d.decide_http(&http_input)))
+        });
     }
     g.finish();
 

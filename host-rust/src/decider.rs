@@ -1,10 +1,12 @@
 //! The one decision API: [`Decider`].
 //!
-//! `decide` is the only public way to a decision, and it always does the host's part of the
-//! pipeline: it records every `use_once` `jti` of an allow in the replay store and turns the
-//! allow into a deny (`replay.detected`) when one was used before, or
-//! (`replay.store_unavailable`) when the store cannot answer. A caller cannot forget the replay
-//! check because there is no decision without it.
+//! [`Decider::decide`] (a decide input) and [`Decider::decide_http`] (an HTTP decide input: the
+//! request as received, bound by the core's one HTTP binding) are the only public ways to a
+//! decision, and both do the host's part of the pipeline the same way: every `use_once` entry of
+//! an allow (a delegation's proof; a grant's own `jti` and its proof's) goes to the replay store
+//! in one [`ReplayStore::record`] call, and the allow becomes a deny (`replay.detected`) when
+//! any was used before, or (`replay.store_unavailable`) when the store cannot answer. A caller
+//! cannot forget the replay check because there is no decision without it.
 //!
 //! Bundles reload atomically: [`Decider::load`] builds the new engine aside and swaps it in only
 //! when its config loaded (`"ok": true`); a config that fails leaves the serving engine serving
@@ -42,7 +44,7 @@ pub struct Decider<S> {
 }
 
 /// Parses the decide input's `now` and `decision_id` (for the host's own denies and the
-/// replay store's clock).
+/// replay store's clock); an HTTP decide input has both at the top level too.
 fn input_meta(input: &[u8]) -> (i64, String) {
     #[derive(serde::Deserialize)]
     struct Meta {
@@ -145,12 +147,30 @@ impl<S: ReplayStore> Decider<S> {
     /// anything that goes wrong is a deny with a stable code (`host.limit_exceeded`,
     /// `replay.store_unavailable`, `internal.error`).
     pub async fn decide(&self, input: &[u8]) -> Decision {
+        self.settle(input, Loaded::decide).await
+    }
+
+    /// Decides one HTTP decide input (docs/formats.md, "HTTP decide input": `now`, the request
+    /// as received under `http`, its `binding`, …), including the replay check, exactly as
+    /// [`Self::decide`] does; the core binds the request (routes, credentials from the
+    /// `Authorization`, `DPoP` and `Mandate-Chain` headers, the client address). Never fails, as
+    /// [`Self::decide`].
+    pub async fn decide_http(&self, input: &[u8]) -> Decision {
+        self.settle(input, Loaded::decide_http).await
+    }
+
+    /// Runs `entry` on the serving engine and settles the decision against the replay store.
+    async fn settle(
+        &self,
+        input: &[u8],
+        entry: fn(&Loaded, &[u8]) -> Result<Vec<u8>, HostError>,
+    ) -> Decision {
         let serving = self.current();
         let (now, decision_id) = input_meta(input);
         let deny =
             |code: Code, message: &str| Decision::host_deny(&decision_id, now, code, message);
 
-        let raw = match serving.engine.decide(input) {
+        let raw = match entry(&serving.engine, input) {
             Ok(raw) => raw,
             Err(HostError::LimitExceeded(m)) => return deny(Code::HostLimitExceeded, &m),
             Err(e) => return deny(Code::InternalError, &e.to_string()),
@@ -173,6 +193,8 @@ impl<S: ReplayStore> Decider<S> {
         if use_once.is_empty() {
             return decision;
         }
+        // Every entry in one call: the store's all-or-nothing refusal and its replay answer then
+        // cover the decision as a whole.
         let (replayed, store_error) = match self.replay.record(&use_once, now).await {
             Ok(replayed) if replayed.is_empty() => return decision,
             Ok(replayed) => (replayed, false),

@@ -108,7 +108,8 @@ impl Decision {
             .unwrap_or_default()
     }
 
-    /// The `jti`s the host records as used (already recorded by [`crate::Decider::decide`]).
+    /// The `jti`s the host records as used (already recorded by [`crate::Decider::decide`] and
+    /// [`crate::Decider::decide_http`]).
     #[must_use]
     pub fn use_once(&self) -> Vec<UseOnce> {
         self.value

@@ -1,5 +1,6 @@
 //! The module's ABI under garbage, through wasmtime: random bytes, truncated JSON, absurd
-//! lengths, length 0, pointers out of range. No call may trap, and nothing may be allowed.
+//! lengths, length 0, pointers out of range, to every export (`mandate_decide` and
+//! `mandate_decide_http` alike). No call may trap, and nothing may be allowed.
 #![allow(
     clippy::std_instead_of_core,
     clippy::unwrap_used,
@@ -47,9 +48,47 @@ fn allow_input() -> Vec<u8> {
     case["input"].as_str().unwrap().as_bytes().to_vec()
 }
 
+/// A real HTTP allow input (the request as received, with its binding).
+fn http_allow_input() -> Vec<u8> {
+    let v = common::http_vectors();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "http/allow-dpop")
+        .unwrap();
+    assert_eq!(case["load"], "default");
+    case["input"].as_str().unwrap().as_bytes().to_vec()
+}
+
+/// The byte ranges of the signed tokens (every `eyJ…` run up to its closing quote) in an input.
+fn token_ranges(input: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let text = std::str::from_utf8(input).unwrap();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("eyJ") {
+        let start = from + at;
+        let end = start + text[start..].find('"').unwrap();
+        out.push(start..end);
+        from = end;
+    }
+    assert!(out.len() >= 2, "the input carries a token and a proof");
+    out
+}
+
+/// The answer is a deny document (`"decision": "deny"` with a reason), not an error answer:
+/// what the decide exports answer for bytes that are not a valid input.
+fn a_deny(out: &[u8]) {
+    let v: Value = serde_json::from_slice(out).unwrap();
+    assert_eq!(v["decision"], "deny", "{v}");
+    assert!(v["reasons"][0]["code"].is_string(), "{v}");
+}
+
 #[test]
 fn the_real_input_is_allowed_so_the_properties_mean_something() {
     let mut i = instance();
+    let out = i.decide_http(&http_allow_input()).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("\"decision\":\"allow\""));
     let out = i.decide(&allow_input()).unwrap();
     assert!(String::from_utf8_lossy(&out).contains("\"decision\":\"allow\""));
     // The default fuel budget leaves a wide margin over a real decision.
@@ -67,6 +106,8 @@ fn edge_lengths_and_pointers() {
     // len 0: the empty input.
     not_allowed(&i.decide(b"").unwrap());
     not_allowed(&i.decide_raw(0, 0).unwrap());
+    a_deny(&i.decide_http(b"").unwrap());
+    a_deny(&i.decide_http_raw(0, 0).unwrap());
     // Absurd lengths: alloc refuses (0), never traps.
     for len in [u32::MAX, u32::MAX / 2, 1 << 30, (64 << 20) + 1] {
         assert_eq!(i.alloc_raw(len).unwrap(), 0, "alloc({len})");
@@ -82,25 +123,40 @@ fn edge_lengths_and_pointers() {
         (8, u32::MAX),
         (u32::MAX, u32::MAX),
     ] {
-        let out = i.decide_raw(ptr, len).unwrap();
-        assert!(
-            String::from_utf8_lossy(&out).contains("abi.invalid_buffer"),
-            "({ptr}, {len})"
-        );
+        for out in [
+            i.decide_raw(ptr, len).unwrap(),
+            i.decide_http_raw(ptr, len).unwrap(),
+        ] {
+            assert!(
+                String::from_utf8_lossy(&out).contains("abi.invalid_buffer"),
+                "({ptr}, {len})"
+            );
+        }
     }
     // A real buffer with a length past its end, a freed buffer, a double free.
     let p = i.alloc_raw(16).unwrap();
     assert_ne!(p, 0);
     i.write_memory(p, b"{\"now\":1}").unwrap();
     assert!(String::from_utf8_lossy(&i.decide_raw(p, 17).unwrap()).contains("abi.invalid_buffer"));
+    assert!(
+        String::from_utf8_lossy(&i.decide_http_raw(p, 17).unwrap()).contains("abi.invalid_buffer")
+    );
     not_allowed(&i.decide_raw(p, 9).unwrap());
+    a_deny(&i.decide_http_raw(p, 9).unwrap());
     i.free_raw(p, 16).unwrap();
     i.free_raw(p, 16).unwrap();
     i.free_raw(12345, 99).unwrap();
     assert!(String::from_utf8_lossy(&i.decide_raw(p, 9).unwrap()).contains("abi.invalid_buffer"));
+    assert!(
+        String::from_utf8_lossy(&i.decide_http_raw(p, 9).unwrap()).contains("abi.invalid_buffer")
+    );
     // The instance still decides.
     assert!(
         String::from_utf8_lossy(&i.decide(&allow_input()).unwrap())
+            .contains("\"decision\":\"allow\"")
+    );
+    assert!(
+        String::from_utf8_lossy(&i.decide_http(&http_allow_input()).unwrap())
             .contains("\"decision\":\"allow\"")
     );
 }
@@ -117,6 +173,7 @@ fn garbage_to_every_entry_point_gets_an_error_answer() {
         b"{\"kind\":\"proof\"}",
     ] {
         not_allowed(&i.decide(bytes).unwrap());
+        a_deny(&i.decide_http(bytes).unwrap());
         not_allowed(&i.apply_replay(bytes).unwrap());
         let minted: Value = serde_json::from_slice(&i.mint(bytes).unwrap()).unwrap();
         assert!(minted.get("error").is_some(), "{minted}");
@@ -126,6 +183,9 @@ fn garbage_to_every_entry_point_gets_an_error_answer() {
     assert_eq!(status["ok"], false);
     let serving: Value = serde_json::from_slice(&i.status().unwrap()).unwrap();
     assert_eq!(serving["ok"], true);
+    // Each decide export refuses the other's input.
+    a_deny(&i.decide_http(&allow_input()).unwrap());
+    a_deny(&i.decide(&http_allow_input()).unwrap());
     assert!(
         String::from_utf8_lossy(&i.decide(&allow_input()).unwrap())
             .contains("\"decision\":\"allow\"")
@@ -139,10 +199,12 @@ proptest! {
     fn random_bytes_never_trap_or_allow(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         let mut i = instance();
         not_allowed(&i.decide(&bytes).unwrap());
+        a_deny(&i.decide_http(&bytes).unwrap());
         not_allowed(&i.apply_replay(&bytes).unwrap());
         let _ = i.mint(&bytes).unwrap();
         let _ = i.load(&bytes).unwrap();
         not_allowed(&i.decide(&bytes).unwrap());
+        a_deny(&i.decide_http(&bytes).unwrap());
     }
 
     #[test]
@@ -167,10 +229,32 @@ proptest! {
     }
 
     #[test]
+    fn truncated_and_flipped_http_allow_inputs_never_allow(cut in 0usize..4000, flip in any::<(usize, u8)>()) {
+        let mut i = instance();
+        let input = http_allow_input();
+        let cut = cut % input.len();
+        a_deny(&i.decide_http(&input[..cut]).unwrap());
+        let mut flipped = input.clone();
+        let at = flip.0 % flipped.len();
+        let bit = 1u8 << (flip.1 % 8);
+        flipped[at] ^= bit;
+        let out = i.decide_http(&flipped).unwrap();
+        // A flip outside the tokens may be harmless (a header name's case, a route this request
+        // does not take); a flip anywhere inside the token or the proof must never be allowed.
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        if v["decision"] == "allow" {
+            for r in token_ranges(&input) {
+                prop_assert!(!r.contains(&at), "a flip at {at} inside a token was allowed: {v}");
+            }
+        }
+    }
+
+    #[test]
     fn random_pointers_never_trap(ptr in any::<u32>(), len in any::<u32>()) {
         let mut i = instance();
         let out = i.decide_raw(ptr, len).unwrap();
         not_allowed(&out);
+        not_allowed(&i.decide_http_raw(ptr, len).unwrap());
         prop_assert_eq!(i.alloc_raw(len.max(1 << 27)).unwrap(), 0);
         i.free_raw(ptr, len).unwrap();
     }

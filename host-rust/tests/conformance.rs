@@ -1,5 +1,6 @@
-//! Every vector in tests/vectors/ through both backends, through the public decide path: the
-//! decision bytes must equal the vector's bytes exactly.
+//! Every vector in tests/vectors/conformance.json (through `Decider::decide`) and
+//! tests/vectors/http.json (through `Decider::decide_http`) on both backends, through the
+//! public decide paths: the decision bytes must equal the vector's bytes exactly.
 #![allow(
     clippy::std_instead_of_core,
     clippy::unwrap_used,
@@ -13,24 +14,42 @@ mod common;
 use std::collections::BTreeMap;
 
 use mandate_host::replay::{MemoryReplayStore, ReplayStore, UseOnce};
-use mandate_host::{Backend, Decider};
+use mandate_host::{Backend, Decider, Decision};
 use serde_json::Value;
+
+/// Which public decide path a vector file goes through.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// conformance.json: decide inputs.
+    Decide,
+    /// http.json: HTTP decide inputs.
+    Http,
+}
+
+async fn call<S: ReplayStore>(decider: &Decider<S>, entry: Entry, input: &[u8]) -> Decision {
+    match entry {
+        Entry::Decide => decider.decide(input).await,
+        Entry::Http => decider.decide_http(input).await,
+    }
+}
 
 /// A decision through `decider` with the store the case calls for: fresh, pre-seeded with the
 /// replayed jtis, or unreachable.
-async fn decide_case<S: ReplayStore>(decider: &Decider<S>, case: &Value) -> Vec<u8> {
+async fn decide_case<S: ReplayStore>(decider: &Decider<S>, entry: Entry, case: &Value) -> Vec<u8> {
     let input = case["input"].as_str().unwrap().as_bytes();
     match case.get("replay") {
-        None => decider
-            .with_store(MemoryReplayStore::new(16))
-            .decide(input)
-            .await
-            .into_bytes(),
-        Some(r) if r["store_error"].as_bool() == Some(true) => decider
-            .with_store(common::DownStore)
-            .decide(input)
-            .await
-            .into_bytes(),
+        None => call(
+            &decider.with_store(MemoryReplayStore::new(16)),
+            entry,
+            input,
+        )
+        .await
+        .into_bytes(),
+        Some(r) if r["store_error"].as_bool() == Some(true) => {
+            call(&decider.with_store(common::DownStore), entry, input)
+                .await
+                .into_bytes()
+        }
         Some(r) => {
             let store = MemoryReplayStore::new(16);
             // Keys are `<kind>:<jti>`: seed each jti as both kinds, remembered well past the
@@ -48,13 +67,15 @@ async fn decide_case<S: ReplayStore>(decider: &Decider<S>, case: &Value) -> Vec<
                 })
                 .collect();
             assert!(store.record(&seed, 0).await.unwrap().is_empty());
-            decider.with_store(store).decide(input).await.into_bytes()
+            call(&decider.with_store(store), entry, input)
+                .await
+                .into_bytes()
         }
     }
 }
 
-async fn run(backend: Backend) {
-    let vectors = common::vectors();
+/// Runs every case of `vectors` through `entry`; answers how many ran.
+async fn run(backend: &Backend, vectors: &Value, entry: Entry) -> usize {
     let loads = vectors["loads"].as_object().unwrap();
     let mut deciders = BTreeMap::new();
     for (name, config) in loads {
@@ -68,16 +89,11 @@ async fn run(backend: Backend) {
         deciders.insert(name.clone(), d);
     }
     let cases = vectors["cases"].as_array().unwrap();
-    assert!(
-        cases.len() >= 100,
-        "expected the full vector set, found {}",
-        cases.len()
-    );
     let mut mismatches = Vec::new();
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let decider = &deciders[case["load"].as_str().unwrap()];
-        let got = decide_case(decider, case).await;
+        let got = decide_case(decider, entry, case).await;
         let want = case["output"].as_str().unwrap().as_bytes();
         if got != want {
             mismatches.push(format!(
@@ -88,7 +104,12 @@ async fn run(backend: Backend) {
         }
         // And the expectation itself (decision and codes), so a wrong vector cannot hide.
         let doc: Value = serde_json::from_slice(&got).unwrap();
-        assert_eq!(doc["decision"], case["expect"]["decision"], "{name}");
+        assert_eq!(
+            doc["decision"],
+            case["expect"]["decision"],
+            "{name} on {}: {doc}",
+            backend.name()
+        );
         let codes: Vec<&str> = doc["reasons"]
             .as_array()
             .unwrap()
@@ -101,24 +122,45 @@ async fn run(backend: Backend) {
             .iter()
             .map(|c| c.as_str().unwrap())
             .collect();
-        assert_eq!(codes, want_codes, "{name}");
+        assert_eq!(codes, want_codes, "{name} on {}", backend.name());
     }
     assert!(
         mismatches.is_empty(),
-        "{} of {} cases differ on {}:\n{}",
+        "{} of {} {entry:?} cases differ on {}:\n{}",
         mismatches.len(),
         cases.len(),
         backend.name(),
         mismatches.join("\n")
     );
+    cases.len()
+}
+
+async fn run_decide(backend: Backend) {
+    let n = run(&backend, &common::vectors(), Entry::Decide).await;
+    assert!(n >= 140, "expected the full conformance set, found {n}");
+}
+
+async fn run_http(backend: Backend) {
+    let n = run(&backend, &common::http_vectors(), Entry::Http).await;
+    assert!(n >= 23, "expected the full HTTP set, found {n}");
 }
 
 #[tokio::test]
 async fn vectors_native() {
-    run(Backend::native()).await;
+    run_decide(Backend::native()).await;
 }
 
 #[tokio::test]
 async fn vectors_wasm() {
-    run(Backend::wasm(&common::runtime())).await;
+    run_decide(Backend::wasm(&common::runtime())).await;
+}
+
+#[tokio::test]
+async fn http_vectors_native() {
+    run_http(Backend::native()).await;
+}
+
+#[tokio::test]
+async fn http_vectors_wasm() {
+    run_http(Backend::wasm(&common::runtime())).await;
 }

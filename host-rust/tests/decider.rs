@@ -1,5 +1,7 @@
-//! The decision API: replay check on the only decide path, fail-closed store, atomic reload,
-//! limits, thread safety, and issuer helpers round-tripping through both backends.
+//! The decision API: replay check on both decide paths (decide inputs and HTTP decide inputs),
+//! every use_once entry of a decision recorded in one all-or-nothing call, fail-closed store,
+//! atomic reload, limits, thread safety, the ABI version check, and issuer helpers
+//! round-tripping through both backends.
 #![allow(
     clippy::std_instead_of_core,
     clippy::unwrap_used,
@@ -12,9 +14,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{DownStore, World};
-use mandate_host::replay::MemoryReplayStore;
-use mandate_host::{Backend, Decider, HostError, WasmLimits};
+use common::{DownStore, Recording, World};
+use mandate_host::replay::{MemoryReplayStore, ReplayStore};
+use mandate_host::{Backend, Decider, Decision, HostError, WasmLimits};
 
 fn backends() -> Vec<Backend> {
     vec![Backend::native(), Backend::wasm(&common::runtime())]
@@ -233,6 +235,31 @@ fn wasm_runtime_rejects_a_module_that_imports() {
 }
 
 #[test]
+fn wasm_runtime_rejects_a_module_of_another_abi_version() {
+    // A module exporting a memory and `mandate_abi_version` answering 1 (the ABI before
+    // `mandate_decide_http`): refused for its version, not for the export it lacks.
+    let mut wasm: Vec<u8> = vec![
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+        0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type section: () -> i32
+        0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+        0x05, 0x03, 0x01, 0x00, 0x01, // memory section: one memory, 1 page
+        0x07, 0x20, 0x02, // export section: 32 bytes, two exports
+        0x06, b'm', b'e', b'm', b'o', b'r', b'y', 0x02, 0x00, // "memory": memory 0
+        0x13, // "mandate_abi_version" (19 bytes): function 0
+    ];
+    wasm.extend_from_slice(b"mandate_abi_version");
+    wasm.extend_from_slice(&[0x00, 0x00]);
+    wasm.extend_from_slice(&[0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x01, 0x0b]); // code: i32.const 1
+    let err = mandate_host::WasmRuntime::new(&wasm, None, WasmLimits::default()).unwrap_err();
+    assert_eq!(err.code(), "host.module_invalid");
+    assert!(
+        err.to_string()
+            .contains("module speaks ABI 1, this SDK speaks 2"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_cache_is_keyed_by_module_and_survives_corruption() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("c");
@@ -252,7 +279,8 @@ fn the_cache_is_keyed_by_module_and_survives_corruption() {
     let rt2 = mandate_host::WasmRuntime::new(&bytes, Some(&cache), WasmLimits::default()).unwrap();
     assert_eq!(rt2.module_sha256(), rt.module_sha256());
     let mut i = rt2.instantiate().unwrap();
-    assert_eq!(i.abi_version().unwrap(), 1);
+    assert_eq!(i.abi_version().unwrap(), 2);
+    assert_eq!(mandate_host::ABI_VERSION, 2);
     // A world-writable cache directory is not trusted (nothing loaded from it, nothing written).
     use std::os::unix::fs::PermissionsExt as _;
     let open = dir.path().join("open");
@@ -304,6 +332,142 @@ async fn reloads_during_traffic_never_disturb_decisions() {
                 codes.iter().all(Option::is_none),
                 "{}: {codes:?}",
                 backend.name()
+            );
+        }
+    }
+}
+
+async fn http<S: ReplayStore>(d: &Decider<S>, input: &[u8]) -> Decision {
+    d.decide_http(input).await
+}
+
+#[tokio::test]
+async fn http_decisions_consult_the_store_as_decide_does() {
+    let world = World::new();
+    let mut bytes = Vec::new();
+    for backend in backends() {
+        let name = backend.name();
+        let d = Decider::with_config(backend.clone(), MemoryReplayStore::default(), &world.config)
+            .unwrap();
+        let input = world.http_input("h-1");
+        let first = http(&d, &input).await;
+        assert!(first.is_allow(), "{name}: {:?}", first.reasons());
+        assert_eq!(first.use_once().len(), 1, "{name}");
+        assert_eq!(first.use_once()[0].kind, "proof", "{name}");
+        // The same request again: its proof is a replay.
+        let again = http(&d, &input).await;
+        assert!(!again.is_allow());
+        assert_eq!(again.code(), Some("replay.detected"), "{name}");
+        // The HTTP path and the decide path share the store: the proof is spent on both.
+        assert_eq!(
+            d.decide(&world.input("h-1")).await.code(),
+            Some("replay.detected"),
+            "{name}"
+        );
+        // A new proof is a first use.
+        assert!(
+            http(&d, &world.http_input("h-2")).await.is_allow(),
+            "{name}"
+        );
+        // A store that cannot answer denies.
+        let down = http(&d.with_store(DownStore), &world.http_input("h-3")).await;
+        assert_eq!(down.code(), Some("replay.store_unavailable"), "{name}");
+        assert!(down.grant().is_none());
+        // And garbage is the core's deny, not an error.
+        let garbage = http(&d, b"{\"now\":1800000000}").await;
+        assert!(!garbage.is_allow());
+        assert!(garbage.code().unwrap().starts_with("input."), "{name}");
+        // The same input on a fresh store: the same bytes on both backends.
+        bytes.push(
+            http(&d.with_store(MemoryReplayStore::default()), &input)
+                .await
+                .into_bytes(),
+        );
+    }
+    assert_eq!(bytes[0], bytes[1], "native and wasm differ");
+}
+
+/// A grant minted on an HTTP allow, with the store the minting decision used.
+async fn mint_http(
+    d: &Decider<MemoryReplayStore>,
+    world: &World,
+    jti: &str,
+    grant_jti: &str,
+) -> String {
+    let minted = http(d, &world.http_input_minting(jti, grant_jti)).await;
+    assert!(minted.is_allow(), "{:?}", minted.reasons());
+    minted.grant().expect("a grant on the allow").to_string()
+}
+
+#[tokio::test]
+async fn a_grant_decision_records_both_its_jtis_in_one_call() {
+    let world = World::new();
+    for backend in backends() {
+        let name = backend.name();
+        let d = Decider::with_config(backend.clone(), MemoryReplayStore::default(), &world.config)
+            .unwrap();
+        let grant = mint_http(&d, &world, "m-1", "g-1").await;
+        let other = mint_http(&d, &world, "m-2", "g-2").await;
+        for (path, present) in [
+            (
+                "decide",
+                World::input_with_grant_proof as fn(&World, &str, &str) -> Vec<u8>,
+            ),
+            ("decide_http", World::http_input_with_grant),
+        ] {
+            let at = format!("{name}/{path}");
+            let store = Recording::new(100);
+            let r = d.with_store(store.clone());
+            let run = |input: Vec<u8>| {
+                let r = &r;
+                async move {
+                    if path == "decide" {
+                        r.decide(&input).await
+                    } else {
+                        r.decide_http(&input).await
+                    }
+                }
+            };
+            let p1 = format!("{path}-p-1");
+            let first = run(present(&world, &grant, &p1)).await;
+            assert!(first.is_allow(), "{at}: {:?}", first.reasons());
+            // Two entries, the grant's and the proof's, handed to the store in one call.
+            let use_once = first.use_once();
+            let mut kinds: Vec<&str> = use_once.iter().map(|u| u.kind.as_str()).collect();
+            kinds.sort_unstable();
+            assert_eq!(kinds, ["grant", "proof"], "{at}");
+            assert_eq!(store.calls(), vec![use_once.clone()], "{at}");
+            assert_eq!(store.len(), 2, "{at}");
+            // The same grant with a fresh proof: the grant is spent.
+            let again = run(present(&world, &grant, &format!("{path}-p-2"))).await;
+            assert_eq!(again.code(), Some("replay.detected"), "{at}");
+            // Another grant with the spent proof's jti: the proof is spent.
+            let reused = run(present(&world, &other, &p1)).await;
+            assert_eq!(reused.code(), Some("replay.detected"), "{at}");
+            // Each call again handed the store both entries at once.
+            assert!(store.calls().iter().all(|c| c.len() == 2), "{at}");
+
+            // A store with room for one entry only: the two-entry decision is refused as a
+            // whole (store_unavailable), and neither entry was recorded.
+            let small = Recording::new(1);
+            let tight = d.with_store(small.clone());
+            let input = present(&world, &grant, &format!("{path}-p-3"));
+            let refused = if path == "decide" {
+                tight.decide(&input).await
+            } else {
+                tight.decide_http(&input).await
+            };
+            assert_eq!(refused.code(), Some("replay.store_unavailable"), "{at}");
+            assert!(refused.grant().is_none());
+            assert_eq!(small.calls().len(), 1, "{at}");
+            assert_eq!(small.calls()[0].len(), 2, "{at}");
+            assert_eq!(small.len(), 0, "{at}: a refused call records nothing");
+            // One-entry decisions still fit: nothing of the refused one took the room.
+            assert!(
+                tight
+                    .decide_http(&world.http_input(&format!("{at}-one")))
+                    .await
+                    .is_allow()
             );
         }
     }

@@ -1,6 +1,7 @@
 //! ring and the portable p256 must agree on every Wycheproof ECDSA P-256 P1363 vector —
 //! `valid` accepted, `invalid` rejected, and the same verdict on `acceptable` ones — and on the
-//! conformance vectors' decisions (bytes), so swapping the verifier never changes a decision.
+//! conformance and HTTP vectors' decisions (bytes), so swapping the verifier never changes a
+//! decision.
 #![cfg(feature = "ring")]
 #![allow(
     clippy::unwrap_used,
@@ -53,26 +54,33 @@ fn ring_agrees_with_p256_on_wycheproof() {
 
 #[test]
 fn ring_gives_the_conformance_bytes() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/vectors/conformance.json"
-    ))
-    .unwrap();
-    let v: Value = serde_json::from_str(&text).unwrap();
-    for case in v["cases"].as_array().unwrap() {
-        let config = v["loads"][case["load"].as_str().unwrap()].as_str().unwrap();
-        let pdp = Pdp::load_with_verifier(config.as_bytes(), Box::new(RingVerifier));
-        let mut out = pdp.decide_json(case["input"].as_str().unwrap().as_bytes());
-        if let Some(replay) = case.get("replay") {
-            let mut req = replay.clone();
-            req["decision"] = serde_json::from_slice(&out).unwrap();
-            out = pdp.apply_replay_json(json::canonical(&req).as_bytes());
+    for (file, http) in [("conformance.json", false), ("http.json", true)] {
+        let text = std::fs::read_to_string(format!(
+            "{}/../tests/vectors/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        for case in v["cases"].as_array().unwrap() {
+            let config = v["loads"][case["load"].as_str().unwrap()].as_str().unwrap();
+            let pdp = Pdp::load_with_verifier(config.as_bytes(), Box::new(RingVerifier));
+            let input = case["input"].as_str().unwrap().as_bytes();
+            let mut out = if http {
+                pdp.decide_http_json(input)
+            } else {
+                pdp.decide_json(input)
+            };
+            if let Some(replay) = case.get("replay") {
+                let mut req = replay.clone();
+                req["decision"] = serde_json::from_slice(&out).unwrap();
+                out = pdp.apply_replay_json(json::canonical(&req).as_bytes());
+            }
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                case["output"].as_str().unwrap(),
+                "{file}: {}",
+                case["name"]
+            );
         }
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            case["output"].as_str().unwrap(),
-            "{}",
-            case["name"]
-        );
     }
 }

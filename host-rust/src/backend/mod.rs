@@ -92,6 +92,13 @@ impl Loaded {
         }
     }
 
+    pub(crate) fn decide_http(&self, input: &[u8]) -> Result<Vec<u8>, HostError> {
+        match self {
+            Loaded::Native(e) => Ok(e.decide_http(input)),
+            Loaded::Wasm(e) => e.decide_http(input),
+        }
+    }
+
     pub(crate) fn apply_replay(&self, input: &[u8]) -> Result<Vec<u8>, HostError> {
         match self {
             Loaded::Native(e) => Ok(e.apply_replay(input)),

@@ -25,6 +25,10 @@ impl NativeEngine {
         self.pdp.decide_json(input)
     }
 
+    pub(crate) fn decide_http(&self, input: &[u8]) -> Vec<u8> {
+        self.pdp.decide_http_json(input)
+    }
+
     pub(crate) fn apply_replay(&self, input: &[u8]) -> Vec<u8> {
         self.pdp.apply_replay_json(input)
     }

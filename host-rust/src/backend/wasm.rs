@@ -20,8 +20,9 @@ use wasmtime::{
 use super::cache;
 use crate::HostError;
 
-/// The ABI version this SDK speaks (`mandate_abi_version`).
-pub const ABI_VERSION: u32 = 1;
+/// The ABI version this SDK speaks (`mandate_abi_version`; the module's crate docs list the
+/// versions). 2 added `mandate_decide_http`.
+pub const ABI_VERSION: u32 = 2;
 
 /// Bounds on each call into the module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +80,8 @@ impl WasmRuntime {
     /// exists, written to it otherwise.
     ///
     /// # Errors
-    /// [`HostError::Module`] when the bytes do not compile, import anything, or do not speak
-    /// ABI version [`ABI_VERSION`].
+    /// [`HostError::Module`] when the bytes do not compile, import anything, do not speak
+    /// ABI version [`ABI_VERSION`], or lack one of its exports.
     pub fn new(
         module: &[u8],
         cache_dir: Option<&Path>,
@@ -115,14 +116,8 @@ impl WasmRuntime {
                 sha256,
             }),
         };
-        // Check the exports and the ABI version once, up front.
-        let mut slot = Slot::new(&runtime)?;
-        let version = slot.abi_version()?;
-        if version != ABI_VERSION {
-            return Err(HostError::Module(format!(
-                "module speaks ABI {version}, this SDK speaks {ABI_VERSION}"
-            )));
-        }
+        // Check the ABI version and the exports once, up front (every instance checks them too).
+        Slot::new(&runtime)?;
         Ok(runtime)
     }
 
@@ -204,6 +199,7 @@ struct Slot {
     free: TypedFunc<(u32, u32), ()>,
     load: TypedFunc<(u32, u32), u64>,
     decide: TypedFunc<(u32, u32), u64>,
+    decide_http: TypedFunc<(u32, u32), u64>,
     apply_replay: TypedFunc<(u32, u32), u64>,
     mint: TypedFunc<(u32, u32), u64>,
     status: TypedFunc<(), u64>,
@@ -215,6 +211,7 @@ struct Slot {
 enum Export {
     Load,
     Decide,
+    DecideHttp,
     ApplyReplay,
     Mint,
 }
@@ -247,12 +244,24 @@ impl Slot {
                     .map_err(module_err)?
             };
         }
+        // The version first, so a module of another ABI is refused as such rather than for an
+        // export it does not have.
+        let abi_version: TypedFunc<(), u32> = export!("mandate_abi_version");
+        let version = abi_version
+            .call(&mut store, ())
+            .map_err(|e| classify(&store, e))?;
+        if version != ABI_VERSION {
+            return Err(HostError::Module(format!(
+                "module speaks ABI {version}, this SDK speaks {ABI_VERSION}"
+            )));
+        }
         Ok(Slot {
-            abi_version: export!("mandate_abi_version"),
+            abi_version,
             alloc: export!("mandate_alloc"),
             free: export!("mandate_free"),
             load: export!("mandate_load"),
             decide: export!("mandate_decide"),
+            decide_http: export!("mandate_decide_http"),
             apply_replay: export!("mandate_apply_replay"),
             mint: export!("mandate_mint"),
             status: export!("mandate_status"),
@@ -318,6 +327,7 @@ impl Slot {
         let func = match export {
             Export::Load => self.load.clone(),
             Export::Decide => self.decide.clone(),
+            Export::DecideHttp => self.decide_http.clone(),
             Export::ApplyReplay => self.apply_replay.clone(),
             Export::Mint => self.mint.clone(),
         };
@@ -422,6 +432,10 @@ impl WasmEngine {
         self.run(Export::Decide, input)
     }
 
+    pub(crate) fn decide_http(&self, input: &[u8]) -> Result<Vec<u8>, HostError> {
+        self.run(Export::DecideHttp, input)
+    }
+
     pub(crate) fn apply_replay(&self, input: &[u8]) -> Result<Vec<u8>, HostError> {
         self.run(Export::ApplyReplay, input)
     }
@@ -460,6 +474,15 @@ impl RawInstance {
     pub fn decide(&mut self, input: &[u8]) -> Result<Vec<u8>, HostError> {
         let fuel = self.fuel();
         self.slot.call(Export::Decide, input, fuel)
+    }
+
+    /// `mandate_decide_http`.
+    ///
+    /// # Errors
+    /// When the module traps or exceeds its limits.
+    pub fn decide_http(&mut self, input: &[u8]) -> Result<Vec<u8>, HostError> {
+        let fuel = self.fuel();
+        self.slot.call(Export::DecideHttp, input, fuel)
     }
 
     /// `mandate_apply_replay`.
@@ -528,11 +551,29 @@ impl RawInstance {
     /// # Errors
     /// When the module traps or answers a buffer outside its memory.
     pub fn decide_raw(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>, HostError> {
+        let func = self.slot.decide.clone();
+        self.call_raw(&func, ptr, len)
+    }
+
+    /// Calls `mandate_decide_http(ptr, len)` with any pointer and length, as
+    /// [`Self::decide_raw`].
+    ///
+    /// # Errors
+    /// When the module traps or answers a buffer outside its memory.
+    pub fn decide_http_raw(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>, HostError> {
+        let func = self.slot.decide_http.clone();
+        self.call_raw(&func, ptr, len)
+    }
+
+    fn call_raw(
+        &mut self,
+        func: &TypedFunc<(u32, u32), u64>,
+        ptr: u32,
+        len: u32,
+    ) -> Result<Vec<u8>, HostError> {
         let fuel = self.fuel();
         self.slot.store.set_fuel(fuel).map_err(module_err)?;
-        let packed = self
-            .slot
-            .decide
+        let packed = func
             .call(&mut self.slot.store, (ptr, len))
             .map_err(|e| classify(&self.slot.store, e))?;
         self.slot.take_answer(packed)

@@ -10,10 +10,10 @@
 )]
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use mandate_host::issuer::{self, Proof};
-use mandate_host::replay::{ReplayError, ReplayStore, UseOnce};
+use mandate_host::replay::{MemoryReplayStore, ReplayError, ReplayStore, UseOnce};
 use mandate_host::{PrivateJwk, WasmLimits, WasmRuntime};
 use serde_json::{Value, json};
 
@@ -50,8 +50,18 @@ pub fn runtime_with(limits: WasmLimits) -> WasmRuntime {
     WasmRuntime::new(&module_bytes(), Some(&cache_dir()), limits).unwrap()
 }
 
+/// tests/vectors/conformance.json (decide inputs).
 pub fn vectors() -> Value {
-    let p = root().join("tests/vectors/conformance.json");
+    vectors_file("conformance.json")
+}
+
+/// tests/vectors/http.json (HTTP decide inputs).
+pub fn http_vectors() -> Value {
+    vectors_file("http.json")
+}
+
+pub fn vectors_file(name: &str) -> Value {
+    let p = root().join("tests/vectors").join(name);
     serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
 }
 
@@ -65,10 +75,46 @@ impl ReplayStore for DownStore {
     }
 }
 
+/// A memory store that also keeps every call it was given (the entries of each `record`), and
+/// can be shared: clones see the same entries.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    store: Arc<MemoryReplayStore>,
+    calls: Arc<Mutex<Vec<Vec<UseOnce>>>>,
+}
+
+impl Recording {
+    pub fn new(capacity: usize) -> Recording {
+        Recording {
+            store: Arc::new(MemoryReplayStore::new(capacity)),
+            calls: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The entries of each `record` call so far, in order.
+    pub fn calls(&self) -> Vec<Vec<UseOnce>> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// How many entries the store holds.
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+}
+
+impl ReplayStore for Recording {
+    async fn record(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
+        self.calls.lock().unwrap().push(entries.to_vec());
+        self.store.record(entries, now).await
+    }
+}
+
 pub const NOW: i64 = 1_800_000_000;
 pub const API: &str = "https://api.example.com";
 pub const IDP: &str = "https://idp.example.com";
 pub const PDP: &str = "https://pdp.example.com";
+/// The request every world input makes (its origin is the delegation's `aud`).
+pub const SECRET_URI: &str = "https://api.example.com/v1/secrets/db";
 
 /// A fresh world made with the issuer helpers: random keys, a signed bundle with one agent and
 /// the seed's guardrail, a delegation from alice.
@@ -148,30 +194,84 @@ impl World {
         serde_json::to_vec(&v).unwrap()
     }
 
-    /// A decide input presenting an ephemeral grant for the same request.
+    /// A decide input presenting an ephemeral grant for the same request, with a DPoP proof by
+    /// the agent's key (the grant's `cnf.jkt`) bound to the grant (`ath`) under a fresh `jti`,
+    /// so presenting the same grant twice replays the grant and nothing else.
     pub fn input_with_grant(&self, grant: &str) -> Vec<u8> {
+        self.input_with_grant_proof(grant, &issuer::random_id().unwrap())
+    }
+
+    /// As [`Self::input_with_grant`], with the proof's `jti` chosen.
+    pub fn input_with_grant_proof(&self, grant: &str, proof_jti: &str) -> Vec<u8> {
         let mut v: Value = serde_json::from_slice(&self.input("unused")).unwrap();
-        v["credentials"] = json!({"grant": grant});
+        v["credentials"] = json!({"grant": grant, "proof": self.proof(proof_jti, grant)});
         serde_json::to_vec(&v).unwrap()
+    }
+
+    /// A DPoP proof by the agent for the secret read, bound to `token` (`ath`).
+    pub fn proof(&self, jti: &str, token: &str) -> String {
+        issuer::proof(
+            &Proof {
+                htm: "GET".into(),
+                htu: SECRET_URI.into(),
+                iat: NOW - 1,
+                jti: jti.into(),
+                token: Some(token.into()),
+                body_digest: None,
+            },
+            &self.agent,
+        )
+    }
+
+    /// The secret read as an HTTP decide input, as a host receives it: `Authorization: DPoP`
+    /// with the delegation, a `DPoP` proof carrying `jti`, from the trusted network's peer,
+    /// routed by the binding to `secrets:read` on `secret/db`.
+    pub fn http_input(&self, jti: &str) -> Vec<u8> {
+        let auth = format!("DPoP {}", self.delegation);
+        self.http_with_headers(&[
+            ("Authorization", &auth),
+            ("DPoP", &self.proof(jti, &self.delegation)),
+        ])
+    }
+
+    /// As [`Self::http_input`], asking for a grant (`grant_jti`) on the allow.
+    pub fn http_input_minting(&self, jti: &str, grant_jti: &str) -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(&self.http_input(jti)).unwrap();
+        v["mint_grant"] = json!({"aud": API, "ttl": 30, "jti": grant_jti});
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    /// The secret read presenting a grant: `Authorization: Mandate-Grant` and a `DPoP` proof
+    /// bound to it under `proof_jti`.
+    pub fn http_input_with_grant(&self, grant: &str, proof_jti: &str) -> Vec<u8> {
+        let auth = format!("Mandate-Grant {grant}");
+        self.http_with_headers(&[
+            ("Authorization", &auth),
+            ("DPoP", &self.proof(proof_jti, grant)),
+        ])
+    }
+
+    fn http_with_headers(&self, headers: &[(&str, &str)]) -> Vec<u8> {
+        let headers: Vec<[&str; 2]> = headers.iter().map(|(n, v)| [*n, *v]).collect();
+        serde_json::to_vec(&json!({
+            "now": NOW,
+            "http": {
+                "method": "GET", "scheme": "https", "authority": "api.example.com",
+                "path": "/v1/secrets/db", "headers": headers, "peer": "10.20.0.7:50123"
+            },
+            "binding": {"routes": [
+                {"method": "GET", "path": "/v1/secrets/*", "action": "secrets:read", "resource": "secret/db"}
+            ]}
+        }))
+        .unwrap()
     }
 
     /// A decide input reading the secret, with a proof carrying `jti`.
     pub fn input(&self, jti: &str) -> Vec<u8> {
-        let uri = "https://api.example.com/v1/secrets/db";
-        let proof = issuer::proof(
-            &Proof {
-                htm: "GET".into(),
-                htu: uri.into(),
-                iat: NOW - 1,
-                jti: jti.into(),
-                token: Some(self.delegation.clone()),
-                body_digest: None,
-            },
-            &self.agent,
-        );
+        let proof = self.proof(jti, &self.delegation);
         serde_json::to_vec(&json!({
             "now": NOW,
-            "request": {"method": "GET", "uri": uri, "ip": "10.20.0.7", "action": "secrets:read", "resource": "secret/db"},
+            "request": {"method": "GET", "uri": SECRET_URI, "ip": "10.20.0.7", "action": "secrets:read", "resource": "secret/db"},
             "credentials": {"delegation": [self.delegation], "proof": proof}
         }))
         .unwrap()
