@@ -7,6 +7,8 @@
 //! - the path must be unambiguous (no dot-segments, no encoded `/` or `\`), and routes are
 //!   matched on the same normalized path the proof, the guardrails and the audit see;
 //! - `Authorization`, `DPoP`, `Mandate-Chain` and `Host` may each appear once (RFC 9449 §4.3);
+//! - with routes, a request none matches is a deny (`request.unrouted`) unless the binding says
+//!   the guardrails decide it;
 //! - the client address is the socket peer, or the entry `trusted_hops` from the right of
 //!   `X-Forwarded-For` when that many proxies in front each append the address they saw.
 //!
@@ -139,6 +141,22 @@ pub struct Binding {
     /// How many proxies in front each append to `X-Forwarded-For`; 0 uses the socket peer.
     #[serde(default)]
     pub trusted_hops: u8,
+    /// What a request no route matches gets, when there are routes: a deny (the default), or
+    /// no action, leaving the guardrails alone to decide (`"guardrails"`).
+    #[serde(default)]
+    pub unrouted: Unrouted,
+}
+
+/// What happens to a request no route matches (only when the binding has routes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unrouted {
+    /// `request.unrouted`: a path variant the routes did not foresee (`/v1/Secrets/db`) is
+    /// never decided without a scope check.
+    #[default]
+    Deny,
+    /// The request names no action; the guardrails alone decide it.
+    Guardrails,
 }
 
 /// The headers that may appear at most once.
@@ -221,6 +239,12 @@ pub fn bind(http: &HttpRequest, binding: &Binding) -> Result<Bound, Reason> {
         .routes
         .iter()
         .find(|r| r.matches(&http.method, &target.path));
+    if route.is_none() && !binding.routes.is_empty() && binding.unrouted == Unrouted::Deny {
+        return Err(reason(
+            Code::RequestUnrouted,
+            format!("no route matches {} {}", http.method, target.path),
+        ));
+    }
     Ok(Bound {
         request: RequestSpec {
             method: http.method.clone(),
@@ -319,6 +343,7 @@ mod tests {
             .filter_map(|r| r.parse().ok())
             .collect(),
             trusted_hops: 0,
+            unrouted: Unrouted::Deny,
         }
     }
 

@@ -43,6 +43,7 @@ codes! {
     InputMalformed => "input.malformed", "The decide input is not valid JSON of the documented shape.";
     InputTooLarge => "input.too_large", "The decide input exceeds the size or nesting limit.";
     RequestInvalid => "request.invalid", "The request's method, URI, Host or path is missing, cannot be parsed, or is ambiguous (dot-segments, encoded slashes).";
+    RequestUnrouted => "request.unrouted", "The binding has routes and none matches the request's method and normalized path.";
     RequestHeaderRepeated => "request.header_repeated", "A header that may appear once (Authorization, DPoP, Mandate-Chain, Host) was sent more than once (RFC 9449 §4.3).";
     BundleMissing => "bundle.missing", "No bundle, or no trust keys, were configured.";
     BundleTooLarge => "bundle.too_large", "The bundle exceeds the size or nesting limit.";

@@ -187,11 +187,31 @@ fn paths_and_hosts(k: &Keys, b: &mut B) {
     );
     b.add(
         "no-route",
-        "a path no route names has no action: the guardrails alone decide",
+        "with routes, a path none names is refused: no decision without a scope check",
         doc(
             &signed(k, Http::get("/v1/unrouted"), "h-noroute"),
             0,
             |_| {},
+        ),
+        &["request.unrouted"],
+    );
+    b.add(
+        "no-route-case-variant",
+        "routes are case-sensitive: /v1/Secrets/db is not /v1/secrets/* and is refused",
+        doc(
+            &signed(k, Http::get("/v1/Secrets/db"), "h-noroute-case"),
+            0,
+            |_| {},
+        ),
+        &["request.unrouted"],
+    );
+    b.add(
+        "no-route-guardrails-decide",
+        "a binding that lets the guardrails decide unrouted requests: no action is named",
+        doc(
+            &signed(k, Http::get("/v1/unrouted"), "h-noroute-g"),
+            0,
+            |v| v["binding"]["unrouted"] = json!("guardrails"),
         ),
         &["policy.not_allowed"],
     );
