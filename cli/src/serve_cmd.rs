@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// Proxies in front that each append the address they saw to x-forwarded-for (Envoy with use_remote_address: true is 1); the client address is that many entries from the right. 0: the TCP peer, x-forwarded-for and x-forwarded-proto ignored.
     #[arg(long, default_value_t = 0)]
     pub trusted_hops: u8,
+    /// A request at /v1/check that no --route matches: deny it (request.unrouted), or let the guardrails decide it without an action.
+    #[arg(long, value_enum, default_value_t = UnroutedArg::Deny)]
+    pub unrouted: UnroutedArg,
     /// This decision point's identifier, which a token's aud must name (repeatable); by default the request's origin (scheme://host[:port]) must be in aud.
     #[arg(long = "audience")]
     pub audiences: Vec<String>,
@@ -62,6 +65,15 @@ pub struct ServeArgs {
     /// Cache the compiled module in this directory (only this user may write it).
     #[arg(long, requires = "wasm")]
     pub wasm_cache: Option<PathBuf>,
+}
+
+/// `--unrouted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnroutedArg {
+    /// `request.unrouted`: never decided without a scope check.
+    Deny,
+    /// No action; the guardrails alone decide.
+    Guardrails,
 }
 
 /// `250ms`, `2s`, `1m`.
@@ -96,6 +108,10 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
     config.routes.clone_from(&a.routes);
     config.scheme.clone_from(&a.scheme);
     config.trusted_hops = a.trusted_hops;
+    config.unrouted = match a.unrouted {
+        UnroutedArg::Deny => mandate_core::http::Unrouted::Deny,
+        UnroutedArg::Guardrails => mandate_core::http::Unrouted::Guardrails,
+    };
     config.audiences.clone_from(&a.audiences);
     config.wasm.clone_from(&a.wasm);
     config.wasm_cache.clone_from(&a.wasm_cache);

@@ -142,7 +142,15 @@ async fn decide_endpoint_allows_denies_and_refuses_replays() {
 async fn ext_authz_check_allows_with_principal_headers_and_denies_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(dir.path());
-    let s = Server::start(&w, &TWO_HOPS);
+    let s = Server::start(
+        &w,
+        &[
+            TWO_HOPS[0],
+            TWO_HOPS[1],
+            "--route",
+            "POST /v1/trips/* trips:book",
+        ],
+    );
     let c = client();
     let alice = w.alice();
     let auth = format!("DPoP {alice}");
@@ -311,6 +319,18 @@ async fn ext_authz_check_allows_with_principal_headers_and_denies_with_a_reason(
     assert_eq!(
         h(&r, "x-mandate-reason").as_deref(),
         Some("credentials.missing")
+    );
+    // A method no route names is refused before anything else (no decision without a scope check).
+    let r = c
+        .put(s.url("/v1/check/v1/trips/42"))
+        .header("host", "api.example.com")
+        .header("x-forwarded-for", "10.20.0.7, 10.0.0.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), h(&r, "x-mandate-reason").as_deref()),
+        (403, Some("request.unrouted"))
     );
 }
 
@@ -1813,6 +1833,9 @@ impl Resigner {
     }
 }
 
+/// Header fields, in order.
+type Fields = Vec<(String, String)>;
+
 /// Cases of tests/vectors/http.json that serve's check endpoint cannot express, and why.
 const NOT_OVER_CHECK: [(&str, &str); 3] = [
     (
@@ -1842,8 +1865,8 @@ const PEER_NOT_LOOPBACK: [&str; 1] = ["http/allow-secrets-from-trusted-peer"];
 /// bound with the vectors' routes and trusted hops, decided against the vectors' bundle;
 /// compared on the decision, the status, `x-mandate-reason` and every reason code.
 ///
-/// Two services: `--trusted-hops 0` (the peer is loopback) and `--trusted-hops 1`. Every case
-/// goes to the second (a `trusted_hops: 0` case with its peer appended to X-Forwarded-For, as
+/// Services with `--trusted-hops 0` (the peer is loopback) and `--trusted-hops 1` (and the
+/// case's `--unrouted`). Every case goes to the second (a `trusted_hops: 0` case with its peer appended to X-Forwarded-For, as
 /// the one trusted proxy would: the binding's client address is then the vector's peer), and
 /// every `trusted_hops: 0` case whose outcome does not need a non-loopback peer also goes to
 /// the first, exactly as it is. The tokens are re-signed at the wall clock (`Resigner`).
@@ -1893,10 +1916,9 @@ fn http_vectors_replay_through_serve() {
         }
         args.push(spec);
     }
-    let peer_only = Server::spawn(dir.path(), &args);
-    let mut hop_args = args.clone();
-    hop_args.extend(["--trusted-hops".into(), "1".into()]);
-    let one_hop = Server::spawn(dir.path(), &hop_args);
+    // One service per (trusted hops, unrouted) that some case needs, started when first needed.
+    let mut servers: std::collections::HashMap<(u64, String), Server> =
+        std::collections::HashMap::new();
 
     let (mut replayed, mut skipped) = (0, Vec::new());
     for case in doc["cases"].as_array().unwrap() {
@@ -1918,7 +1940,17 @@ fn http_vectors_replay_through_serve() {
             http["scheme"], "https",
             "{name}: serve runs with --scheme https"
         );
+        for k in input["binding"].as_object().unwrap().keys() {
+            assert!(
+                ["routes", "trusted_hops", "unrouted"].contains(&k.as_str()),
+                "{name}: binding.{k} has no serve flag"
+            );
+        }
         let hops = input["binding"]["trusted_hops"].as_u64().unwrap_or(0);
+        let unrouted = input["binding"]["unrouted"]
+            .as_str()
+            .unwrap_or("deny")
+            .to_string();
         let headers: Vec<(String, String)> = http["headers"]
             .as_array()
             .unwrap()
@@ -1949,12 +1981,12 @@ fn http_vectors_replay_through_serve() {
         sent.extend(resign.fields(&headers));
         let peer_ip: core::net::SocketAddr = http["peer"].as_str().unwrap().parse().unwrap();
 
-        let mut runs: Vec<(&Server, Vec<(String, String)>, &str)> = Vec::new();
+        let mut runs: Vec<(u64, Fields, &str)> = Vec::new();
         if hops == 0 {
             let mut appended = sent.clone();
             appended.push(("X-Forwarded-For".into(), peer_ip.ip().to_string()));
             runs.push((
-                &one_hop,
+                1,
                 appended,
                 "--trusted-hops 1, the peer as the appended hop",
             ));
@@ -1964,15 +1996,11 @@ fn http_vectors_replay_through_serve() {
                      (replayed at --trusted-hops 1)"
                 ));
             } else {
-                runs.push((
-                    &peer_only,
-                    sent.clone(),
-                    "--trusted-hops 0, the loopback peer",
-                ));
+                runs.push((0, sent.clone(), "--trusted-hops 0, the loopback peer"));
             }
         } else {
             assert_eq!(hops, 1, "{name}");
-            runs.push((&one_hop, sent.clone(), "--trusted-hops 1"));
+            runs.push((1, sent.clone(), "--trusted-hops 1"));
         }
         let want_decision = case["expect"]["decision"].as_str().unwrap();
         let want_codes: Vec<String> = case["expect"]["codes"]
@@ -1981,7 +2009,17 @@ fn http_vectors_replay_through_serve() {
             .iter()
             .map(|c| c.as_str().unwrap().to_string())
             .collect();
-        for (server, fields, how) in runs {
+        for (hops, fields, how) in runs {
+            let server = servers.entry((hops, unrouted.clone())).or_insert_with(|| {
+                let mut a = args.clone();
+                a.extend([
+                    "--trusted-hops".into(),
+                    hops.to_string(),
+                    "--unrouted".into(),
+                    unrouted.clone(),
+                ]);
+                Server::spawn(dir.path(), &a)
+            });
             let r = raw(server, method, &target, &fields);
             let got_decision = if r.status == 200 { "allow" } else { "deny" };
             assert_eq!(
@@ -2007,5 +2045,5 @@ fn http_vectors_replay_through_serve() {
         "http vectors: {replayed} replays; not expressible over serve:\n  {}",
         skipped.join("\n  ")
     );
-    assert_eq!(replayed, 36, "{skipped:?}");
+    assert_eq!(replayed, 40, "{skipped:?}");
 }

@@ -15,8 +15,9 @@
 //! - the scheme: `--scheme`, or `x-forwarded-proto` when `--trusted-hops` is at least 1 (a
 //!   client can send that header as easily as `x-forwarded-for`, so it is believed only when a
 //!   proxy in front is trusted to set it);
-//! - the binding: `--route`s and `--trusted-hops` (the client address is the socket peer, or
-//!   the entry that many hops from the right of `x-forwarded-for`).
+//! - the binding: `--route`s, `--unrouted` (a request no route matches is `request.unrouted`, or
+//!   the guardrails' alone to decide) and `--trusted-hops` (the client address is the socket
+//!   peer, or the entry that many hops from the right of `x-forwarded-for`).
 
 use core::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use mandate_core::http::HttpRequest;
+use mandate_core::http::{HttpRequest, Unrouted};
 use serde_json::{Value, json};
 
 use super::Service;
@@ -120,7 +121,14 @@ pub fn input_for(
             "method": http.method, "scheme": http.scheme, "authority": http.authority,
             "path": http.path, "headers": http.headers, "peer": http.peer,
         },
-        "binding": {"routes": routes, "trusted_hops": svc.binding.trusted_hops},
+        "binding": {
+            "routes": routes,
+            "trusted_hops": svc.binding.trusted_hops,
+            "unrouted": match svc.binding.unrouted {
+                Unrouted::Deny => "deny",
+                Unrouted::Guardrails => "guardrails",
+            },
+        },
     })
 }
 

@@ -78,6 +78,9 @@ pub struct Config {
     /// How many proxies in front each append the address they saw to `x-forwarded-for`; the
     /// client address is that many entries from the right. 0: the socket peer.
     pub trusted_hops: u8,
+    /// What `/v1/check` does with a request no route matches (when there are routes): deny it
+    /// (`request.unrouted`), or let the guardrails decide it without an action.
+    pub unrouted: mandate_core::http::Unrouted,
     /// This decision point's identifiers: a token's `aud` must name one. Empty: the request's
     /// origin (`scheme://host[:port]`) must be in `aud`.
     pub audiences: Vec<String>,
@@ -104,6 +107,7 @@ impl Config {
             routes: Vec::new(),
             scheme: "https".into(),
             trusted_hops: 0,
+            unrouted: mandate_core::http::Unrouted::Deny,
             audiences: Vec::new(),
             grant_ttl: 30,
             wasm: None,
@@ -637,6 +641,7 @@ pub async fn start(config: Config) -> Result<Running> {
         binding: mandate_core::http::Binding {
             routes: config.routes.clone(),
             trusted_hops: config.trusted_hops,
+            unrouted: config.unrouted,
         },
         scheme: config.scheme.clone(),
         audiences: config.audiences.clone(),

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # `mandate serve` as a real Envoy's ext_authz HTTP service, on loopback: allow with principal
 # headers reaching the upstream (client-sent copies overwritten), deny with the reason code
-# reaching the client, replay, sub-delegation through Mandate-Chain, no credentials.
+# reaching the client, replay, sub-delegation through Mandate-Chain, no credentials; the client
+# address is the hop Envoy appended (a forged x-forwarded-for first hop is ignored), ambiguous
+# paths and repeated DPoP headers are refused.
+#
+# serve runs with --trusted-hops 1 (Envoy, use_remote_address: true, appends the peer it saw to
+# x-forwarded-for and sets x-forwarded-proto) and --audience https://api.example.com (the tokens
+# name that API, while the Host Envoy forwards here is 127.0.0.1:<port>).
 # Usage: cli/tests/envoy/run.sh <mandate binary> <envoy binary>
 set -euo pipefail
 MANDATE="$1"
@@ -27,9 +33,10 @@ done
 "$MANDATE" agent add agent:summarizer --owner team:travel --key keys/summarizer.pub.jwk \
   --delegator-agent agent:travel-booker --scope trips:read >/dev/null
 cp "$HERE/../../demo/guardrails.rego" guardrails.rego
-# Every address is trusted here (the network guardrail is tested in cli/tests/service.rs); what
-# this test checks about addresses is that the service takes the one Envoy put in x-forwarded-for.
-printf 'trusted_networks: [0.0.0.0/0, "::/0"]\nsecret_owner: alice\n' > data.yaml
+# The trusted network is 127.0.0.3 alone: clients here connect from 127.0.0.3 (curl --interface;
+# not 127.0.0.1, for which Envoy appends the host's own address instead), and the forged
+# x-forwarded-for test connects from 127.0.0.2 claiming to be 127.0.0.3.
+printf 'trusted_networks: [127.0.0.3/32]\nsecret_owner: alice\n' > data.yaml
 printf -- '- iss: https://idp.example.com\n  keys: [keys/idp.pub.jwk]\n  audiences: [https://api.example.com]\n' > issuers.yaml
 "$MANDATE" bundle build --registry registry.yaml --issuers issuers.yaml --policy guardrails.rego \
   --data data.yaml --revision envoy-1 --out bundle.json >/dev/null
@@ -39,6 +46,7 @@ printf -- '- iss: https://idp.example.com\n  keys: [keys/idp.pub.jwk]\n  audienc
 python3 "$HERE/echo_upstream.py" > upstream.port 2>upstream.log &
 PIDS+=($!)
 "$MANDATE" serve --listen 127.0.0.1:0 --bundle bundle.jws --trust keys/root.pub.jwk --audit audit.jsonl \
+  --trusted-hops 1 --audience https://api.example.com \
   --route 'GET /v1/secrets/* secrets:read' --route 'GET /v1/trips/* trips:read' > serve.out 2> serve.log &
 PIDS+=($!)
 for _ in $(seq 100); do [ -s upstream.port ] && grep -q listening serve.out && break; sleep 0.1; done
@@ -68,10 +76,11 @@ pass=0; fail=0
 check() { # name, condition result
   if [ "$2" = ok ]; then pass=$((pass + 1)); echo "ok   $1"; else fail=$((fail + 1)); echo "FAIL $1: $2"; fi
 }
-# request <out-prefix> <path> [curl args...]: writes <out>.status, <out>.headers, <out>.body
+# request <out-prefix> <path> [curl args...]: writes <out>.status, <out>.headers, <out>.body.
+# From 127.0.0.3 unless the args name another --interface (curl: the last one wins).
 request() {
   local out="$1" path="$2"; shift 2
-  curl -s -o "$out.body" -D "$out.headers" -w '%{http_code}' "$@" "$BASE$path" > "$out.status" || true
+  curl -s -o "$out.body" -D "$out.headers" -w '%{http_code}' --interface 127.0.0.3 "$@" "$BASE$path" > "$out.status" || true
 }
 header() { grep -i "^$2:" "$1.headers" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 upstream() { python3 -c "import json,sys; print(json.load(open('$1.body')).get('$2',''))" 2>/dev/null || true; }
@@ -122,9 +131,42 @@ request a6 /v1/secrets/db -H "authorization: DPoP $WIDE" -H "mandate-chain: $ALI
 [ "$(cat a6.status)" = 403 ] && r=ok || r="$(cat a6.status) $(header a6 x-mandate-reason)"
 check "sub-agent beyond its ceiling: 403 ($(header a6 x-mandate-reason))" "$r"
 
+# A client outside the trusted network (127.0.0.2) forging the first x-forwarded-for hop as the
+# trusted 127.0.0.3: Envoy appends the peer it saw, serve takes that hop, and the audit says so.
+request a7 /v1/secrets/db --interface 127.0.0.2 -H "x-forwarded-for: 127.0.0.3" -H "authorization: DPoP $ALICE" \
+  -H "dpop: $(token proof --key keys/booker.jwk --method GET --uri "$SECRET" --token "$ALICE")"
+AUDITED7="$(sed -n 7p audit.jsonl | python3 -c 'import json,sys; print(json.load(sys.stdin)["audit"]["request"]["ip"])' 2>/dev/null || true)"
+[ "$(cat a7.status)" = 403 ] && [ "$(header a7 x-mandate-reason)" = policy.denied ] && [ "$AUDITED7" = 127.0.0.2 ] && r=ok \
+  || r="$(cat a7.status) $(header a7 x-mandate-reason), audited $AUDITED7"
+check "forged x-forwarded-for first hop ignored: 403 policy.denied, audited 127.0.0.2" "$r"
+# From the trusted 127.0.0.3 with a forged untrusted first hop: allowed (the appended hop decides).
+request a8 /v1/secrets/db -H "x-forwarded-for: 203.0.113.9" -H "authorization: DPoP $ALICE" \
+  -H "dpop: $(token proof --key keys/booker.jwk --method GET --uri "$SECRET" --token "$ALICE")"
+[ "$(cat a8.status)" = 200 ] && r=ok || r="$(cat a8.status) $(header a8 x-mandate-reason)"
+check "a forged untrusted first hop from the trusted peer: still 200 (the appended hop decides)" "$r"
+
+# A path that routes as trips but reads as secrets, sent as is (curl --path-as-is): refused.
+TRIPS_ONLY="$(token delegate --key keys/idp.jwk --iss https://idp.example.com --sub alice --agent agent:travel-booker \
+  --agent-key keys/booker.pub.jwk --aud https://api.example.com --scope 'trips:read')"
+request a9 /v1/trips/%2e%2e/secrets/db --path-as-is -H "authorization: DPoP $TRIPS_ONLY" \
+  -H "dpop: $(token proof --key keys/booker.jwk --method GET --uri "$SECRET" --token "$TRIPS_ONLY")"
+[ "$(cat a9.status)" = 403 ] && [ "$(header a9 x-mandate-reason)" = request.invalid ] && r=ok || r="$(cat a9.status) $(header a9 x-mandate-reason)"
+check "/v1/trips/%2e%2e/secrets/db: 403 request.invalid" "$r"
+
+# Two DPoP headers (RFC 9449 §4.3: one). Envoy joins repeated fields with "," (RFC 9110 §5.3)
+# before asking ext_authz, so serve sees one DPoP field that is no JWS: refused either way.
+P1="$(token proof --key keys/booker.jwk --method GET --uri "$TRIP" --token "$ALICE")"
+P2="$(token proof --key keys/booker.jwk --method GET --uri "$TRIP" --token "$ALICE")"
+request a10 /v1/trips/42 -H "authorization: DPoP $ALICE" -H "dpop: $P1" -H "dpop: $P2"
+case "$(cat a10.status) $(header a10 x-mandate-reason)" in
+  "403 request.header_repeated"|"403 proof.malformed") r=ok ;;
+  *) r="$(cat a10.status) $(header a10 x-mandate-reason)" ;;
+esac
+check "two DPoP headers: 403 ($(header a10 x-mandate-reason))" "$r"
+
 kill -TERM "${PIDS[1]}"; wait "${PIDS[1]}" || true
-"$MANDATE" audit verify audit.jsonl --json | python3 -c 'import json,sys; v=json.load(sys.stdin); sys.exit(0 if v["ok"] and v["records"] == 6 else 1)' && r=ok || r="$("$MANDATE" audit verify audit.jsonl)"
-check "audit log: 6 records, chain verified" "$r"
+"$MANDATE" audit verify audit.jsonl --json | python3 -c 'import json,sys; v=json.load(sys.stdin); sys.exit(0 if v["ok"] and v["records"] == 10 else 1)' && r=ok || r="$("$MANDATE" audit verify audit.jsonl)"
+check "audit log: 10 records, chain verified" "$r"
 
 echo "envoy ext_authz: $pass passed, $fail failed"
 [ "$fail" = 0 ] || { [ -s envoy.log ] && tail -20 envoy.log; exit 1; }
