@@ -82,7 +82,9 @@ request() {
   local out="$1" path="$2"; shift 2
   curl -s -o "$out.body" -D "$out.headers" -w '%{http_code}' --interface 127.0.0.3 "$@" "$BASE$path" > "$out.status" || true
 }
-header() { grep -i "^$2:" "$1.headers" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+# header <out-prefix> <name>: the first value, or nothing (never a failure: under set -e a
+# missing header would end the run silently instead of reporting a FAIL).
+header() { grep -i "^$2:" "$1.headers" 2>/dev/null | head -1 | cut -d' ' -f2- | tr -d '\r' || true; }
 upstream() { python3 -c "import json,sys; print(json.load(open('$1.body')).get('$2',''))" 2>/dev/null || true; }
 token() { "$MANDATE" token "$@"; }
 
