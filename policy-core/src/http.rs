@@ -203,7 +203,7 @@ impl HttpRequest {
 /// `request.header_repeated` or `request.invalid`.
 pub fn bind(http: &HttpRequest, binding: &Binding) -> Result<Bound, Reason> {
     for name in SINGLE {
-        if http.header(name).nth(1).is_some() {
+        if http.header(name).nth(1).is_some() || joined(http, name) {
             return Err(reason(
                 Code::RequestHeaderRepeated,
                 format!("the {name} header may appear once"),
@@ -256,6 +256,24 @@ pub fn bind(http: &HttpRequest, binding: &Binding) -> Result<Bound, Reason> {
         },
         credentials: credentials(http),
     })
+}
+
+/// Whether a proxy already joined repeated fields into one (RFC 9110 §5.3: a list joined with
+/// commas, as Envoy does before ext_authz). No credential Mandate reads contains a comma: a JWS
+/// is base64url and dots, a chain is space-separated; so a comma in `DPoP`, `Mandate-Chain`, or
+/// an `Authorization` of the `DPoP` or `Mandate-Grant` scheme is a repeated field.
+fn joined(http: &HttpRequest, name: &str) -> bool {
+    let Some(value) = http.single(name) else {
+        return false;
+    };
+    match name {
+        "dpop" | "mandate-chain" => value.contains(','),
+        "authorization" => {
+            (auth_value(value, "DPoP").is_some() || auth_value(value, "Mandate-Grant").is_some())
+                && value.contains(',')
+        }
+        _ => false,
+    }
 }
 
 /// The client's address: the socket peer, or `trusted_hops` entries from the right of
@@ -423,6 +441,27 @@ mod tests {
                 "{name}"
             );
         }
+        // Joined by a proxy into one field: still repeated.
+        for (name, value) in [
+            ("DPoP", "a.b.c, d.e.f"),
+            ("Mandate-Chain", "a.b.c,d.e.f"),
+            ("Authorization", "DPoP a.b.c, DPoP d.e.f"),
+            ("Authorization", "Mandate-Grant a.b.c,x"),
+        ] {
+            let h = http("api.example.com", "/v1/trips/1", &[(name, value)]);
+            assert_eq!(
+                code(bind(&h, &routes())),
+                Some(Code::RequestHeaderRepeated),
+                "{name}: {value}"
+            );
+        }
+        // Another scheme's parameters may hold commas; that is no credential, not a repeat.
+        let basic = http(
+            "api.example.com",
+            "/v1/trips/1",
+            &[("Authorization", "Digest a=1, b=2")],
+        );
+        assert!(bind(&basic, &routes()).is_ok());
     }
 
     #[test]

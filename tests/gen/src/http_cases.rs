@@ -232,6 +232,29 @@ fn headers(k: &Keys, b: &mut B) {
         &["request.header_repeated"],
     );
     b.add(
+        "dpop-joined-by-a-proxy",
+        "two DPoP fields a proxy joined into one (RFC 9110 §5.3) are still two",
+        doc(
+            &Http {
+                headers: base
+                    .headers
+                    .iter()
+                    .map(|(n, v)| {
+                        if n == "DPoP" {
+                            (n.clone(), format!("{v}, {dpop}"))
+                        } else {
+                            (n.clone(), v.clone())
+                        }
+                    })
+                    .collect(),
+                ..base.clone()
+            },
+            0,
+            |_| {},
+        ),
+        &["request.header_repeated"],
+    );
+    b.add(
         "authorization-repeated",
         "two Authorization headers",
         doc(&base.clone().header("authorization", "Bearer x"), 0, |_| {}),
