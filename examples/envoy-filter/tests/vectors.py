@@ -30,9 +30,11 @@ corpus's; `body_digest` (the vectors' digests have no known body to send); `mint
 grant key (the filter refuses such a configuration); a `context` that is not an object; no `ip` (Envoy always has a client address); a method or URI that is not a valid HTTP
 request line; a grant together with a delegation (one Authorization header); credentials with
 characters a header cannot carry; a `decision_id` the filter would not pass; a forced store error;
-a URI the core's HTTP binding refuses although the decide input accepts it (an authority that is
-not host[:port], a path with a dot-segment or an encoded slash: through Envoy such a request is
-`request.invalid`, see http.json's cases).
+a duplicate member (the core refuses the document; a request has no JSON); `enforces` (the filter
+declares no obligation).
+
+A URI the core's HTTP binding refuses (an authority that is not host[:port], a path with a
+dot-segment or an encoded slash) is sent as is, with no route for it: the binding answers.
 
 `run_http` replays tests/vectors/http.json, whose inputs are HTTP requests as received; see its
 docstring.
@@ -96,8 +98,9 @@ def translate(case, corpus_now):
         return None, "uri is not an absolute https URI"
     path = parts.path or "/"
     target = path + ("?" + parts.query if parts.query else "")
-    if not AUTHORITY.match(parts.netloc) or ambiguous(path):
-        return None, "a URI the core's HTTP binding refuses (not host[:port], or an ambiguous path)"
+    # A URI the core's binding refuses (not host[:port], an ambiguous path) is still sent: the
+    # binding answers before routes matter, so no route is set up for it.
+    refused = not AUTHORITY.match(parts.netloc) or ambiguous(path)
     for key in ("action", "resource"):
         if req.get(key) is not None and not isinstance(req[key], str):
             return None, key + " is not a string"
@@ -122,7 +125,7 @@ def translate(case, corpus_now):
     replay = case.get("replay")
     if replay and replay.get("store_error"):
         return None, "a replay-store error cannot be caused from outside"
-    route = (method, path, req.get("action"), req.get("resource"))
+    route = (method, path, None, None) if refused else (method, path, req.get("action"), req.get("resource"))
     context = data.get("context")
     grant = None
     if "mint_grant" in data:
@@ -218,10 +221,13 @@ def place(groups, load, request, allows):
     return group
 
 
-def filter_config(load_text, routes, context, grant, store, trusted_hops=0):
+def filter_config(load_text, routes, context, grant, store, trusted_hops=0, unrouted="guardrails"):
+    """A listener's filter configuration. A decide input without an `action` names none, so the
+    conformance listeners let the guardrails decide requests their routes do not match
+    (`unrouted: guardrails`); the http.json listeners take the case's binding."""
     load = json.loads(load_text)
     config = {"trust_keys": load.get("trust_keys", []), "routes": routes if isinstance(routes, list) else route_rules(routes),
-              "trusted_hops": trusted_hops, "replay": {"shards": 16, "key_prefix": store}}
+              "trusted_hops": trusted_hops, "unrouted": unrouted, "replay": {"shards": 16, "key_prefix": store}}
     if "audiences" in load:
         config["audiences"] = load["audiences"]
     if context is not None:
@@ -318,7 +324,8 @@ HTTP_DOC = """How an http.json case becomes a request to Envoy:
 - `http.authority`: the `Host` header (HTTP/1 has no separate `:authority`); a case that also
   carries a `Host` header sends both, which Envoy joins into one `:authority`;
 - `http.headers`: every other header, in order, repeats kept;
-- `binding`: the listener's `routes` and `trusted_hops`, verbatim; `context`: its `context`;
+- `binding`: the listener's `routes`, `trusted_hops` and `unrouted`, verbatim; `context`: its
+  `context`;
 - `http.peer`: Envoy's `source.address`. The vector listeners run with `use_remote_address:
   false`, so Envoy takes the rightmost `X-Forwarded-For` entry as the client address: with
   `trusted_hops: 0` the peer's IP is appended to the case's `X-Forwarded-For` (which the core
@@ -377,7 +384,8 @@ def translate_http(case, corpus_now):
     refused_by_envoy = any(ENVOY_REFUSED_HOST.search(h) for h in hosts)
     jtis = {jwt_jti(v.split(" ", 1)[-1]) for n, v in others if n.lower() in ("dpop", "authorization")} - {None}
     return {"method": http["method"], "target": http["path"], "headers": headers, "jtis": jtis,
-            "routes": binding.get("routes", []), "hops": hops, "context": data.get("context"),
+            "routes": binding.get("routes", []), "hops": hops, "unrouted": binding.get("unrouted", "deny"),
+            "context": data.get("context"),
             "refused_by_envoy": refused_by_envoy}, None
 
 
@@ -400,7 +408,7 @@ def run_http(args, procs, results, check):
         if request is None:
             skipped.append((case["name"], why))
             continue
-        key = (case["load"], json.dumps(request["routes"]), request["hops"], json.dumps(request["context"]))
+        key = (case["load"], json.dumps(request["routes"]), request["hops"], request["unrouted"], json.dumps(request["context"]))
         allows = case["expect"]["decision"] == "allow"
         for group in groups:
             if group["key"] == key and not (allows and group["recorded"] & request["jtis"]):
@@ -415,9 +423,9 @@ def run_http(args, procs, results, check):
     upstream = harness.start_upstream(procs, args.run_dir)
     listeners = []
     for i, group in enumerate(groups):
-        load, _, hops, _ = group["key"]
+        load, _, hops, unrouted, _ = group["key"]
         first = group["request"]
-        config = filter_config(corpus["loads"][load], first["routes"], first["context"], None, f"http{i}.", hops)
+        config = filter_config(corpus["loads"][load], first["routes"], first["context"], None, f"http{i}.", hops, unrouted)
         if first["context"] is None:
             config.pop("context", None)
         listeners.append(harness.listener(f"http{i}", group["port"], [harness.wasm_filter(config, args.wasm)],
