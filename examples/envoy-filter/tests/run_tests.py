@@ -258,9 +258,13 @@ def run(args, procs, results):
         twice = host + creds + [("DPoP", good["headers"]["DPoP"])]
         assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=twice)), {"reason": "request.header_repeated"})
         # Two Authorization headers: Envoy itself joins them (an inline header) into one value,
-        # `DPoP <token>,Bearer x`, before any filter runs; the core refuses that credential.
+        # `DPoP <token>,Bearer x`, before any filter runs; the binding counts a credential field
+        # joined with a comma as repeated.
         auth_twice = host + creds + [("Authorization", "Bearer x")]
-        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=auth_twice)), {"reason": "token.malformed"})
+        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=auth_twice)), {"reason": "request.header_repeated"})
+        # Two proofs a proxy in front already joined into one field: the same.
+        joined = host + [(n, v + ", " + v if n == "DPoP" else v) for n, v in creds]
+        assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=joined)), {"reason": "request.header_repeated"})
         # Two Mandate-Chain headers reach the filter as two: refused by the binding.
         chain_twice = host + creds + [("Mandate-Chain", "a"), ("Mandate-Chain", "b")]
         assert_deny(count(harness.request(port, "GET", "/v1/trips", headers=chain_twice)), {"reason": "request.header_repeated"})
