@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the portable module: dist/mandate.wasm (crate mandate-wasm), and enforces its size budget.
 #
-#   scripts/build-wasm.sh            # opt-level 3 (the chosen setting, see docs/bench/host.md)
+#   scripts/build-wasm.sh            # zc: "z", with the crypto crates at 3 (see docs/bench/host.md)
 #   MANDATE_WASM_OPT=z scripts/build-wasm.sh   # size-optimised throughout, for comparison
 #   MANDATE_WASM_OPT=3 scripts/build-wasm.sh   # speed-optimised throughout (over the size budget)
 #
@@ -43,7 +43,12 @@ fi
 # A named profile per opt-level, defined here rather than in Cargo.toml: the module's release
 # settings (lto, one codegen unit, abort on panic) are its own, and each variant keeps its own
 # output directory so switching between them rebuilds nothing.
-wasm_cargo build -p mandate-wasm --profile "$PROFILE" \
+# When std is built from source (Debian's toolchain, see wasm-env.sh), build it for size: the
+# module is a size-budgeted artifact, and std's size-optimized paths (formatting, sorting) are off
+# the decision's hot path, which is P-256 and Rego.
+STD_FEATURES=()
+if [ -n "${WASM_BUILD_STD:-}" ]; then STD_FEATURES=(-Zbuild-std-features=optimize_for_size); fi
+wasm_cargo build -p mandate-wasm --profile "$PROFILE" "${STD_FEATURES[@]}" \
   --config "profile.$PROFILE.inherits=\"release\"" \
   --config "profile.$PROFILE.lto=true" \
   --config "profile.$PROFILE.codegen-units=1" \
