@@ -109,6 +109,17 @@ impl Pdp {
             Ok(p) => p,
             Err(r) => return Decision::deny(derived_id(input), 0, r),
         };
+        self.decide_http_input(parsed, || derived_id(input))
+    }
+
+    /// Decides a parsed HTTP input: binds the request ([`http::bind`]), then decides it as
+    /// [`Pdp::decide_input`] does; a request the binding refuses is a deny with the binding's
+    /// reason. `derived` names the decision when the input does not.
+    pub fn decide_http_input(
+        &self,
+        parsed: HttpDecideInput,
+        derived: impl FnOnce() -> String,
+    ) -> Decision {
         match http::bind(&parsed.http, &parsed.binding) {
             Ok(bound) => self.decide_input(
                 DecideInput {
@@ -120,10 +131,10 @@ impl Pdp {
                     mint_grant: parsed.mint_grant,
                     enforces: parsed.enforces,
                 },
-                || derived_id(input),
+                derived,
             ),
             Err(r) => {
-                let id = match choose_id(parsed.decision_id.as_ref(), || derived_id(input)) {
+                let id = match choose_id(parsed.decision_id.as_ref(), derived) {
                     Ok(id) => id,
                     Err((bad, id)) => return Decision::deny(id, parsed.now, bad),
                 };

@@ -10,7 +10,7 @@
 
 use mandate_core::grant::MintRequest;
 use mandate_core::http::{self, HttpRequest};
-use mandate_core::{DecideInput, Decision, Pdp, Reason, b64};
+use mandate_core::{DecideInput, Decision, HttpDecideInput, Pdp, Reason, b64};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -101,42 +101,43 @@ pub fn decide_input(
     now: i64,
 ) -> Result<DecideInput, Reason> {
     let bound = http::bind(&parts.http, &config.binding)?;
-    // Without a request id there is no fresh jti, so no grant is asked for (the upstream, which
-    // expects one, then refuses the request).
-    let mint_grant = match (&config.grant, &parts.request_id) {
-        (Some(grant), Some(jti)) => Some(MintRequest {
-            aud: grant.aud.clone(),
-            ttl: i64::try_from(grant.ttl).unwrap_or(i64::MAX),
-            jti: jti.clone(),
-        }),
-        _ => None,
-    };
     Ok(DecideInput {
         now,
         decision_id: parts.decision_id(),
         request: bound.request,
         credentials: bound.credentials,
         context: config.context.as_ref().and_then(Value::as_object).cloned(),
-        mint_grant,
+        mint_grant: mint_grant(config, parts),
         enforces: Vec::new(),
     })
 }
 
-/// Decides one request. A request the binding refuses is a deny with the binding's reason,
-/// audited as the core's `decide_http` audits it.
+/// Decides one request through the core's HTTP path (`Pdp::decide_http_input`): the binding,
+/// then the decision; a request the binding refuses is the core's deny with the binding's reason.
 pub fn decide(pdp: &Pdp, config: &FilterConfig, parts: &RequestParts, now: i64) -> Decision {
-    match decide_input(config, parts, now) {
-        Ok(input) => pdp.decide_input(input, || parts.derived_id(now)),
-        Err(reason) => {
-            let id = parts.decision_id().unwrap_or_else(|| parts.derived_id(now));
-            let mut decision = Decision::deny(id, now, reason);
-            decision.request = parts.http.audit_value();
-            decision.bundle = pdp
-                .status()
-                .ok()
-                .map(|b| (b.revision.clone(), b.digest.clone()));
-            decision
-        }
+    let input = HttpDecideInput {
+        now,
+        decision_id: parts.decision_id(),
+        http: parts.http.clone(),
+        binding: config.binding.clone(),
+        context: config.context.as_ref().and_then(Value::as_object).cloned(),
+        mint_grant: mint_grant(config, parts),
+        enforces: Vec::new(),
+    };
+    pdp.decide_http_input(input, || parts.derived_id(now))
+}
+
+/// The grant the configuration asks for, named by the request id. Without a request id there
+/// is no fresh jti, so no grant is asked for (the upstream, which expects one, then refuses the
+/// request).
+fn mint_grant(config: &FilterConfig, parts: &RequestParts) -> Option<MintRequest> {
+    match (&config.grant, &parts.request_id) {
+        (Some(grant), Some(jti)) => Some(MintRequest {
+            aud: grant.aud.clone(),
+            ttl: i64::try_from(grant.ttl).unwrap_or(i64::MAX),
+            jti: jti.clone(),
+        }),
+        _ => None,
     }
 }
 
