@@ -181,7 +181,7 @@ pub async fn handler(
             HeaderName::from_static("x-mandate-reason"),
             hv(decision.code().unwrap_or("internal.error")),
         );
-        let body = json!({"decision": "deny", "decision_id": id, "reasons": v.get("reasons"), "principal": v.get("principal")});
+        let body = json!({"decision": "deny", "decision_id": id, "reasons": v.get("reasons")});
         (StatusCode::FORBIDDEN, out, body.to_string()).into_response()
     }
 }
