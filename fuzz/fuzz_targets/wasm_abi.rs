@@ -6,11 +6,12 @@
 //! - no call ever traps (under mandate-host's fuel and memory limits);
 //! - `mandate_alloc` answers 0 exactly for 0 and over 64 MiB, otherwise a zeroed buffer inside
 //!   memory that overlaps no live buffer;
+//! - `mandate_decide` and `mandate_decide_http` (ABI 2) answer allow or deny documents;
 //! - every answer is non-zero, inside memory, UTF-8 JSON, and overlaps no live buffer;
 //! - a `(ptr, len)` answers `abi.invalid_buffer` exactly when it names no live buffer (or
 //!   runs past its end), and never otherwise; the input buffer is not modified by the call;
 //! - a config that does not load leaves the serving engine's status unchanged;
-//! - `mandate_abi_version` is 1.
+//! - `mandate_abi_version` is the `ABI_VERSION` wasm/src/lib.rs declares.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -26,6 +27,7 @@ const MAX_LIVE_BYTES: u64 = 48 << 20;
 enum Which {
     Load,
     Decide,
+    DecideHttp,
     ApplyReplay,
     Mint,
 }
@@ -35,6 +37,7 @@ impl From<Which> for Export {
         match w {
             Which::Load => Export::Load,
             Which::Decide => Export::Decide,
+            Which::DecideHttp => Export::DecideHttp,
             Which::ApplyReplay => Export::ApplyReplay,
             Which::Mint => Export::Mint,
         }
@@ -177,7 +180,10 @@ fn free(inst: &mut Instance, model: &mut Model, ptr: u32, len: u32) {
 }
 
 fn call(inst: &mut Instance, model: &mut Model, which: Which, ptr: u32, len: u32, keep: bool) {
-    let export = Export::from(which);
+    let mut export = Export::from(which);
+    if export == Export::DecideHttp && !inst.has_decide_http() {
+        export = Export::Decide;
+    }
     let valid = model.valid_input(ptr, len);
     let before = if valid && len <= 65536 {
         inst.read(ptr, len)
@@ -217,7 +223,7 @@ fn call(inst: &mut Instance, model: &mut Model, which: Which, ptr: u32, len: u32
             );
         }
     }
-    if export == Export::Decide && valid {
+    if matches!(export, Export::Decide | Export::DecideHttp) && valid {
         let v: Value = serde_json::from_slice(&answer).expect("decision");
         let d = v["decision"].as_str().expect("decide answers a decision");
         assert!(d == "allow" || d == "deny", "{d}");
@@ -312,7 +318,9 @@ fuzz_target!(|ops: Vec<Op>| {
                 assert!(v["ok"].is_boolean(), "status: {v}");
                 inst.free(p, l);
             }
-            Op::AbiVersion => assert_eq!(inst.abi_version(), 1),
+            Op::AbiVersion => {
+                assert_eq!(inst.abi_version(), mandate_fuzz::expected_abi_version());
+            }
         }
     }
     // Every live buffer is still inside memory and freeable; afterwards nothing is valid.

@@ -58,6 +58,12 @@ def main() -> None:
             seeds["apply_replay_json"].append(json.dumps(
                 {"decision": output, "replayed": replayed, "store_error": store_error},
                 separators=(",", ":"), sort_keys=True).encode())
+    http_path = os.path.join(ROOT, "tests/vectors/http.json")
+    if os.path.exists(http_path):
+        with open(http_path, encoding="utf-8") as f:
+            for case in json.load(f)["cases"]:
+                if case.get("load") == "default":
+                    seeds["differential"].append(case["input"].encode())
     for load in vectors["loads"].values():
         seeds["json_strict"].append(b"\x20" + load.encode())
     uris |= {

@@ -158,6 +158,27 @@ pub fn check_decision(out: &[u8]) -> Value {
     v
 }
 
+/// The ABI version the module's source declares (`pub const ABI_VERSION` in wasm/src/lib.rs),
+/// read once: what `mandate_abi_version` must answer.
+pub fn expected_abi_version() -> u32 {
+    static V: OnceLock<u32> = OnceLock::new();
+    *V.get_or_init(|| {
+        let src = std::fs::read_to_string(root().join("wasm/src/lib.rs")).expect("wasm/src/lib.rs");
+        src.lines()
+            .find_map(|l| l.strip_prefix("pub const ABI_VERSION: u32 = "))
+            .and_then(|rest| rest.trim_end_matches(';').trim().parse().ok())
+            .expect("ABI_VERSION in wasm/src/lib.rs")
+    })
+}
+
+impl Instance {
+    /// Whether this module has `mandate_decide_http` (ABI 2).
+    #[must_use]
+    pub fn has_decide_http(&self) -> bool {
+        self.decide_http.is_some()
+    }
+}
+
 /// Fuel for one call (as mandate-host's default `fuel_per_call`).
 pub const FUEL_PER_CALL: u64 = 1_000_000_000;
 /// Fuel for a load (as mandate-host's default `fuel_per_load`).
@@ -256,6 +277,8 @@ pub enum Export {
     Load,
     /// `mandate_decide`
     Decide,
+    /// `mandate_decide_http` (ABI 2)
+    DecideHttp,
     /// `mandate_apply_replay`
     ApplyReplay,
     /// `mandate_mint`
@@ -271,6 +294,7 @@ pub struct Instance {
     free: TypedFunc<(u32, u32), ()>,
     load: TypedFunc<(u32, u32), u64>,
     decide: TypedFunc<(u32, u32), u64>,
+    decide_http: Option<TypedFunc<(u32, u32), u64>>,
     apply_replay: TypedFunc<(u32, u32), u64>,
     mint: TypedFunc<(u32, u32), u64>,
     status: TypedFunc<(), u64>,
@@ -315,6 +339,9 @@ impl Instance {
             free: export!("mandate_free"),
             load: export!("mandate_load"),
             decide: export!("mandate_decide"),
+            decide_http: instance
+                .get_typed_func(&mut store, "mandate_decide_http")
+                .ok(),
             apply_replay: export!("mandate_apply_replay"),
             mint: export!("mandate_mint"),
             status: export!("mandate_status"),
@@ -361,6 +388,10 @@ impl Instance {
         let f = match export {
             Export::Load => &self.load,
             Export::Decide => &self.decide,
+            Export::DecideHttp => self
+                .decide_http
+                .as_ref()
+                .expect("this module has no mandate_decide_http (ABI 1)"),
             Export::ApplyReplay => &self.apply_replay,
             Export::Mint => &self.mint,
         };
