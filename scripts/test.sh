@@ -21,7 +21,7 @@ stage "vectors are current" cargo run -q --locked -p mandate-vectors --bin gen-v
 stage "replay vectors are current" cargo run -q --locked -p mandate-vectors --bin gen-replay -- --check
 stage "rust tests (core, vectors, properties, Wycheproof)" cargo test --locked -p mandate-core -p mandate-vectors
 stage "no_std core for wasm32 (core + alloc only)" scripts/check-no-std.sh
-for area in host cli js envoy; do
+for area in host cli js envoy fuzz; do
   if [ -x "scripts/test-$area.sh" ]; then
     stage "$area" "scripts/test-$area.sh"
   fi

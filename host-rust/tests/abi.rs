@@ -193,7 +193,7 @@ fn garbage_to_every_entry_point_gets_an_error_answer() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"))), ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes_never_trap_or_allow(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
