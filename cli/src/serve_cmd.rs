@@ -56,7 +56,7 @@ pub struct ServeArgs {
     /// A request at /v1/check that no --route matches: deny it (request.unrouted), or let the guardrails decide it without an action.
     #[arg(long, value_enum, default_value_t = UnroutedArg::Deny)]
     pub unrouted: UnroutedArg,
-    /// This decision point's identifier, which a token's aud must name (repeatable); by default the request's origin (scheme://host[:port]) must be in aud.
+    /// This decision point's identifier, which a token's aud must name (repeatable); by default the request's origin (`scheme://host[:port]`) must be in aud.
     #[arg(long = "audience")]
     pub audiences: Vec<String>,
     /// Decide with the portable module (e.g. dist/mandate.wasm) under wasmtime instead of the native engine.
