@@ -43,16 +43,21 @@ fi
 # A named profile per opt-level, defined here rather than in Cargo.toml: the module's release
 # settings (lto, one codegen unit, abort on panic) are its own, and each variant keeps its own
 # output directory so switching between them rebuilds nothing.
-# When std is built from source (Debian's toolchain, see wasm-env.sh), build it for size: the
+# When std is built from source (Debian's toolchain, see wasm-env.sh), build it for size and let a
+# panic abort at once (no message formatting is linked; a panic was a trap before too): the
 # module is a size-budgeted artifact, and std's size-optimized paths (formatting, sorting) are off
 # the decision's hot path, which is P-256 and Rego.
+PANIC=abort
 STD_FEATURES=()
-if [ -n "${WASM_BUILD_STD:-}" ]; then STD_FEATURES=(-Zbuild-std-features=optimize_for_size); fi
+if [ -n "${WASM_BUILD_STD:-}" ]; then
+  PANIC=immediate-abort
+  STD_FEATURES=(-Zbuild-std-features=optimize_for_size -Zpanic-immediate-abort)
+fi
 wasm_cargo build -p mandate-wasm --profile "$PROFILE" "${STD_FEATURES[@]}" \
   --config "profile.$PROFILE.inherits=\"release\"" \
   --config "profile.$PROFILE.lto=true" \
   --config "profile.$PROFILE.codegen-units=1" \
-  --config "profile.$PROFILE.panic=\"abort\"" \
+  --config "profile.$PROFILE.panic=\"$PANIC\"" \
   --config "profile.$PROFILE.opt-level=$LEVEL" \
   --config "profile.$PROFILE.strip=\"debuginfo\"" \
   "${EXTRA[@]}"
