@@ -72,6 +72,7 @@ function asRealRequest(doc) {
   const options = {
     routes: binding.routes ?? [],
     trustedHops: (binding.trusted_hops ?? 0) + 1,
+    unrouted: binding.unrouted ?? 'deny',
     scheme: http.scheme,
     now: () => doc.now,
   };

@@ -8,14 +8,19 @@
  * The `binding` of an HTTP decide input from middleware options: `routes` (first match wins;
  * `"METHOD PATH-GLOB ACTION [RESOURCE]"` strings or `{ method, path, action, resource? }`) and
  * `trustedHops` (how many proxies in front each append to X-Forwarded-For; 0, the default, uses
- * the socket peer). Checked once, when the middleware is made.
+ * the socket peer), and `unrouted` (with routes, a request none matches is a `request.unrouted`
+ * deny, `'deny'`, the default; or `'guardrails'`: it names no action and the guardrails alone
+ * decide it). Checked once, when the middleware is made.
  */
-export function httpBinding({ routes = [], trustedHops = 0 } = {}) {
+export function httpBinding({ routes = [], trustedHops = 0, unrouted = 'deny' } = {}) {
   if (!Array.isArray(routes)) throw new TypeError('mandate-pdp: routes must be an array');
   if (!Number.isInteger(trustedHops) || trustedHops < 0 || trustedHops > 255) {
     throw new TypeError('mandate-pdp: trustedHops must be an integer from 0 to 255');
   }
-  return { routes: routes.map(routeOf), trusted_hops: trustedHops };
+  if (unrouted !== 'deny' && unrouted !== 'guardrails') {
+    throw new TypeError("mandate-pdp: unrouted must be 'deny' or 'guardrails'");
+  }
+  return { routes: routes.map(routeOf), trusted_hops: trustedHops, unrouted };
 }
 
 // The spelling `mandate serve --route` accepts; the core does the matching.

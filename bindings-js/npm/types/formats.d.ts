@@ -141,10 +141,12 @@ export interface Route {
 
 /** The HTTP side of a decision point. */
 export interface HttpBinding {
-  /** First match wins; a request no route matches names no action (the guardrails alone decide). */
+  /** First match wins, on the core-normalized path. */
   routes?: Route[];
   /** Proxies in front that each append to X-Forwarded-For; 0 (default) uses the socket peer. */
   trusted_hops?: number;
+  /** With routes, a request none matches: `deny` (default, `request.unrouted`) or `guardrails` (no action). */
+  unrouted?: 'deny' | 'guardrails';
 }
 
 /** The HTTP decide input (`Pdp.decideHttp`): the request as received, bound by the core. */

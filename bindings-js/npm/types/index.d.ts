@@ -166,8 +166,13 @@ export type RouteSpec = string | Route;
  * the core's HTTP binding decides its route, Host, path, credentials and client address.
  */
 export interface HttpOptions<S> {
-  /** First match wins, on the core-normalized path. A request no route names has no action. */
+  /** First match wins, on the core-normalized path. */
   routes?: RouteSpec[];
+  /**
+   * With routes, a request none matches: `'deny'` (default, `request.unrouted`), or
+   * `'guardrails'` (it names no action and the guardrails alone decide it).
+   */
+  unrouted?: 'deny' | 'guardrails';
   /**
    * Proxies in front that each append the address they saw to X-Forwarded-For. 0 (default): the
    * socket peer is the client. N: the Nth entry from the right. Never Express's `req.ip`.
@@ -193,7 +198,7 @@ export interface HttpOptions<S> {
 }
 
 /** The `binding` of an HTTP decide input from `routes` and `trustedHops` (throws on a malformed route). */
-export declare function httpBinding(options?: { routes?: RouteSpec[]; trustedHops?: number }): HttpBinding;
+export declare function httpBinding(options?: { routes?: RouteSpec[]; trustedHops?: number; unrouted?: 'deny' | 'guardrails' }): HttpBinding;
 
 /** An HTTP decide input for a request the host received (`http`), with `options` applied. */
 export declare function httpDecideInput<S>(http: HttpRequest, binding: HttpBinding, options?: HttpOptions<S>, source?: S): Promise<HttpDecideInput>;
