@@ -8,7 +8,7 @@
 //! and makes the command exit 1, with one line on stderr.
 
 use core::sync::atomic::{AtomicBool, Ordering};
-use std::io::Write as _;
+use std::io::Write;
 
 use serde_json::Value;
 
@@ -38,23 +38,21 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
 
+/// `text`, a newline if asked, then a flush: one locked write.
+fn write_flushed(w: &mut impl Write, text: &str, newline: bool) -> std::io::Result<()> {
+    w.write_all(text.as_bytes())?;
+    if newline {
+        w.write_all(b"\n")?;
+    }
+    w.flush()
+}
+
 /// Writes `text` (and a newline) to stdout and flushes. Never panics.
 pub fn write_out(text: &str, newline: bool) {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
-    let mut lock = std::io::stdout().lock();
-    let written = lock
-        .write_all(text.as_bytes())
-        .and_then(|()| {
-            if newline {
-                lock.write_all(b"\n")
-            } else {
-                Ok(())
-            }
-        })
-        .and_then(|()| lock.flush());
-    drop(lock);
+    let written = write_flushed(&mut std::io::stdout().lock(), text, newline);
     if let Err(e) = written {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -69,17 +67,7 @@ pub fn write_err(text: &str, newline: bool) {
     if STDERR_CLOSED.load(Ordering::Relaxed) {
         return;
     }
-    let mut lock = std::io::stderr().lock();
-    let written = lock
-        .write_all(text.as_bytes())
-        .and_then(|()| {
-            if newline {
-                lock.write_all(b"\n")
-            } else {
-                Ok(())
-            }
-        })
-        .and_then(|()| lock.flush());
+    let written = write_flushed(&mut std::io::stderr().lock(), text, newline);
     if written.is_err() {
         STDERR_CLOSED.store(true, Ordering::Relaxed);
     }
