@@ -8,7 +8,7 @@ use alloc::string::String;
 use core::fmt;
 
 macro_rules! codes {
-    ($($variant:ident => $code:literal, $meaning:literal;)*) => {
+    ($($origin:ident $variant:ident => $code:literal, $meaning:literal;)*) => {
         /// A stable reason code. `as_str` is the wire form.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[non_exhaustive]
@@ -30,6 +30,12 @@ macro_rules! codes {
                 match self { $(Code::$variant => $meaning,)* }
             }
 
+            /// Who raises the code: the core's decision pipeline, or a host, the CLI, the module.
+            #[must_use]
+            pub const fn origin(self) -> Origin {
+                match self { $(Code::$variant => Origin::$origin,)* }
+            }
+
             /// Parses the wire form.
             #[must_use]
             pub fn parse(s: &str) -> Option<Code> {
@@ -40,85 +46,127 @@ macro_rules! codes {
 }
 
 codes! {
-    InputMalformed => "input.malformed", "The decide input is not valid JSON of the documented shape.";
-    InputTooLarge => "input.too_large", "The decide input exceeds the size or nesting limit.";
-    RequestInvalid => "request.invalid", "The request's method, URI, Host or path is missing, cannot be parsed, or is ambiguous (dot-segments, encoded slashes).";
-    RequestUnrouted => "request.unrouted", "The binding has routes and none matches the request's method and normalized path.";
-    RequestHeaderRepeated => "request.header_repeated", "A header that may appear once (Authorization, DPoP, Mandate-Chain, Host) was sent more than once (RFC 9449 §4.3).";
-    BundleMissing => "bundle.missing", "No bundle, or no trust keys, were configured.";
-    BundleTooLarge => "bundle.too_large", "The bundle exceeds the size or nesting limit.";
-    BundleMalformed => "bundle.malformed", "The bundle is not a well-formed ES256 JWS of the bundle schema.";
-    BundleUntrustedKey => "bundle.untrusted_key", "The bundle's kid names none of the configured trust keys.";
-    BundleSignatureInvalid => "bundle.signature_invalid", "The bundle's signature does not verify.";
-    BundleExpired => "bundle.expired", "The bundle's exp has passed.";
-    BundleNotYetValid => "bundle.not_yet_valid", "The bundle's nbf is in the future.";
-    BundlePolicyInvalid => "bundle.policy_invalid", "A Rego policy in the bundle does not parse or uses a forbidden builtin.";
-    CredentialsMissing => "credentials.missing", "Neither a delegation with a proof nor a grant was presented.";
-    CredentialsConflict => "credentials.conflict", "A grant and a delegation were presented together.";
-    TokenTooLarge => "token.too_large", "A delegation token exceeds the size limit.";
-    TokenMalformed => "token.malformed", "A delegation token is not a well-formed compact JWS with a JSON object payload.";
-    TokenAlgNotAllowed => "token.alg_not_allowed", "A delegation token's alg is not ES256.";
-    TokenHeaderInvalid => "token.header_invalid", "A delegation token's header has crit, an embedded or remote key, or a bad member.";
-    TokenTypInvalid => "token.typ_invalid", "A delegation token's typ is not one its issuer is trusted for.";
-    TokenIssuerUnknown => "token.issuer_unknown", "The token's iss is not a trusted issuer in the bundle.";
-    TokenKeyUnknown => "token.key_unknown", "The token's kid names no key of its issuer.";
-    TokenSignatureInvalid => "token.signature_invalid", "A delegation token's signature does not verify.";
-    TokenClaimsInvalid => "token.claims_invalid", "A required claim is missing or of the wrong type.";
-    TokenExpired => "token.expired", "A delegation token's exp has passed (clock skew allowed).";
-    TokenNotYetValid => "token.not_yet_valid", "A delegation token's nbf or iat is in the future (clock skew allowed).";
-    TokenAudienceInvalid => "token.audience_invalid", "The token's aud names no audience its issuer is trusted for.";
-    TokenAudienceMismatch => "token.audience_mismatch", "The token's aud does not name this decision point (its configured audiences, or the request's origin).";
-    TokenRevoked => "token.revoked", "A token's jti is on the bundle's revocation list.";
-    AgentUnknown => "agent.unknown", "The acting agent is not in the registry.";
-    AgentSuspended => "agent.suspended", "The agent's status is suspended.";
-    AgentRevoked => "agent.revoked", "The agent's status is revoked, or its id is on the revocation list.";
-    AgentKeyMismatch => "agent.key_mismatch", "cnf.jkt names no key registered to the agent.";
-    AgentKeyRevoked => "agent.key_revoked", "The agent key's thumbprint is on the revocation list.";
-    DelegationDelegatorNotAllowed => "delegation.delegator_not_allowed", "The person may not delegate to this agent.";
-    DelegationScopeExceedsCeiling => "delegation.scope_exceeds_ceiling", "The delegated scopes or authorization_details exceed the agent's ceiling.";
-    DelegationScopeInsufficient => "delegation.scope_insufficient", "The effective grant does not cover the request's action.";
-    ChainParentMismatch => "chain.parent_mismatch", "A sub-delegation's parent hash does not match the token before it.";
-    ChainDepthExceeded => "chain.depth_exceeded", "The chain is longer than the bundle or an agent allows.";
-    ChainDelegateNotAllowed => "chain.delegate_not_allowed", "An agent sub-delegated to an agent outside its may_delegate_to.";
-    ChainSignerMismatch => "chain.signer_mismatch", "A sub-delegation is not issued and signed by the previous hop's agent.";
-    ChainSubjectMismatch => "chain.subject_mismatch", "A sub-delegation names a different person than its parent.";
-    ChainScopeEscalation => "chain.scope_escalation", "A sub-delegation widens scope, authorization_details or audience.";
-    ChainLifetimeExtended => "chain.lifetime_extended", "A sub-delegation outlives its parent.";
-    ProofMissing => "proof.missing", "A delegation or a grant was presented without a DPoP proof.";
-    ProofMalformed => "proof.malformed", "The proof is not a well-formed ES256 JWS with the required claims and header.";
-    ProofTypInvalid => "proof.typ_invalid", "The proof's typ is not dpop+jwt.";
-    ProofKeyMismatch => "proof.key_mismatch", "The proof's jwk is not the key in cnf.jkt.";
-    ProofSignatureInvalid => "proof.signature_invalid", "The proof's signature does not verify.";
-    ProofMethodMismatch => "proof.method_mismatch", "The proof's htm is not the request's method.";
-    ProofUriMismatch => "proof.uri_mismatch", "The proof's htu is not the request's URI (RFC 9449 comparison).";
-    ProofTokenMismatch => "proof.token_mismatch", "The proof's ath is not the hash of the presented token.";
-    ProofStale => "proof.stale", "The proof's iat is outside the bundle's proof window.";
-    ProofBodyMismatch => "proof.body_mismatch", "The proof binds a body digest other than the request's.";
-    GrantMalformed => "grant.malformed", "The grant is not a well-formed ES256 JWS of the grant schema.";
-    GrantIssuerUnknown => "grant.issuer_unknown", "The grant's issuer or kid is not trusted for grants.";
-    GrantSignatureInvalid => "grant.signature_invalid", "The grant's signature does not verify.";
-    GrantExpired => "grant.expired", "The grant's exp has passed.";
-    GrantNotYetValid => "grant.not_yet_valid", "The grant's iat is in the future.";
-    GrantTtlExceeded => "grant.ttl_exceeded", "The grant lives longer than the bundle's grant max TTL.";
-    GrantAudienceInvalid => "grant.audience_invalid", "The grant's aud is not an audience this decision point accepts.";
-    GrantRequestMismatch => "grant.request_mismatch", "The grant is bound to another method, URI or action.";
-    GrantMintUnavailable => "grant.mint_unavailable", "A grant was asked for but cannot be minted (no grant key, or bad parameters).";
-    PolicyDenied => "policy.denied", "A guardrail's deny rule fired; the message is the rule's reason.";
-    PolicyNotAllowed => "policy.not_allowed", "No guardrail allowed the request.";
-    PolicyError => "policy.error", "Guardrail evaluation failed.";
-    PolicyLimitExceeded => "policy.limit_exceeded", "Guardrail evaluation exceeded its time or size limit.";
-    PolicyOutputInvalid => "policy.output_invalid", "A guardrail returned allow, deny or obligations of the wrong type.";
-    ObligationUnsupported => "obligation.unsupported", "A guardrail returned an obligation this decision point does not declare that it enforces.";
-    ApprovalRequired => "approval.required", "A guardrail requires a person's approval for this action and none was presented.";
-    ReplayDetected => "replay.detected", "A use-once jti (proof or grant) was already used.";
-    ReplayStoreUnavailable => "replay.store_unavailable", "The host's replay store could not be reached; decided fail-closed.";
-    HostLimitExceeded => "host.limit_exceeded", "The host stopped the module (fuel, memory or time).";
-    InternalError => "internal.error", "An internal invariant failed; decided fail-closed.";
+    Decision InputMalformed => "input.malformed", "The decide input is not valid JSON of the documented shape.";
+    Decision InputTooLarge => "input.too_large", "The decide input exceeds the size or nesting limit.";
+    Decision RequestInvalid => "request.invalid", "The request's method, URI, Host or path is missing, cannot be parsed, or is ambiguous (dot-segments, encoded slashes).";
+    Decision RequestUnrouted => "request.unrouted", "The binding has routes and none matches the request's method and normalized path.";
+    Decision RequestHeaderRepeated => "request.header_repeated", "A header that may appear once (Authorization, DPoP, Mandate-Chain, Host) was sent more than once (RFC 9449 §4.3).";
+    Decision BundleMissing => "bundle.missing", "No bundle, or no trust keys, were configured.";
+    Decision BundleTooLarge => "bundle.too_large", "The bundle exceeds the size or nesting limit.";
+    Decision BundleMalformed => "bundle.malformed", "The bundle is not a well-formed ES256 JWS of the bundle schema.";
+    Decision BundleUntrustedKey => "bundle.untrusted_key", "The bundle's kid names none of the configured trust keys.";
+    Decision BundleSignatureInvalid => "bundle.signature_invalid", "The bundle's signature does not verify.";
+    Decision BundleExpired => "bundle.expired", "The bundle's exp has passed.";
+    Decision BundleNotYetValid => "bundle.not_yet_valid", "The bundle's nbf is in the future.";
+    Decision BundlePolicyInvalid => "bundle.policy_invalid", "A Rego policy in the bundle does not parse or uses a forbidden builtin.";
+    Decision CredentialsMissing => "credentials.missing", "Neither a delegation with a proof nor a grant was presented.";
+    Decision CredentialsConflict => "credentials.conflict", "A grant and a delegation were presented together.";
+    Decision TokenTooLarge => "token.too_large", "A delegation token exceeds the size limit.";
+    Decision TokenMalformed => "token.malformed", "A delegation token is not a well-formed compact JWS with a JSON object payload.";
+    Decision TokenAlgNotAllowed => "token.alg_not_allowed", "A delegation token's alg is not ES256.";
+    Decision TokenHeaderInvalid => "token.header_invalid", "A delegation token's header has crit, an embedded or remote key, or a bad member.";
+    Decision TokenTypInvalid => "token.typ_invalid", "A delegation token's typ is not one its issuer is trusted for.";
+    Decision TokenIssuerUnknown => "token.issuer_unknown", "The token's iss is not a trusted issuer in the bundle.";
+    Decision TokenKeyUnknown => "token.key_unknown", "The token's kid names no key of its issuer.";
+    Decision TokenSignatureInvalid => "token.signature_invalid", "A delegation token's signature does not verify.";
+    Decision TokenClaimsInvalid => "token.claims_invalid", "A required claim is missing or of the wrong type.";
+    Decision TokenExpired => "token.expired", "A delegation token's exp has passed (clock skew allowed).";
+    Decision TokenNotYetValid => "token.not_yet_valid", "A delegation token's nbf or iat is in the future (clock skew allowed).";
+    Decision TokenAudienceInvalid => "token.audience_invalid", "The token's aud names no audience its issuer is trusted for.";
+    Decision TokenAudienceMismatch => "token.audience_mismatch", "The token's aud does not name this decision point (its configured audiences, or the request's origin).";
+    Decision TokenRevoked => "token.revoked", "A token's jti is on the bundle's revocation list.";
+    Decision AgentUnknown => "agent.unknown", "The acting agent is not in the registry.";
+    Decision AgentSuspended => "agent.suspended", "The agent's status is suspended.";
+    Decision AgentRevoked => "agent.revoked", "The agent's status is revoked, or its id is on the revocation list.";
+    Decision AgentKeyMismatch => "agent.key_mismatch", "cnf.jkt names no key registered to the agent.";
+    Decision AgentKeyRevoked => "agent.key_revoked", "The agent key's thumbprint is on the revocation list.";
+    Decision DelegationDelegatorNotAllowed => "delegation.delegator_not_allowed", "The person may not delegate to this agent.";
+    Decision DelegationScopeExceedsCeiling => "delegation.scope_exceeds_ceiling", "The delegated scopes or authorization_details exceed the agent's ceiling.";
+    Decision DelegationScopeInsufficient => "delegation.scope_insufficient", "The effective grant does not cover the request's action.";
+    Decision ChainParentMismatch => "chain.parent_mismatch", "A sub-delegation's parent hash does not match the token before it.";
+    Decision ChainDepthExceeded => "chain.depth_exceeded", "The chain is longer than the bundle or an agent allows.";
+    Decision ChainDelegateNotAllowed => "chain.delegate_not_allowed", "An agent sub-delegated to an agent outside its may_delegate_to.";
+    Decision ChainSignerMismatch => "chain.signer_mismatch", "A sub-delegation is not issued and signed by the previous hop's agent.";
+    Decision ChainSubjectMismatch => "chain.subject_mismatch", "A sub-delegation names a different person than its parent.";
+    Decision ChainScopeEscalation => "chain.scope_escalation", "A sub-delegation widens scope, authorization_details or audience.";
+    Decision ChainLifetimeExtended => "chain.lifetime_extended", "A sub-delegation outlives its parent.";
+    Decision ProofMissing => "proof.missing", "A delegation or a grant was presented without a DPoP proof.";
+    Decision ProofMalformed => "proof.malformed", "The proof is not a well-formed ES256 JWS with the required claims and header.";
+    Decision ProofTypInvalid => "proof.typ_invalid", "The proof's typ is not dpop+jwt.";
+    Decision ProofKeyMismatch => "proof.key_mismatch", "The proof's jwk is not the key in cnf.jkt.";
+    Decision ProofSignatureInvalid => "proof.signature_invalid", "The proof's signature does not verify.";
+    Decision ProofMethodMismatch => "proof.method_mismatch", "The proof's htm is not the request's method.";
+    Decision ProofUriMismatch => "proof.uri_mismatch", "The proof's htu is not the request's URI (RFC 9449 comparison).";
+    Decision ProofTokenMismatch => "proof.token_mismatch", "The proof's ath is not the hash of the presented token.";
+    Decision ProofStale => "proof.stale", "The proof's iat is outside the bundle's proof window.";
+    Decision ProofBodyMismatch => "proof.body_mismatch", "The proof binds a body digest other than the request's.";
+    Decision GrantMalformed => "grant.malformed", "The grant is not a well-formed ES256 JWS of the grant schema.";
+    Decision GrantIssuerUnknown => "grant.issuer_unknown", "The grant's issuer or kid is not trusted for grants.";
+    Decision GrantSignatureInvalid => "grant.signature_invalid", "The grant's signature does not verify.";
+    Decision GrantExpired => "grant.expired", "The grant's exp has passed.";
+    Decision GrantNotYetValid => "grant.not_yet_valid", "The grant's iat is in the future.";
+    Decision GrantTtlExceeded => "grant.ttl_exceeded", "The grant lives longer than the bundle's grant max TTL.";
+    Decision GrantAudienceInvalid => "grant.audience_invalid", "The grant's aud is not an audience this decision point accepts.";
+    Decision GrantRequestMismatch => "grant.request_mismatch", "The grant is bound to another method, URI or action.";
+    Decision GrantMintUnavailable => "grant.mint_unavailable", "A grant was asked for but cannot be minted (no grant key, or bad parameters).";
+    Decision PolicyDenied => "policy.denied", "A guardrail's deny rule fired; the message is the rule's reason.";
+    Decision PolicyNotAllowed => "policy.not_allowed", "No guardrail allowed the request.";
+    Decision PolicyError => "policy.error", "Guardrail evaluation failed.";
+    Decision PolicyLimitExceeded => "policy.limit_exceeded", "Guardrail evaluation exceeded its time or size limit.";
+    Decision PolicyOutputInvalid => "policy.output_invalid", "A guardrail returned allow, deny or obligations of the wrong type.";
+    Decision ObligationUnsupported => "obligation.unsupported", "A guardrail returned an obligation this decision point does not declare that it enforces.";
+    Decision ApprovalRequired => "approval.required", "A guardrail requires a person's approval for this action and none was presented.";
+    Decision ReplayDetected => "replay.detected", "A use-once jti (proof or grant) was already used.";
+    Decision ReplayStoreUnavailable => "replay.store_unavailable", "The host's replay store could not be reached; decided fail-closed.";
+    Decision HostLimitExceeded => "host.limit_exceeded", "The host stopped the module (fuel, memory or time).";
+    Decision InternalError => "internal.error", "An internal invariant failed; decided fail-closed.";
+    Module AbiInvalidBuffer => "abi.invalid_buffer", "A pointer or length passed across the module's ABI names no buffer the module handed out.";
+    Minting MintInvalid => "mint.invalid", "The minting input is not of the documented shape, or a key is unusable.";
+    Host HostModuleInvalid => "host.module_invalid", "The wasm module does not load or exports the wrong ABI version.";
+    Host HostRandomUnavailable => "host.random_unavailable", "The OS randomness source failed (key generation, nonces).";
+    Host HostIo => "host.io", "A file the host needs (module cache, bundle) could not be read or written.";
+    Host BundleRollback => "bundle.rollback", "A replacement bundle is older than the serving one (lower iat, or the same revision with other content); the serving bundle stays.";
+    Host BundleUnreadable => "bundle.unreadable", "The bundle file or config named could not be read.";
+    Host BundleFetchFailed => "bundle.fetch_failed", "The bundle URL could not be fetched (connection, HTTP status, size).";
+    Audit AuditIo => "audit.io", "The audit log could not be written or synced; the decision is not acknowledged.";
+    Audit AuditUnavailable => "audit.unavailable", "The audit log cannot accept records; the decision point answers 503 rather than act unaudited.";
+    Audit AuditTampered => "audit.tampered", "Verification found an edited, deleted, reordered or truncated record.";
+    Audit AuditInvalidRecord => "audit.invalid_record", "A line of the audit log is not a record of the documented shape.";
 }
 
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Who raises a [`Code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// The decision pipeline: the code can be a deny reason of a decision.
+    Decision,
+    /// The portable module's ABI layer (an error document, not a decision).
+    Module,
+    /// Grant and token minting (`mint_json`, the issuer API).
+    Minting,
+    /// A host: loading the module or a bundle, I/O, randomness.
+    Host,
+    /// The audit log.
+    Audit,
+}
+
+impl Origin {
+    /// A short name for the table.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Origin::Decision => "decision",
+            Origin::Module => "module",
+            Origin::Minting => "minting",
+            Origin::Host => "host",
+            Origin::Audit => "audit",
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 )]
 
 use mandate_core::Code;
+use mandate_core::reason::Origin;
 
 /// Where the code comes from, and an example: the first conformance vector that yields it, or
 /// the test that covers a code no vector can carry.
@@ -36,50 +37,6 @@ fn example(code: Code, vectors: &serde_json::Value) -> String {
     }
 }
 
-/// Error codes of the hosts and minting, listed here so there is one table of every code.
-const HOST_ERRORS: &[(&str, &str, &str)] = &[
-    (
-        "mint.invalid",
-        "`mint_json` (core)",
-        "The minting input is not of the documented shape, or a key is unusable.",
-    ),
-    (
-        "abi.invalid_buffer",
-        "the wasm module",
-        "A pointer or length passed across the ABI names no buffer the module handed out.",
-    ),
-    (
-        "host.module_invalid",
-        "mandate-host",
-        "The wasm module does not load or exports the wrong ABI version.",
-    ),
-    (
-        "host.random_unavailable",
-        "mandate-host",
-        "The OS randomness source failed (key generation, nonces).",
-    ),
-    (
-        "host.io",
-        "mandate-host",
-        "A file the host needs (module cache, bundle) could not be read or written.",
-    ),
-    (
-        "audit.io",
-        "mandate-host audit log",
-        "The audit log could not be written or synced; the decision is not acknowledged.",
-    ),
-    (
-        "audit.tampered",
-        "mandate-host audit log",
-        "Verification found an edited, deleted, reordered or truncated record.",
-    ),
-    (
-        "audit.invalid_record",
-        "mandate-host audit log",
-        "A line of the audit log is not a record of the documented shape.",
-    ),
-];
-
 fn render() -> String {
     // Examples come from the decide corpus first, then the HTTP binding corpus.
     let mut vectors = serde_json::json!({"cases": []});
@@ -96,7 +53,7 @@ fn render() -> String {
          (`tests/vectors/conformance.json`); the example column names the first one, or the test that covers the code.\n\n\
          | code | meaning | example |\n| --- | --- | --- |\n",
     );
-    for c in Code::ALL {
+    for c in Code::ALL.iter().filter(|c| c.origin() == Origin::Decision) {
         s.push_str(&format!(
             "| `{}` | {} | {} |\n",
             c.as_str(),
@@ -105,11 +62,16 @@ fn render() -> String {
         ));
     }
     s.push_str(
-        "\n## Errors outside decisions\n\nHosts answer these when a call cannot produce a decision at all \
+        "\n## Errors outside decisions\n\nAnswered when a call cannot produce a decision at all \
          (they are errors, not deny reasons):\n\n| code | raised by | meaning |\n| --- | --- | --- |\n",
     );
-    for (code, by, meaning) in HOST_ERRORS {
-        s.push_str(&format!("| `{code}` | {by} | {meaning} |\n"));
+    for c in Code::ALL.iter().filter(|c| c.origin() != Origin::Decision) {
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.as_str(),
+            c.origin().as_str(),
+            c.meaning()
+        ));
     }
     s
 }
