@@ -4,9 +4,9 @@
 //! error, so a schema the converter cannot render faithfully never becomes a wrong type.
 
 use super::Named;
+use core::fmt::Write as _;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// Keywords that only annotate or constrain values, and have no TypeScript counterpart.
 const ANNOTATIONS: [&str; 7] = [
