@@ -22,9 +22,10 @@ pub const PROOF_TYP: &str = "dpop+jwt";
 /// The `typ` of an ephemeral grant.
 pub const GRANT_TYP: &str = "mandate-grant+jwt";
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BundleSpec {
+pub(crate) struct BundleSpec {
     revision: String,
     iat: i64,
     #[serde(default)]
@@ -43,9 +44,10 @@ struct BundleSpec {
     settings: Settings,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct IssuerSpec {
+pub(crate) struct IssuerSpec {
     iss: String,
     keys: Vec<Value>,
     audiences: Vec<String>,
@@ -79,6 +81,7 @@ impl Issuer {
 }
 
 /// Revoked token ids, agent ids and key thumbprints.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Revocations {
@@ -94,6 +97,7 @@ pub struct Revocations {
 }
 
 /// Tunables. Every default is the conservative one.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

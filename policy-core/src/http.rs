@@ -31,6 +31,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// An HTTP request as the host received it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRequest {
@@ -55,6 +56,7 @@ pub struct HttpRequest {
 }
 
 /// An HTTP decide input: the request as the host received it, and its binding.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpDecideInput {
@@ -82,6 +84,7 @@ pub struct HttpDecideInput {
 /// Maps requests to actions: `METHOD PATH-GLOB ACTION [RESOURCE]`, e.g.
 /// `GET /v1/secrets/* secrets:read`. `*` as the method matches any; the glob's `*` matches any
 /// run of characters (including `/`) of the normalized path.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
@@ -132,6 +135,7 @@ impl Route {
 }
 
 /// What a decision point configures about its HTTP side.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
@@ -148,6 +152,7 @@ pub struct Binding {
 }
 
 /// What happens to a request no route matches (only when the binding has routes).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unrouted {

@@ -37,6 +37,8 @@ pub mod limits;
 pub mod mint;
 pub mod reason;
 pub mod registry;
+#[cfg(feature = "schema")]
+pub mod schema;
 
 pub use chain::token_hash;
 pub use decision::Decision;

@@ -10,9 +10,10 @@ use alloc::{collections::BTreeMap, format, string::String, vec::Vec};
 use serde::Deserialize;
 use serde_json::Value;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LoadConfig {
+pub(crate) struct LoadConfig {
     bundle: Option<String>,
     #[serde(default)]
     trust_keys: Vec<Value>,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// An agent's lifecycle state. Only `active` agents act.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentStatus {
@@ -21,6 +22,7 @@ pub enum AgentStatus {
 
 /// Who may delegate to an agent. Patterns use `*` as "any run of characters" and match user ids
 /// and agent ids alike.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Delegators {
@@ -39,6 +41,7 @@ pub struct Delegators {
 }
 
 /// The most an agent may ever be delegated.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CeilingSpec {
@@ -50,6 +53,7 @@ pub struct CeilingSpec {
     pub authorization_details: Vec<Value>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AgentSpec {

@@ -19,6 +19,8 @@ import type {
 } from './formats.js';
 
 export type * from './formats.js';
+/** The wire documents exactly as the core parses and emits them (generated: ./wire.d.ts). */
+export type * as Wire from './wire.js';
 
 /** JSON given as an object, a JSON string, or UTF-8 bytes. */
 export type JsonInput<T> = T | string | Uint8Array | ArrayBuffer;

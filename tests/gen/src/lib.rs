@@ -9,6 +9,7 @@
 
 pub mod cases;
 pub mod http_cases;
+pub mod schemas;
 pub mod security_cases;
 pub mod tokens;
 pub mod world;

@@ -1,0 +1,683 @@
+// The wire documents of docs/formats.md, exactly as the core parses and emits them.
+// Generated from docs/schemas/*.schema.json by
+// `cargo run -p mandate-vectors --bin gen-schemas`; do not edit.
+
+export interface LoadConfig {
+  /**
+   * This decision point's own identifiers (RFC 9068 §4): a token must name one in `aud`.
+   * Absent: the request's origin (`scheme://host[:port]`) is the decision point's identifier.
+   * @default null
+   */
+  audiences?: string[] | null;
+  bundle?: string | null;
+  /**
+   * @default null
+   */
+  grant_key?: unknown;
+  /**
+   * @default []
+   */
+  trust_keys?: unknown[];
+}
+
+/**
+ * A decide input (docs/formats.md).
+ */
+export interface DecideInput {
+  /**
+   * Host-supplied facts for guardrails (`input.context`).
+   * @default null
+   */
+  context?: {
+    [member: string]: unknown;
+  } | null;
+  /**
+   * What it presented.
+   */
+  credentials?: Credentials;
+  /**
+   * A host-chosen id (1 to 128 bytes); derived from the input's hash when absent.
+   * @default null
+   */
+  decision_id?: string | null;
+  /**
+   * Obligations the host declares it enforces; any other a guardrail returns is a deny.
+   * @default []
+   */
+  enforces?: string[];
+  /**
+   * Mint a grant on allow.
+   */
+  mint_grant?: MintRequest | null;
+  /**
+   * The decision time, seconds since the epoch: the only clock the core reads.
+   */
+  now: number;
+  /**
+   * The request being authorized.
+   */
+  request: RequestSpec;
+}
+
+/**
+ * An HTTP decide input: the request as the host received it, and its binding.
+ */
+export interface HttpDecideInput {
+  /**
+   * Routes and forwarded-hop trust.
+   */
+  binding?: Binding;
+  /**
+   * As in [`crate::DecideInput`].
+   * @default null
+   */
+  context?: {
+    [member: string]: unknown;
+  } | null;
+  /**
+   * As in [`crate::DecideInput`].
+   * @default null
+   */
+  decision_id?: string | null;
+  /**
+   * As in [`crate::DecideInput`].
+   * @default []
+   */
+  enforces?: string[];
+  /**
+   * The HTTP request.
+   */
+  http: HttpRequest;
+  /**
+   * As in [`crate::DecideInput`].
+   */
+  mint_grant?: MintRequest | null;
+  /**
+   * As in [`crate::DecideInput`].
+   */
+  now: number;
+}
+
+export interface Bundle {
+  agents?: AgentSpec[];
+  /**
+   * @default {}
+   */
+  data?: {
+    [member: string]: unknown;
+  };
+  exp: number;
+  iat: number;
+  issuers: IssuerSpec[];
+  /**
+   * @default null
+   */
+  nbf?: number | null;
+  /**
+   * @default {}
+   */
+  policies?: Record<string, string>;
+  revision: string;
+  revocations?: Revocations;
+  settings?: Settings;
+}
+
+export type Registry = AgentSpec[];
+
+/**
+ * Tunables. Every default is the conservative one.
+ */
+export interface Settings {
+  /**
+   * Seconds of clock skew tolerated on token times.
+   * @default 60
+   */
+  clock_skew?: number;
+  /**
+   * The Rego package whose `allow`, `deny` and `obligations` decide.
+   * @default "data.mandate"
+   */
+  decision_rule?: string;
+  /**
+   * The `iss` of grants this decision point mints.
+   * @default null
+   */
+  grant_issuer?: string | null;
+  /**
+   * The longest `exp - iat` of an ephemeral grant, in seconds.
+   * @default 60
+   */
+  grant_max_ttl?: number;
+  /**
+   * A presented grant must come with a DPoP proof from the key in its `cnf.jkt` (the
+   * agent's), so a grant is never a bearer token. Default on.
+   * @default true
+   */
+  grant_requires_proof?: boolean;
+  /**
+   * The most sub-delegation hops below the person's delegation.
+   * @default 2
+   */
+  max_chain_depth?: number;
+  /**
+   * How old a DPoP proof's `iat` may be, in seconds.
+   * @default 60
+   */
+  proof_max_age?: number;
+}
+
+/**
+ * The canonical decision document (docs/formats.md, "Decision").
+ */
+export interface Decision {
+  /**
+   * The audit record (docs/audit.md).
+   */
+  audit: Audit;
+  /**
+   * The effective RFC 9396 authorization details.
+   */
+  authorization_details: unknown[];
+  /**
+   * `allow` only when every check passed and the guardrails allowed.
+   */
+  decision: Outcome;
+  /**
+   * Host-supplied, or derived from the input's hash.
+   */
+  decision_id: string;
+  /**
+   * A minted ephemeral grant (compact JWS), only on allow with `mint_grant`.
+   * @default null
+   */
+  grant?: string;
+  /**
+   * What the guardrails require of the enforcement point.
+   */
+  obligations: {
+    [member: string]: unknown;
+  };
+  /**
+   * Who acted for whom; null when the credentials never identified an agent.
+   */
+  principal: Principal | null;
+  /**
+   * Empty on allow; on deny ordered, first cause first.
+   */
+  reasons: Reason[];
+  /**
+   * The effective scopes.
+   */
+  scopes: string[];
+  /**
+   * Every entry the host must record as used until `exp` (allow only).
+   */
+  use_once: UseOnce[];
+}
+
+export interface AgentSpec {
+  ceiling?: CeilingSpec;
+  delegators?: Delegators;
+  id: string;
+  keys: unknown[];
+  /**
+   * @default {}
+   */
+  labels?: {
+    [member: string]: unknown;
+  };
+  /**
+   * @default null
+   */
+  max_depth?: number | null;
+  /**
+   * @default []
+   */
+  may_delegate_to?: string[];
+  owner: string;
+  status: AgentStatus;
+}
+
+/**
+ * An agent's lifecycle state. Only `active` agents act.
+ */
+export type AgentStatus = "active" | "suspended" | "revoked";
+
+/**
+ * The audit record of a decision.
+ */
+export interface Audit {
+  /**
+   * The acting agent, once proven.
+   */
+  agent: string | null;
+  /**
+   * The bundle that decided; null when none is loaded.
+   */
+  bundle: AuditBundle | null;
+  /**
+   * Agents from the person's delegate to the acting one.
+   */
+  chain: string[];
+  /**
+   * The decision's reason codes, in order.
+   */
+  codes: string[];
+  /**
+   * The credentials presented.
+   */
+  credentials: AuditCredentials;
+  /**
+   * As in the decision.
+   */
+  decision_id: string;
+  /**
+   * The delegation's issuer, once proven.
+   */
+  issuer: string | null;
+  /**
+   * RFC 7638 thumbprint of the acting key, once proven.
+   */
+  key: string | null;
+  /**
+   * As the decision's `obligations`.
+   */
+  obligations: {
+    [member: string]: unknown;
+  };
+  /**
+   * As the decision's `decision`.
+   */
+  outcome: Outcome;
+  /**
+   * The request as asked; null when the input did not parse.
+   */
+  request: AuditRequest | null;
+  /**
+   * The guardrail rules that decided.
+   */
+  rules: string[];
+  /**
+   * The decision time.
+   */
+  time: number;
+  /**
+   * The person, once proven.
+   */
+  user: string | null;
+  /**
+   * Audit record schema version.
+   */
+  v: number;
+}
+
+/**
+ * The bundle, as audited.
+ */
+export interface AuditBundle {
+  /**
+   * base64url SHA-256 of the bundle JWS.
+   */
+  digest: string;
+  /**
+   * Operator-chosen revision label.
+   */
+  revision: string;
+}
+
+/**
+ * The credentials, as audited.
+ */
+export interface AuditCredentials {
+  /**
+   * The `jti`s of the tokens presented.
+   */
+  jti: string[];
+  /**
+   * Which credentials, once proven.
+   */
+  kind: CredentialKind | null;
+  /**
+   * The decision's use-once entries.
+   */
+  use_once: string[];
+}
+
+/**
+ * The request, as audited.
+ */
+export interface AuditRequest {
+  /**
+   * The action checked.
+   */
+  action: string | null;
+  /**
+   * The client address.
+   */
+  ip: string | null;
+  /**
+   * HTTP method.
+   */
+  method: string;
+  /**
+   * The resource touched.
+   */
+  resource: string | null;
+  /**
+   * The target URI.
+   */
+  uri: string;
+}
+
+/**
+ * What a decision point configures about its HTTP side.
+ */
+export interface Binding {
+  /**
+   * Routes, first match wins; a request no route matches names no action.
+   */
+  routes?: Route[];
+  /**
+   * How many proxies in front each append to `X-Forwarded-For`; 0 uses the socket peer.
+   * @default 0
+   */
+  trusted_hops?: number;
+  /**
+   * What a request no route matches gets, when there are routes: a deny (the default), or
+   * no action, leaving the guardrails alone to decide (`"guardrails"`).
+   */
+  unrouted?: Unrouted;
+}
+
+/**
+ * The most an agent may ever be delegated.
+ */
+export interface CeilingSpec {
+  /**
+   * RFC 9396 details.
+   * @default []
+   */
+  authorization_details?: unknown[];
+  /**
+   * Scopes (wildcards allowed).
+   * @default []
+   */
+  scopes?: string[];
+}
+
+/**
+ * Which credentials a principal presented.
+ */
+export type CredentialKind = "delegation" | "grant";
+
+/**
+ * The credentials a request presents: a delegation chain (root first) with a proof, or a
+ * grant with a proof.
+ */
+export interface Credentials {
+  /**
+   * Delegation tokens, root first; the last one is presented with the proof.
+   * @default []
+   */
+  delegation?: string[];
+  /**
+   * An ephemeral grant.
+   * @default null
+   */
+  grant?: string | null;
+  /**
+   * The DPoP proof.
+   * @default null
+   */
+  proof?: string | null;
+}
+
+/**
+ * Who may delegate to an agent. Patterns use `*` as "any run of characters" and match user ids
+ * and agent ids alike.
+ */
+export interface Delegators {
+  /**
+   * Agents that may sub-delegate to this one.
+   * @default []
+   */
+  agents?: string[];
+  /**
+   * Groups (token `groups` claim).
+   * @default []
+   */
+  groups?: string[];
+  /**
+   * Glob patterns over user and agent ids.
+   * @default []
+   */
+  patterns?: string[];
+  /**
+   * Person ids (token `sub`).
+   * @default []
+   */
+  users?: string[];
+}
+
+/**
+ * An HTTP request as the host received it.
+ */
+export interface HttpRequest {
+  /**
+   * `:authority`, or the `Host` header (may be empty when only `headers` carry `Host`).
+   * @default ""
+   */
+  authority?: string;
+  /**
+   * base64url SHA-256 of the body, when the host hashed it.
+   * @default null
+   */
+  body_digest?: string | null;
+  /**
+   * Every header field in the order received; a repeated field appears repeatedly.
+   * @default []
+   */
+  headers?: ([string, string])[];
+  /**
+   * The method, as sent.
+   */
+  method: string;
+  /**
+   * The request target in origin form: path and query, exactly as received.
+   */
+  path: string;
+  /**
+   * The socket peer's address (`ip` or `ip:port`).
+   * @default null
+   */
+  peer?: string | null;
+  /**
+   * `http` or `https`: how the request reached the service being protected.
+   */
+  scheme: string;
+}
+
+export interface IssuerSpec {
+  audiences: string[];
+  iss: string;
+  keys: unknown[];
+  /**
+   * @default ["at+jwt"]
+   */
+  typ?: string[];
+}
+
+/**
+ * What the host asks for when it wants a grant minted on allow.
+ */
+export interface MintRequest {
+  /**
+   * The resource server the grant is for.
+   */
+  aud: string;
+  /**
+   * A fresh nonce from the host.
+   */
+  jti: string;
+  /**
+   * Requested lifetime in seconds; capped by the bundle and by a `max_ttl` obligation.
+   */
+  ttl: number;
+}
+
+/**
+ * A decision's outcome.
+ */
+export type Outcome = "allow" | "deny";
+
+/**
+ * Who acted for whom, once proven.
+ */
+export interface Principal {
+  /**
+   * The acting agent (the last of the chain).
+   */
+  agent: string;
+  /**
+   * Agents from the person's delegate to the acting one.
+   */
+  chain: string[];
+  /**
+   * The issuer of the person's delegation.
+   */
+  issuer: string;
+  /**
+   * RFC 7638 thumbprint of the acting key.
+   */
+  key: string;
+  /**
+   * Which credentials were presented.
+   */
+  kind: CredentialKind;
+  /**
+   * The person the agent acts for.
+   */
+  user: string;
+}
+
+/**
+ * One cause of a deny.
+ */
+export interface Reason {
+  /**
+   * A stable reason code (docs/reason-codes.md).
+   */
+  code: string;
+  /**
+   * A human-readable explanation; never parse it.
+   */
+  message: string;
+}
+
+/**
+ * The request as the host describes it.
+ */
+export interface RequestSpec {
+  /**
+   * The action the host maps this request to (checked against the effective scopes).
+   * @default null
+   */
+  action?: string | null;
+  /**
+   * base64url SHA-256 of the body.
+   * @default null
+   */
+  body_digest?: string | null;
+  /**
+   * The client address as the host saw it.
+   * @default null
+   */
+  ip?: string | null;
+  /**
+   * HTTP method, case-sensitive.
+   */
+  method: string;
+  /**
+   * The resource the request touches.
+   * @default null
+   */
+  resource?: string | null;
+  /**
+   * The full target URI, e.g. `https://api.example.com/v1/x?y=1`.
+   */
+  uri: string;
+}
+
+/**
+ * Revoked token ids, agent ids and key thumbprints.
+ */
+export interface Revocations {
+  /**
+   * Agent ids.
+   * @default []
+   */
+  agents?: string[];
+  /**
+   * Token `jti`s.
+   * @default []
+   */
+  jti?: string[];
+  /**
+   * RFC 7638 key thumbprints.
+   * @default []
+   */
+  keys?: string[];
+}
+
+/**
+ * Maps requests to actions: `METHOD PATH-GLOB ACTION [RESOURCE]`, e.g.
+ * `GET /v1/secrets/* secrets:read`. `*` as the method matches any; the glob's `*` matches any
+ * run of characters (including `/`) of the normalized path.
+ */
+export interface Route {
+  /**
+   * The action a matching request is checked for.
+   */
+  action: string;
+  /**
+   * The method, or `*`.
+   */
+  method: string;
+  /**
+   * A glob over the normalized path.
+   */
+  path: string;
+  /**
+   * The resource it touches.
+   * @default null
+   */
+  resource?: string | null;
+}
+
+/**
+ * What happens to a request no route matches (only when the binding has routes).
+ */
+export type Unrouted = "deny" | "guardrails";
+
+/**
+ * An entry the host records as used until `exp`.
+ */
+export interface UseOnce {
+  /**
+   * Until when it must be remembered.
+   */
+  exp: number;
+  /**
+   * The entry.
+   */
+  jti: string;
+  /**
+   * What the entry came from.
+   */
+  kind: UseOnceKind;
+}
+
+/**
+ * What a use-once entry came from.
+ */
+export type UseOnceKind = "proof" | "grant";

@@ -1,0 +1,157 @@
+//! The generated schemas agree with the parser and the engine on every vector: each decision a
+//! vector records validates against `decision.schema.json`; a decide input validates against
+//! its schema exactly when the parser takes its shape (JSON the strict parser refuses, such as a
+//! duplicate member, never reaches the schema question); every load config validates, and so do
+//! the claims of every bundle that is well formed.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use jsonschema::Validator;
+use mandate_core::{b64, json, limits};
+use mandate_vectors::schemas;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+fn validators() -> BTreeMap<&'static str, Validator> {
+    schemas::all()
+        .into_iter()
+        .map(|n| {
+            let v = jsonschema::validator_for(&n.schema)
+                .unwrap_or_else(|e| panic!("{}: not a valid schema: {e}", n.file));
+            (n.file, v)
+        })
+        .collect()
+}
+
+fn errors(v: &Validator, doc: &Value) -> String {
+    v.iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn vectors(file: &str) -> Value {
+    let path = format!("{}/../vectors/{file}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn first_code(case: &Value) -> Option<&str> {
+    case["expect"]["codes"].get(0).and_then(Value::as_str)
+}
+
+fn check_cases(file: &str, input_schema: &str) {
+    let v = validators();
+    let vectors = vectors(file);
+    let cases = vectors["cases"].as_array().unwrap();
+    let mut shaped = 0;
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let output: Value = serde_json::from_str(case["output"].as_str().unwrap()).unwrap();
+        let e = errors(&v["decision"], &output);
+        assert!(
+            e.is_empty(),
+            "{file} {name}: the decision fails decision.schema.json: {e}"
+        );
+
+        let input = case["input"].as_str().unwrap();
+        let code = first_code(case);
+        let Ok(doc) =
+            json::parse_strict(input.as_bytes(), limits::MAX_INPUT_BYTES, limits::MAX_DEPTH)
+        else {
+            assert!(
+                matches!(code, Some("input.malformed" | "input.too_large")),
+                "{file} {name}: strict JSON refuses the input, yet the case expects {code:?}"
+            );
+            continue;
+        };
+        shaped += 1;
+        let e = errors(&v[input_schema], &doc);
+        if code == Some("input.malformed") {
+            assert!(
+                !e.is_empty(),
+                "{file} {name}: the parser refuses the input's shape, the schema takes it"
+            );
+        } else {
+            assert!(
+                e.is_empty(),
+                "{file} {name}: the parser takes the input, the schema refuses it: {e}"
+            );
+        }
+    }
+    assert!(
+        shaped > 20,
+        "{file}: only {shaped} inputs reached the schema"
+    );
+}
+
+#[test]
+fn conformance_vectors_agree_with_the_schemas() {
+    check_cases("conformance.json", "decide-input");
+}
+
+#[test]
+fn http_vectors_agree_with_the_schemas() {
+    check_cases("http.json", "http-decide-input");
+}
+
+#[test]
+fn load_configs_and_bundle_claims_validate() {
+    let v = validators();
+    let mut bundles = 0;
+    for file in ["conformance.json", "http.json"] {
+        let vectors = vectors(file);
+        for (name, text) in vectors["loads"].as_object().unwrap() {
+            let config: Value = serde_json::from_str(text.as_str().unwrap()).unwrap();
+            let e = errors(&v["load-config"], &config);
+            assert!(e.is_empty(), "{file} load {name}: {e}");
+            let Some(jws) = config["bundle"].as_str() else {
+                continue;
+            };
+            let claims = jws
+                .split('.')
+                .nth(1)
+                .and_then(b64::decode)
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            let Some(claims) = claims else {
+                assert_eq!(
+                    name, "malformed",
+                    "{file} load {name}: the bundle's claims do not decode"
+                );
+                continue;
+            };
+            let e = errors(&v["bundle"], &claims);
+            if name == "malformed" {
+                assert!(
+                    !e.is_empty(),
+                    "{file} load malformed: the schema takes the malformed bundle"
+                );
+                continue;
+            }
+            assert!(e.is_empty(), "{file} load {name}: {e}");
+            for (part, schema) in [("agents", "registry"), ("settings", "settings")] {
+                if let Some(p) = claims.get(part) {
+                    let e = errors(&v[schema], p);
+                    assert!(e.is_empty(), "{file} load {name} {part}: {e}");
+                }
+            }
+            bundles += 1;
+        }
+    }
+    assert!(bundles > 10, "only {bundles} bundles were checked");
+}
+
+#[test]
+fn the_schemas_refuse_unknown_members_as_the_parser_does() {
+    let v = validators();
+    let input = serde_json::json!({"now": 1, "request": {"method": "GET", "uri": "https://a/b", "actions": "x"}});
+    assert!(!v["decide-input"].is_valid(&input));
+    let settings = serde_json::json!({"clock_skew": 5, "grant_requires_proofs": false});
+    assert!(!v["settings"].is_valid(&settings));
+    assert!(v["settings"].is_valid(&serde_json::json!({"clock_skew": 5})));
+    let binding = serde_json::json!({"now": 1, "http": {"method": "GET", "scheme": "https", "path": "/"}, "binding": {"unrouted": "allow"}});
+    assert!(!v["http-decide-input"].is_valid(&binding));
+}
