@@ -41,7 +41,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Claim<T> {
 }
 
 /// A claim with its name, as a check reads it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct Field<'c, T> {
     name: &'static str,
     claim: &'c Claim<T>,
