@@ -17,20 +17,15 @@ use serde_json::Value;
 pub(crate) struct BadClaim(pub &'static str);
 
 /// One claim as found in the payload.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) enum Claim<T> {
     /// Absent.
+    #[default]
     Missing,
     /// Present with another type or shape (JSON `null` included).
     Invalid,
     /// Present and well typed.
     Present(T),
-}
-
-impl<T> Default for Claim<T> {
-    fn default() -> Self {
-        Claim::Missing
-    }
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Claim<T> {
