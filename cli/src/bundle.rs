@@ -264,7 +264,7 @@ pub fn check_contents(contents: &Value) -> Result<()> {
 
 /// Parses a signed bundle without verifying it: (header, contents).
 pub fn decode(path: &Path, jws: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
-    let not_a_bundle = |e: &dyn std::fmt::Display| {
+    let not_a_bundle = |e: &dyn core::fmt::Display| {
         CliError::new(
             Kind::Bundle,
             "bundle.malformed",
