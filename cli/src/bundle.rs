@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use mandate_core::jose::{Jws, PublicJwk};
+use mandate_core::jose::{PublicJwk, Unverified};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -264,16 +264,19 @@ pub fn check_contents(contents: &Value) -> Result<()> {
 
 /// Parses a signed bundle without verifying it: (header, contents).
 pub fn decode(path: &Path, jws: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
-    let parsed =
-        Jws::parse(jws.trim(), mandate_core::limits::MAX_BUNDLE_BYTES, false).map_err(|e| {
-            CliError::new(
-                Kind::Bundle,
-                "bundle.malformed",
-                format!("{} is not a signed bundle: {e}", path.display()),
-            )
-            .hint("sign contents with `mandate bundle sign`")
-        })?;
-    Ok((parsed.header().clone(), parsed.claims().clone()))
+    let not_a_bundle = |e: &dyn core::fmt::Display| {
+        CliError::new(
+            Kind::Bundle,
+            "bundle.malformed",
+            format!("{} is not a signed bundle: {e}", path.display()),
+        )
+        .hint("sign contents with `mandate bundle sign`")
+    };
+    let parsed = Unverified::parse(jws.trim(), mandate_core::limits::MAX_BUNDLE_BYTES, false)
+        .map_err(|e| not_a_bundle(&e))?;
+    let contents =
+        crate::token::unverified_payload(jws.trim()).ok_or_else(|| not_a_bundle(&"payload"))?;
+    Ok((parsed.header().clone(), contents))
 }
 
 /// Verifies a signed bundle against trust keys and the clock; returns the load status.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use mandate_core::jose::Jws;
+use mandate_core::jose::Unverified;
 use mandate_host::issuer;
 use serde_json::{Map, Value, json};
 
@@ -315,9 +315,24 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
 
 /// Decodes a compact JWS without verifying it.
 pub fn decode(token: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
-    let jws = Jws::parse(token, mandate_core::limits::MAX_BUNDLE_BYTES, true).map_err(|e| {
-        CliError::invalid("token.malformed", format!("not a token Mandate reads: {e}"))
-            .hint("pass the compact JWS, @FILE, or - for stdin")
+    let jws =
+        Unverified::parse(token, mandate_core::limits::MAX_BUNDLE_BYTES, true).map_err(|e| {
+            CliError::invalid("token.malformed", format!("not a token Mandate reads: {e}"))
+                .hint("pass the compact JWS, @FILE, or - for stdin")
+        })?;
+    let claims = unverified_payload(token).ok_or_else(|| {
+        CliError::invalid("token.malformed", "not a token Mandate reads: payload")
     })?;
-    Ok((jws.header().clone(), jws.claims().clone()))
+    Ok((jws.header().clone(), claims))
+}
+
+/// The payload of a compact JWS that [`Unverified::parse`] accepted, for display only: the core
+/// deliberately has no accessor for the claims of an unverified token, so inspection decodes the
+/// segment itself.
+pub(crate) fn unverified_payload(token: &str) -> Option<Map<String, Value>> {
+    let bytes = mandate_core::b64::decode(token.split('.').nth(1)?)?;
+    match mandate_core::json::parse_strict(&bytes, bytes.len(), mandate_core::limits::MAX_DEPTH) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
 }

@@ -1,7 +1,7 @@
 //! The signed bundle: everything a decision point trusts, as one ES256 JWS verified against the
 //! host's trust keys. Parsed once per load; decisions only read it.
 
-use crate::jose::{Es256Verifier, Jws, PublicJwk, typ_matches};
+use crate::jose::{Es256Verifier, PublicJwk, Unverified, typ_matches};
 use crate::limits;
 use crate::reason::{Code, Reason, reason};
 use crate::registry::{Agent, AgentSpec};
@@ -173,12 +173,13 @@ impl Bundle {
         if trust_keys.is_empty() {
             return Err(reason(Code::BundleMissing, "no trust keys are configured"));
         }
-        let parsed = Jws::parse(jws, limits::MAX_BUNDLE_BYTES, false).map_err(|e| match e {
-            crate::jose::JoseError::TooLarge => {
-                reason(Code::BundleTooLarge, "bundle exceeds the size limit")
-            }
-            other => reason(Code::BundleMalformed, format!("bundle JWS: {other}")),
-        })?;
+        let parsed =
+            Unverified::parse(jws, limits::MAX_BUNDLE_BYTES, false).map_err(|e| match e {
+                crate::jose::JoseError::TooLarge => {
+                    reason(Code::BundleTooLarge, "bundle exceeds the size limit")
+                }
+                other => reason(Code::BundleMalformed, format!("bundle JWS: {other}")),
+            })?;
         if !typ_matches(parsed.typ(), BUNDLE_TYP) {
             return Err(reason(
                 Code::BundleMalformed,
@@ -196,13 +197,14 @@ impl Bundle {
                 "the bundle's kid names no configured trust key",
             )
         })?;
-        parsed.verify(key, verifier).map_err(|_| {
+        let verified = parsed.verify(key, verifier).map_err(|_| {
             reason(
                 Code::BundleSignatureInvalid,
                 "bundle signature does not verify",
             )
         })?;
-        let spec: BundleSpec = serde_json::from_value(Value::Object(parsed.claims().clone()))
+        let spec: BundleSpec = verified
+            .deserialize()
             .map_err(|e| reason(Code::BundleMalformed, format!("bundle contents: {e}")))?;
         Self::from_spec(spec, b64::encode(&Sha256::digest(jws.as_bytes())))
     }

@@ -5,9 +5,11 @@
 //! has proven to lie within every hop before it and within every agent's ceiling.
 
 use crate::bundle::{DELEGATION_TYP, SUBDELEGATION_TYP};
-use crate::claims::{self, BadClaim, Claims, TimeFault, Window};
+use crate::claims::{
+    self, BadClaim, DelegationClaims, Details, Field, HopClaims, TimeFault, Window,
+};
 use crate::ctx::Ctx;
-use crate::jose::{JoseError, Jws, PublicJwk, typ_matches};
+use crate::jose::{JoseError, PublicJwk, Unverified, typ_matches};
 use crate::principal::Principal;
 use crate::reason::{Code, Reason, reason};
 use crate::registry::{Agent, AgentStatus};
@@ -44,22 +46,26 @@ fn time_reason(fault: TimeFault, what: &str) -> Reason {
     }
 }
 
-/// The parts of one verified token a later hop is checked against.
-struct Link<'t> {
+/// What one verified token proves, kept for the next hop and the principal: typed values read
+/// once from its claims, and the registry entries (agent and bound key) looked up once.
+struct Link<'t, 'b> {
     token: &'t str,
-    claims: Claims,
-    agent: String,
-    jkt: String,
+    agent_id: String,
+    agent: &'b Agent,
+    key: &'b PublicJwk,
+    jti: String,
+    act: Value,
     scopes: Scopes,
     details: Vec<Value>,
     aud: Vec<String>,
     exp: i64,
 }
 
-impl Link<'_> {
-    fn act(&self) -> &Value {
-        self.claims.get("act").unwrap_or(&Value::Null)
-    }
+/// Who the root token speaks for.
+struct Person {
+    user: String,
+    groups: Vec<String>,
+    issuer: String,
 }
 
 /// Verifies a chain, root first. The last token is the one a proof must bind.
@@ -83,49 +89,36 @@ pub(crate) fn verify_chain(ctx: &Ctx<'_>, tokens: &[String]) -> Result<Principal
             "no delegation token was presented",
         ));
     };
-    let root = verify_root(ctx, root_token)?;
-    let groups = claims::opt_str_array(&root.claims, "groups").map_err(bad_claim)?;
+    let (root, person) = verify_root(ctx, root_token)?;
     let mut principal = Principal {
         kind: "delegation",
-        agent: root.agent.clone(),
-        user: claims::req_str(&root.claims, "sub")
-            .map_err(bad_claim)?
-            .to_owned(),
-        groups,
-        issuer: claims::req_str(&root.claims, "iss")
-            .map_err(bad_claim)?
-            .to_owned(),
-        chain: alloc::vec![root.agent.clone()],
-        key: acting_key(ctx, &root.agent, &root.jkt)?.clone(),
+        agent: root.agent_id.clone(),
+        user: person.user,
+        groups: person.groups,
+        issuer: person.issuer,
+        chain: alloc::vec![root.agent_id.clone()],
+        key: root.key.clone(),
         scopes: root.scopes.clone(),
         details: root.details.clone(),
-        jtis: alloc::vec![
-            claims::req_str(&root.claims, "jti")
-                .map_err(bad_claim)?
-                .to_owned()
-        ],
+        jtis: alloc::vec![root.jti.clone()],
         aud: root.aud.clone(),
         exp: root.exp,
-        act: root.act().clone(),
+        act: root.act.clone(),
         hops: alloc::vec![hop_value(&root)],
     };
     let mut parent = root;
     for (i, token) in hops.iter().enumerate() {
         let remaining_below_parent = hops.len() - i;
         let link = verify_hop(ctx, &parent, token, remaining_below_parent, &principal.user)?;
-        principal.key = acting_key(ctx, &link.agent, &link.jkt)?.clone();
-        principal.agent = link.agent.clone();
-        principal.chain.push(link.agent.clone());
+        principal.key = link.key.clone();
+        principal.agent = link.agent_id.clone();
+        principal.chain.push(link.agent_id.clone());
         principal.scopes = link.scopes.clone();
         principal.details = link.details.clone();
-        principal.jtis.push(
-            claims::req_str(&link.claims, "jti")
-                .map_err(bad_claim)?
-                .to_owned(),
-        );
+        principal.jtis.push(link.jti.clone());
         principal.aud = link.aud.clone();
         principal.exp = principal.exp.min(link.exp);
-        principal.act = link.act().clone();
+        principal.act = link.act.clone();
         principal.hops.push(hop_value(&link));
         parent = link;
     }
@@ -140,28 +133,21 @@ pub(crate) fn verify_chain(ctx: &Ctx<'_>, tokens: &[String]) -> Result<Principal
     Ok(principal)
 }
 
-fn hop_value(link: &Link<'_>) -> Value {
-    json!({"agent": link.agent, "scopes": link.scopes.as_slice(), "authorization_details": link.details,
-           "jti": link.claims.get("jti"), "exp": link.exp})
+fn hop_value(link: &Link<'_, '_>) -> Value {
+    json!({"agent": link.agent_id, "scopes": link.scopes.as_slice(), "authorization_details": link.details,
+           "jti": link.jti, "exp": link.exp})
 }
 
-fn acting_key<'b>(ctx: &Ctx<'b>, agent: &str, jkt: &str) -> Result<&'b PublicJwk, Reason> {
-    ctx.bundle
-        .agents
-        .get(agent)
-        .and_then(|a| a.key_by_thumbprint(jkt))
-        .ok_or_else(|| reason(Code::AgentKeyMismatch, "cnf.jkt names no key of the agent"))
-}
-
-fn verify_root<'t>(ctx: &Ctx<'_>, token: &'t str) -> Result<Link<'t>, Reason> {
-    let jws = Jws::parse(token, limits::MAX_TOKEN_BYTES, false).map_err(jose_reason)?;
+fn verify_root<'t, 'b>(ctx: &Ctx<'b>, token: &'t str) -> Result<(Link<'t, 'b>, Person), Reason> {
+    let jws = Unverified::parse(token, limits::MAX_TOKEN_BYTES, false).map_err(jose_reason)?;
     if !typ_matches(jws.typ(), DELEGATION_TYP) {
         return Err(reason(
             Code::TokenTypInvalid,
             "delegation token typ must be at+jwt",
         ));
     }
-    let iss = claims::req_str(jws.claims(), "iss").map_err(bad_claim)?;
+    // `iss` chooses the keys to verify with, so it is the one claim read before verification.
+    let iss = jws.hints().iss().map_err(|()| bad_claim(BadClaim("iss")))?;
     let issuer = ctx.bundle.issuer(iss).ok_or_else(|| {
         reason(
             Code::TokenIssuerUnknown,
@@ -183,25 +169,17 @@ fn verify_root<'t>(ctx: &Ctx<'_>, token: &'t str) -> Result<Link<'t>, Reason> {
                 format!("kid names no key of issuer {iss}"),
             )
         })?;
-    ctx.verify_cached(&jws, key).map_err(jose_reason)?;
-    let c = jws.claims();
-    claims::req_str(c, "sub").map_err(bad_claim)?;
-    claims::req_str(c, "jti").map_err(bad_claim)?;
-    let window = Window::read(c).map_err(bad_claim)?;
-    let aud = claims::audiences(c)
-        .map_err(bad_claim)?
-        .ok_or(bad_claim(BadClaim("aud")))?;
-    let (agent_id, _) = claims::actor(c).map_err(bad_claim)?;
-    let jkt = claims::jkt(c).map_err(bad_claim)?;
-    let scopes = Scopes::parse(
-        claims::opt_str(c, "scope")
-            .map_err(bad_claim)?
-            .unwrap_or(""),
-    );
-    let details =
-        scope::parse_details(c).map_err(|()| bad_claim(BadClaim("authorization_details")))?;
-    let sub = claims::req_str(c, "sub").map_err(bad_claim)?;
-    let groups = claims::opt_str_array(c, "groups").map_err(bad_claim)?;
+    let c: DelegationClaims =
+        claims::read(ctx.verify_cached(jws, key).map_err(jose_reason)?).map_err(bad_claim)?;
+    let sub = c.sub().required().map_err(bad_claim)?.as_str();
+    let jti = c.jti().required().map_err(bad_claim)?.as_str();
+    let window = Window::read(c.exp(), c.iat(), c.nbf()).map_err(bad_claim)?;
+    let aud = &c.aud().required().map_err(bad_claim)?.0;
+    let act = c.act().required().map_err(bad_claim)?;
+    let jkt = &c.cnf().required().map_err(bad_claim)?.jkt;
+    let scopes = scopes_of(c.scope()).map_err(bad_claim)?;
+    let details = details_of(c.authorization_details()).map_err(bad_claim)?;
+    let groups = c.groups().optional().map_err(bad_claim)?;
     window
         .check(ctx.now, ctx.bundle.settings.clock_skew)
         .map_err(|f| time_reason(f, "delegation token"))?;
@@ -211,84 +189,96 @@ fn verify_root<'t>(ctx: &Ctx<'_>, token: &'t str) -> Result<Link<'t>, Reason> {
             "aud names no audience trusted for this issuer",
         ));
     }
-    check_revoked_jti(ctx, c)?;
-    let agent = active_agent(ctx, agent_id, jkt)?;
+    check_revoked_jti(ctx, jti)?;
+    let (agent, agent_key) = active_agent(ctx, &act.sub, jkt)?;
+    let groups = groups.cloned().unwrap_or_default();
     if !agent.accepts_delegator(sub, &groups, false) {
         return Err(reason(
             Code::DelegationDelegatorNotAllowed,
-            format!("{sub} may not delegate to {agent_id}"),
+            format!("{sub} may not delegate to {}", act.sub),
         ));
     }
     check_ceiling(agent, &scopes, &details)?;
-    Ok(Link {
+    let person = Person {
+        user: sub.to_owned(),
+        groups,
+        issuer: c.iss().required().map_err(bad_claim)?.as_str().to_owned(),
+    };
+    let link = Link {
         token,
-        claims: c.clone(),
-        agent: agent_id.to_owned(),
-        jkt: jkt.to_owned(),
+        agent_id: act.sub.clone(),
+        agent,
+        key: agent_key,
+        jti: jti.to_owned(),
+        act: act.value.clone(),
         scopes,
         details,
-        aud,
+        aud: aud.clone(),
         exp: window.exp,
-    })
+    };
+    Ok((link, person))
 }
 
-fn verify_hop<'t>(
-    ctx: &Ctx<'_>,
-    parent: &Link<'_>,
+fn scopes_of(scope: Field<'_, String>) -> Result<Scopes, BadClaim> {
+    Ok(Scopes::parse(scope.optional()?.map_or("", String::as_str)))
+}
+
+fn details_of(details: Field<'_, Details>) -> Result<Vec<Value>, BadClaim> {
+    Ok(details.optional()?.map(|d| d.0.clone()).unwrap_or_default())
+}
+
+fn verify_hop<'t, 'b>(
+    ctx: &Ctx<'b>,
+    parent: &Link<'_, 'b>,
     token: &'t str,
     hops_below_parent: usize,
     user: &str,
-) -> Result<Link<'t>, Reason> {
-    let jws = Jws::parse(token, limits::MAX_TOKEN_BYTES, false).map_err(jose_reason)?;
+) -> Result<Link<'t, 'b>, Reason> {
+    let jws = Unverified::parse(token, limits::MAX_TOKEN_BYTES, false).map_err(jose_reason)?;
     if !typ_matches(jws.typ(), SUBDELEGATION_TYP) {
         return Err(reason(
             Code::TokenTypInvalid,
             "sub-delegation typ must be mandate-subdelegation+jwt",
         ));
     }
-    let c = jws.claims();
-    let iss = claims::req_str(c, "iss").map_err(bad_claim)?;
-    if iss != parent.agent {
+    // A hop names its signer (`iss`) and its parent before it is verified: a hop that claims
+    // another signer or parent than the chain's is refused as such, whatever its signature.
+    let hints = jws.hints();
+    let iss = hints.iss().map_err(|()| bad_claim(BadClaim("iss")))?;
+    if iss != parent.agent_id {
         return Err(reason(
             Code::ChainSignerMismatch,
             format!(
                 "hop issued by {iss}, but the previous hop's agent is {}",
-                parent.agent
+                parent.agent_id
             ),
         ));
     }
     let expected_parent = b64::encode(&Sha256::digest(parent.token.as_bytes()));
-    if claims::req_str(c, "parent").map_err(bad_claim)? != expected_parent {
+    if hints.parent().map_err(|()| bad_claim(BadClaim("parent")))? != expected_parent {
         return Err(reason(
             Code::ChainParentMismatch,
             "parent does not hash the previous token",
         ));
     }
-    let delegator = ctx
-        .bundle
-        .agents
-        .get(&parent.agent)
-        .ok_or_else(|| reason(Code::AgentUnknown, "delegating agent is not registered"))?;
-    let signer = acting_key(ctx, &parent.agent, &parent.jkt)?;
-    ctx.verify_cached(&jws, signer).map_err(jose_reason)?;
-    claims::req_str(c, "jti").map_err(bad_claim)?;
-    let window = Window::read(c).map_err(bad_claim)?;
-    let (agent_id, act) = claims::actor(c).map_err(bad_claim)?;
-    if act.get("act") != Some(parent.act()) {
+    // The previous link already proved its agent registered and `parent.key` one of its keys.
+    let delegator = parent.agent;
+    let c: HopClaims = claims::read(ctx.verify_cached(jws, parent.key).map_err(jose_reason)?)
+        .map_err(bad_claim)?;
+    let jti = c.jti().required().map_err(bad_claim)?.as_str();
+    let window = Window::read(c.exp(), c.iat(), c.nbf()).map_err(bad_claim)?;
+    let act = c.act().required().map_err(bad_claim)?;
+    if act.value.get("act") != Some(&parent.act) {
         return Err(reason(
             Code::ChainParentMismatch,
             "act must nest the previous token's act (RFC 8693)",
         ));
     }
-    let jkt = claims::jkt(c).map_err(bad_claim)?;
-    let scopes = Scopes::parse(
-        claims::opt_str(c, "scope")
-            .map_err(bad_claim)?
-            .unwrap_or(""),
-    );
-    let details =
-        scope::parse_details(c).map_err(|()| bad_claim(BadClaim("authorization_details")))?;
-    let aud = claims::audiences(c).map_err(bad_claim)?;
+    let agent_id = act.sub.as_str();
+    let jkt = &c.cnf().required().map_err(bad_claim)?.jkt;
+    let scopes = scopes_of(c.scope()).map_err(bad_claim)?;
+    let details = details_of(c.authorization_details()).map_err(bad_claim)?;
+    let aud = c.aud().optional().map_err(bad_claim)?;
     window
         .check(ctx.now, ctx.bundle.settings.clock_skew)
         .map_err(|f| time_reason(f, "sub-delegation"))?;
@@ -298,17 +288,17 @@ fn verify_hop<'t>(
             "a hop may not outlive its parent",
         ));
     }
-    if claims::req_str(c, "sub").map_err(bad_claim)? != user {
+    if c.sub().required().map_err(bad_claim)?.as_str() != user {
         return Err(reason(
             Code::ChainSubjectMismatch,
             "a hop must act for the same person",
         ));
     }
-    check_revoked_jti(ctx, c)?;
+    check_revoked_jti(ctx, jti)?;
     if !delegator.may_delegate_to(agent_id) {
         return Err(reason(
             Code::ChainDelegateNotAllowed,
-            format!("{} may not sub-delegate to {agent_id}", parent.agent),
+            format!("{} may not sub-delegate to {agent_id}", parent.agent_id),
         ));
     }
     let allowed_below = delegator
@@ -317,17 +307,17 @@ fn verify_hop<'t>(
     if hops_below_parent > allowed_below {
         return Err(reason(
             Code::ChainDepthExceeded,
-            format!("{} allows {allowed_below} hops below it", parent.agent),
+            format!("{} allows {allowed_below} hops below it", parent.agent_id),
         ));
     }
-    let agent = active_agent(ctx, agent_id, jkt)?;
-    if !agent.accepts_delegator(&parent.agent, &[], true) {
+    let (agent, agent_key) = active_agent(ctx, agent_id, jkt)?;
+    if !agent.accepts_delegator(&parent.agent_id, &[], true) {
         return Err(reason(
             Code::DelegationDelegatorNotAllowed,
-            format!("{} may not delegate to {agent_id}", parent.agent),
+            format!("{} may not delegate to {agent_id}", parent.agent_id),
         ));
     }
-    let aud = aud.unwrap_or_else(|| parent.aud.clone());
+    let aud = aud.map_or_else(|| parent.aud.clone(), |a| a.0.clone());
     let widened_aud = !aud.iter().all(|a| parent.aud.contains(a));
     if widened_aud
         || !parent.scopes.covers_all(&scopes)
@@ -335,15 +325,17 @@ fn verify_hop<'t>(
     {
         return Err(reason(
             Code::ChainScopeEscalation,
-            format!("{} asks for more than {} holds", agent_id, parent.agent),
+            format!("{} asks for more than {} holds", agent_id, parent.agent_id),
         ));
     }
     check_ceiling(agent, &scopes, &details)?;
     Ok(Link {
         token,
-        claims: c.clone(),
-        agent: agent_id.to_owned(),
-        jkt: jkt.to_owned(),
+        agent_id: agent_id.to_owned(),
+        agent,
+        key: agent_key,
+        jti: jti.to_owned(),
+        act: act.value.clone(),
         scopes,
         details,
         aud,
@@ -351,8 +343,7 @@ fn verify_hop<'t>(
     })
 }
 
-fn check_revoked_jti(ctx: &Ctx<'_>, c: &Claims) -> Result<(), Reason> {
-    let jti = claims::req_str(c, "jti").map_err(bad_claim)?;
+fn check_revoked_jti(ctx: &Ctx<'_>, jti: &str) -> Result<(), Reason> {
     if ctx.bundle.revocations.jti.iter().any(|r| r == jti) {
         return Err(reason(
             Code::TokenRevoked,
@@ -363,11 +354,12 @@ fn check_revoked_jti(ctx: &Ctx<'_>, c: &Claims) -> Result<(), Reason> {
 }
 
 /// The agent is registered, active, not revoked, and `jkt` is one of its unrevoked keys.
+/// Returns the agent and that key: the one registry lookup a token's agent gets.
 pub(crate) fn active_agent<'b>(
     ctx: &Ctx<'b>,
     agent_id: &str,
     jkt: &str,
-) -> Result<&'b Agent, Reason> {
+) -> Result<(&'b Agent, &'b PublicJwk), Reason> {
     let agent = ctx
         .bundle
         .agents
@@ -391,13 +383,13 @@ pub(crate) fn active_agent<'b>(
     if ctx.bundle.revocations.keys.iter().any(|k| k == jkt) {
         return Err(reason(Code::AgentKeyRevoked, "the agent's key is revoked"));
     }
-    if agent.key_by_thumbprint(jkt).is_none() {
-        return Err(reason(
+    let key = agent.key_by_thumbprint(jkt).ok_or_else(|| {
+        reason(
             Code::AgentKeyMismatch,
             format!("cnf.jkt names no key of {agent_id}"),
-        ));
-    }
-    Ok(agent)
+        )
+    })?;
+    Ok((agent, key))
 }
 
 fn check_ceiling(agent: &Agent, scopes: &Scopes, details: &[Value]) -> Result<(), Reason> {

@@ -2,7 +2,7 @@
 //! signature verifier, and the cache of signatures already verified.
 
 use crate::bundle::Bundle;
-use crate::jose::{Es256Verifier, JoseError, Jws, PublicJwk};
+use crate::jose::{Es256Verifier, JoseError, PublicJwk, Unverified, Verified};
 use alloc::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -34,19 +34,30 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Verifies through the cache.
-    pub(crate) fn verify_cached(&self, jws: &Jws<'_>, key: &PublicJwk) -> Result<(), JoseError> {
+    /// Verifies through the cache; a hit stands for the verification it remembers.
+    pub(crate) fn verify_cached(
+        &self,
+        jws: Unverified<'_>,
+        key: &PublicJwk,
+    ) -> Result<Verified, JoseError> {
         let (signed, sig) = jws.signed_parts();
         let mut h = Sha256::new();
         h.update(key.jkt().as_bytes());
         h.update(signed.as_bytes());
         h.update(sig);
         let id: [u8; 32] = h.finalize().into();
-        if self.cache.entries.lock().contains_key(&id) {
-            return Ok(());
+        let known = self.cache.entries.lock().contains_key(&id);
+        let verified = jws.verify(
+            key,
+            &Remembered {
+                known,
+                verifier: self.verifier,
+            },
+        )?;
+        if known {
+            return Ok(verified);
         }
-        jws.verify(key, self.verifier)?;
-        let exp = jws
+        let exp = verified
             .claims()
             .get("exp")
             .and_then(Value::as_i64)
@@ -59,6 +70,19 @@ impl Ctx<'_> {
             }
         }
         entries.insert(id, exp);
-        Ok(())
+        Ok(verified)
+    }
+}
+
+/// A verifier that answers from the cache when these exact bytes already verified under this
+/// key, and asks the real one otherwise.
+struct Remembered<'v> {
+    known: bool,
+    verifier: &'v dyn Es256Verifier,
+}
+
+impl Es256Verifier for Remembered<'_> {
+    fn verify(&self, key: &PublicJwk, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.known || self.verifier.verify(key, message, signature)
     }
 }

@@ -4,14 +4,14 @@
 
 use crate::bundle::{GRANT_TYP, Issuer};
 use crate::chain::active_agent;
-use crate::claims::{self, BadClaim, Claims, TimeFault, Window};
+use crate::claims::{self, BadClaim, GrantClaims, TimeFault, Window};
 use crate::ctx::Ctx;
-use crate::jose::{self, JoseError, Jws, PrivateJwk, typ_matches};
+use crate::jose::{self, JoseError, PrivateJwk, Unverified, typ_matches};
 use crate::limits;
 use crate::principal::Principal;
 use crate::reason::{Code, Reason, reason};
 use crate::request::{Request, TargetUri};
-use crate::scope::{self, Scopes};
+use crate::scope::Scopes;
 use crate::use_once::UseOnce;
 use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 use serde::Deserialize;
@@ -47,7 +47,7 @@ pub(crate) fn verify(
     grant: &str,
     request: &Request,
 ) -> Result<(Principal, UseOnce), Reason> {
-    let jws = Jws::parse(grant, limits::MAX_TOKEN_BYTES, false).map_err(|e| match e {
+    let jws = Unverified::parse(grant, limits::MAX_TOKEN_BYTES, false).map_err(|e| match e {
         JoseError::SignatureInvalid => reason(
             Code::GrantSignatureInvalid,
             "grant signature does not verify",
@@ -57,8 +57,8 @@ pub(crate) fn verify(
     if !typ_matches(jws.typ(), GRANT_TYP) {
         return Err(malformed("typ must be mandate-grant+jwt"));
     }
-    let c: &Claims = jws.claims();
-    let iss = claims::req_str(c, "iss").map_err(bad)?;
+    // `iss` chooses the keys to verify with, so it is the one claim read before verification.
+    let iss = jws.hints().iss().map_err(|()| bad(BadClaim("iss")))?;
     let issuer: &Issuer = ctx
         .bundle
         .issuer(iss)
@@ -78,24 +78,40 @@ pub(crate) fn verify(
                 "kid names no grant key of the issuer",
             )
         })?;
-    jws.verify(key, ctx.verifier).map_err(|_| {
+    let verified = jws.verify(key, ctx.verifier).map_err(|_| {
         reason(
             Code::GrantSignatureInvalid,
             "grant signature does not verify",
         )
     })?;
-    let window = Window::read(c).map_err(bad)?;
-    let user = claims::req_str(c, "sub").map_err(bad)?;
-    let jti = claims::req_str(c, "jti").map_err(bad)?;
-    claims::req_str(c, "decision_id").map_err(bad)?;
-    let aud = claims::audiences(c)
+    let c: GrantClaims = claims::read(verified).map_err(bad)?;
+    let window = Window::read(c.exp(), c.iat(), c.nbf()).map_err(bad)?;
+    let user = c.sub().required().map_err(bad)?.as_str();
+    let jti = c.jti().required().map_err(bad)?.as_str();
+    c.decision_id().required().map_err(bad)?;
+    let aud = c.aud().required().map_err(bad)?.0.clone();
+    let act = c.act().required().map_err(bad)?;
+    let agent_id = act.sub.as_str();
+    let jkt = &c.cnf().required().map_err(bad)?.jkt;
+    let scopes = Scopes::parse(
+        c.scope()
+            .optional()
+            .map_err(bad)?
+            .map_or("", String::as_str),
+    );
+    let details = c
+        .authorization_details()
+        .optional()
         .map_err(bad)?
-        .ok_or(bad(BadClaim("aud")))?;
-    let (agent_id, act) = claims::actor(c).map_err(bad)?;
-    let jkt = claims::jkt(c).map_err(bad)?;
-    let scopes = Scopes::parse(claims::opt_str(c, "scope").map_err(bad)?.unwrap_or(""));
-    let details = scope::parse_details(c).map_err(|()| bad(BadClaim("authorization_details")))?;
-    let chain = claims::opt_str_array(c, "chain").map_err(bad)?;
+        .map(|d| d.0.clone())
+        .unwrap_or_default();
+    let chain = c
+        .chain()
+        .optional()
+        .map_err(bad)?
+        .cloned()
+        .unwrap_or_default();
+    let iss = c.iss().required().map_err(bad)?.as_str();
     let s = &ctx.bundle.settings;
     if window.exp.saturating_sub(window.iat) > s.grant_max_ttl {
         return Err(reason(
@@ -122,8 +138,8 @@ pub(crate) fn verify(
             format!("grant {jti} is revoked"),
         ));
     }
-    let agent = active_agent(ctx, agent_id, jkt)?;
-    check_binding(c, request)?;
+    let (_, agent_key) = active_agent(ctx, agent_id, jkt)?;
+    check_binding(&c, request)?;
     let principal = Principal {
         kind: "grant",
         agent: agent_id.to_owned(),
@@ -135,16 +151,13 @@ pub(crate) fn verify(
         } else {
             chain
         },
-        key: agent
-            .key_by_thumbprint(jkt)
-            .cloned()
-            .ok_or_else(|| reason(Code::AgentKeyMismatch, "grant names no key of the agent"))?,
+        key: agent_key.clone(),
         scopes,
         details,
         jtis: alloc::vec![jti.to_owned()],
         aud,
         exp: window.exp,
-        act: act.clone(),
+        act: act.value.clone(),
         hops: Vec::new(),
     };
     let use_once = UseOnce {
@@ -156,30 +169,30 @@ pub(crate) fn verify(
 }
 
 /// The grant names one action: method and URI (`htm`/`htu`), and/or `action` and `resource`.
-fn check_binding(c: &Claims, request: &Request) -> Result<(), Reason> {
+fn check_binding(c: &GrantClaims, request: &Request) -> Result<(), Reason> {
     let mismatch = |what: &str| {
         reason(
             Code::GrantRequestMismatch,
             format!("grant is bound to another {what}"),
         )
     };
-    let htm = claims::opt_str(c, "htm").map_err(bad)?;
-    let htu = claims::opt_str(c, "htu").map_err(bad)?;
-    let action = claims::opt_str(c, "action").map_err(bad)?;
-    let resource = claims::opt_str(c, "resource").map_err(bad)?;
+    let htm = c.htm().optional().map_err(bad)?;
+    let htu = c.htu().optional().map_err(bad)?;
+    let action = c.action().optional().map_err(bad)?;
+    let resource = c.resource().optional().map_err(bad)?;
     if htm.is_none() && htu.is_none() && action.is_none() {
         return Err(malformed("a grant must bind htm/htu or action"));
     }
-    if htm.is_some_and(|m| m != request.spec.method) {
+    if htm.is_some_and(|m| *m != request.spec.method) {
         return Err(mismatch("method"));
     }
     if htu.is_some_and(|u| TargetUri::parse(u).map(|t| t.htu()) != Some(request.target.htu())) {
         return Err(mismatch("URI"));
     }
-    if action.is_some_and(|a| request.spec.action.as_deref() != Some(a)) {
+    if action.is_some_and(|a| request.spec.action.as_ref() != Some(a)) {
         return Err(mismatch("action"));
     }
-    if resource.is_some_and(|r| request.spec.resource.as_deref() != Some(r)) {
+    if resource.is_some_and(|r| request.spec.resource.as_ref() != Some(r)) {
         return Err(mismatch("resource"));
     }
     Ok(())

@@ -198,31 +198,6 @@ pub(crate) fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Opti
     }
 }
 
-/// Reads an optional integer member (seconds); `Err(())` when present with another type.
-pub(crate) fn opt_i64(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, ()> {
-    match obj.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or(()),
-        Some(_) => Err(()),
-    }
-}
-
-/// Reads an optional array of strings; `Err(())` when present with another shape.
-pub(crate) fn opt_str_array(
-    obj: &Map<String, Value>,
-    key: &str,
-) -> Result<Option<Vec<String>>, ()> {
-    match obj.get(key) {
-        None => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(ToString::to_string).ok_or(()))
-            .collect::<Result<Vec<_>, ()>>()
-            .map(Some),
-        Some(_) => Err(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,8 @@
 
 use crate::bundle::{BUNDLE_TYP, DELEGATION_TYP, GRANT_TYP, PROOF_TYP, SUBDELEGATION_TYP};
 use crate::chain::token_hash;
-use crate::jose::{self, Jws, PrivateJwk, PublicJwk};
-use crate::{json, limits};
+use crate::jose::{self, PrivateJwk, PublicJwk, Unverified};
+use crate::{b64, json, limits};
 use alloc::{format, string::String, vec::Vec};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -82,9 +82,7 @@ pub fn subdelegation(
     hop: &SubDelegation,
     delegating_agent_key: &PrivateJwk,
 ) -> Result<String, MintError> {
-    let parsed = Jws::parse(parent, limits::MAX_TOKEN_BYTES, false)
-        .map_err(|e| MintError(format!("parent token: {e}")))?;
-    let pc = parsed.claims();
+    let pc = unverified_payload(parent)?;
     let parent_act = pc
         .get("act")
         .cloned()
@@ -119,6 +117,26 @@ pub fn subdelegation(
         }
     }
     Ok(token(SUBDELEGATION_TYP, &claims, delegating_agent_key))
+}
+
+/// The payload of the delegating agent's own parent token, read without verifying it: the agent
+/// holds that token but not its issuer's key, and the decision point verifies the whole chain.
+/// The JOSE layer has no accessor for this on purpose; minting decodes the segment itself,
+/// after [`Unverified::parse`] has applied the usual strictness.
+fn unverified_payload(token: &str) -> Result<Map<String, Value>, MintError> {
+    Unverified::parse(token, limits::MAX_TOKEN_BYTES, false)
+        .map_err(|e| MintError(format!("parent token: {e}")))?;
+    let payload = token
+        .split('.')
+        .nth(1)
+        .and_then(b64::decode)
+        .ok_or_else(|| MintError("parent token: payload is not base64url".into()))?;
+    match json::parse_strict(&payload, limits::MAX_TOKEN_BYTES, limits::MAX_DEPTH) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(MintError(
+            "parent token: payload is not a JSON object".into(),
+        )),
+    }
 }
 
 /// The request a DPoP proof binds.
@@ -221,7 +239,7 @@ fn mint_value(input: &[u8]) -> Result<String, MintError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jose::Jws;
+    use crate::jose::{P256Verifier, Unverified};
 
     #[test]
     fn proof_htu_drops_query_and_fragment() {
@@ -235,7 +253,9 @@ mod tests {
             body_digest: None,
         };
         let minted = proof(&p, &key);
-        let jws = Jws::parse(&minted, 8192, true).unwrap_or_else(|e| unreachable!("{e}"));
+        let jws = Unverified::parse(&minted, 8192, true)
+            .and_then(|j| j.verify(key.public(), &P256Verifier))
+            .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(
             jws.claims().get("htu").and_then(Value::as_str),
             Some("https://api.example.com/v1/trips/42")

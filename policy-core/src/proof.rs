@@ -3,9 +3,9 @@
 
 use crate::bundle::PROOF_TYP;
 use crate::chain::token_hash;
-use crate::claims::{self, Claims};
+use crate::claims::{self, BadClaim, ProofClaims};
 use crate::ctx::Ctx;
-use crate::jose::{JoseError, Jws, typ_matches};
+use crate::jose::{JoseError, Unverified, typ_matches};
 use crate::limits;
 use crate::principal::Principal;
 use crate::reason::{Code, Reason, reason};
@@ -29,7 +29,7 @@ pub(crate) fn verify(
     principal: &Principal,
     request: &Request,
 ) -> Result<UseOnce, Reason> {
-    let jws = Jws::parse(proof, limits::MAX_TOKEN_BYTES, true).map_err(|e| match e {
+    let jws = Unverified::parse(proof, limits::MAX_TOKEN_BYTES, true).map_err(|e| match e {
         JoseError::SignatureInvalid => reason(
             Code::ProofSignatureInvalid,
             "proof signature does not verify",
@@ -48,23 +48,21 @@ pub(crate) fn verify(
             "proof key is not the key the token is bound to (cnf.jkt)",
         ));
     }
+    let bad = |BadClaim(name)| malformed(&format!("claim {name} is missing or has the wrong type"));
     // The registered key verifies; the header's copy only had to equal it.
-    jws.verify(&principal.key, ctx.verifier).map_err(|_| {
+    let verified = jws.verify(&principal.key, ctx.verifier).map_err(|_| {
         reason(
             Code::ProofSignatureInvalid,
             "proof signature does not verify",
         )
     })?;
-    let c: &Claims = jws.claims();
-    let bad = |claims::BadClaim(name)| {
-        malformed(&format!("claim {name} is missing or has the wrong type"))
-    };
-    let htm = claims::req_str(c, "htm").map_err(bad)?;
-    let htu = claims::req_str(c, "htu").map_err(bad)?;
-    let iat = claims::req_int(c, "iat").map_err(bad)?;
-    let jti = claims::req_str(c, "jti").map_err(bad)?;
-    let ath = claims::req_str(c, "ath").map_err(bad)?;
-    let body = claims::opt_str(c, "body_digest").map_err(bad)?;
+    let c: ProofClaims = claims::read(verified).map_err(bad)?;
+    let htm = c.htm().required().map_err(bad)?.as_str();
+    let htu = c.htu().required().map_err(bad)?.as_str();
+    let iat = *c.iat().required().map_err(bad)?;
+    let jti = c.jti().required().map_err(bad)?.as_str();
+    let ath = c.ath().required().map_err(bad)?.as_str();
+    let body = c.body_digest().optional().map_err(bad)?;
     if htm != request.spec.method {
         return Err(reason(
             Code::ProofMethodMismatch,
@@ -91,7 +89,7 @@ pub(crate) fn verify(
         ));
     }
     if let Some(digest) = body
-        && request.spec.body_digest.as_deref() != Some(digest)
+        && request.spec.body_digest.as_ref() != Some(digest)
     {
         return Err(reason(Code::ProofBodyMismatch, "proof binds another body"));
     }

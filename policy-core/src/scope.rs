@@ -4,7 +4,7 @@
 //! Covering is conservative: when in doubt it says no, so a hop can only narrow.
 
 use alloc::{string::String, vec::Vec};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A set of OAuth scopes. A trailing `*` is a prefix wildcard (`repo:*`, or `*` for all).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,21 +89,6 @@ fn is_subset(held: &Value, asked: &Value) -> bool {
     match (held.as_array(), asked.as_array()) {
         (Some(h), Some(a)) => a.iter().all(|x| h.contains(x)),
         _ => false,
-    }
-}
-
-/// Reads `authorization_details`: absent is empty; present must be an array of objects, each
-/// with a string `type` (RFC 9396 §2).
-pub(crate) fn parse_details(claims: &Map<String, Value>) -> Result<Vec<Value>, ()> {
-    match claims.get("authorization_details") {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => {
-            let ok = items
-                .iter()
-                .all(|d| d.get("type").is_some_and(Value::is_string) && d.is_object());
-            if ok { Ok(items.clone()) } else { Err(()) }
-        }
-        Some(_) => Err(()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Compact JWS (RFC 7515), ES256 only.
 //!
-//! Parsing is separate from verification ([`Jws`] is unverified until [`Jws::verify`] succeeds)
-//! so that the caller resolves the key from trusted configuration — never from the token.
+//! Parsing is separate from verification, in the types: [`Unverified`] shows the header only;
+//! [`Unverified::verify`] turns it into a [`Verified`], the only value whose claims can be read.
+//! The caller resolves the key from trusted configuration — never from the token.
 
 use super::{Es256Verifier, JoseError, PrivateJwk, PublicJwk};
 use crate::{b64, json};
@@ -25,31 +26,71 @@ const FORBIDDEN_HEADER: &[(&str, &str)] = &[
 const HEADER_MAX_DEPTH: usize = 4;
 const PAYLOAD_MAX_DEPTH: usize = 16;
 
-/// A parsed, not yet verified, compact JWS.
+/// A parsed compact JWS whose signature has not been checked.
+///
+/// It shows only the protected header — what a caller needs to choose a key (`typ`, `kid`, and
+/// for DPoP the `jwk`) — and has no accessor for the payload: the only way to the claims is
+/// [`Unverified::verify`], which consumes it and returns a [`Verified`].
+///
+/// ```compile_fail,E0599
+/// use mandate_core::jose::Unverified;
+/// fn peek(token: &str) {
+///     let jws = Unverified::parse(token, 8192, false).unwrap();
+///     // error[E0599]: an unverified JWS has no claims to read
+///     let _ = jws.claims();
+/// }
+/// ```
+///
+/// ```compile_fail,E0599
+/// use mandate_core::jose::Unverified;
+/// fn peek(token: &str) {
+///     let jws = Unverified::parse(token, 8192, false).unwrap();
+///     // error[E0599]: nor can it be turned into claims without a key
+///     let _ = jws.into_claims();
+/// }
+/// ```
+///
+/// ```
+/// use mandate_core::jose::{P256Verifier, PrivateJwk, Unverified, sign};
+/// let key = PrivateJwk::from_scalar_bytes(&[9u8; 32]).unwrap();
+/// let token = sign(&Default::default(), &serde_json::json!({"sub": "alice"}), &key);
+/// let jws = Unverified::parse(&token, 8192, false).unwrap();
+/// let verified = jws.verify(key.public(), &P256Verifier).unwrap();
+/// assert_eq!(verified.claims()["sub"], "alice");
+/// ```
 #[derive(Debug, Clone)]
-pub struct Jws<'a> {
+pub struct Unverified<'a> {
     header: Map<String, Value>,
-    claims: Map<String, Value>,
+    payload: Map<String, Value>,
     embedded_key: Option<PublicJwk>,
     signing_input: &'a str,
     signature: [u8; 64],
 }
 
-impl<'a> Jws<'a> {
+/// A JWS whose signature verified under the key the caller chose: its claims are authentic.
+/// Only [`Unverified::verify`] makes one.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+}
+
+impl<'a> Unverified<'a> {
     /// Parses `token`, rejecting anything but a strict ES256 compact JWS with a JSON-object
-    /// payload. `allow_jwk` admits a `jwk` header member (only DPoP proofs carry one).
+    /// payload (duplicate members refused, size and depth capped). `allow_jwk` admits a `jwk`
+    /// header member (only DPoP proofs carry one).
     ///
     /// # Errors
     /// [`JoseError`] naming the first problem.
     pub fn parse(token: &'a str, max_len: usize, allow_jwk: bool) -> Result<Self, JoseError> {
         let raw = RawJws::parse(token, max_len, allow_jwk)?;
-        let claims = match json::parse_strict(&raw.payload, raw.payload.len(), PAYLOAD_MAX_DEPTH) {
+        let payload = match json::parse_strict(&raw.payload, raw.payload.len(), PAYLOAD_MAX_DEPTH) {
             Ok(Value::Object(map)) => map,
             _ => return Err(JoseError::Malformed("payload is not a JSON object")),
         };
-        Ok(Jws {
+        Ok(Unverified {
             header: raw.header,
-            claims,
+            payload,
             embedded_key: raw.embedded_key,
             signing_input: raw.signing_input,
             signature: raw.signature,
@@ -59,13 +100,13 @@ impl<'a> Jws<'a> {
     /// The header's `typ`, if any.
     #[must_use]
     pub fn typ(&self) -> Option<&str> {
-        self.header.get("typ").and_then(Value::as_str)
+        header_str(&self.header, "typ")
     }
 
     /// The header's `kid`, if any.
     #[must_use]
     pub fn kid(&self) -> Option<&str> {
-        self.header.get("kid").and_then(Value::as_str)
+        header_str(&self.header, "kid")
     }
 
     /// The `jwk` header member (DPoP proofs only).
@@ -74,34 +115,112 @@ impl<'a> Jws<'a> {
         self.embedded_key.as_ref()
     }
 
-    /// The payload. Unauthenticated until [`Jws::verify`] succeeds.
-    #[must_use]
-    pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
-    }
-
-    /// The header. Unauthenticated until [`Jws::verify`] succeeds.
+    /// The protected header. Unauthenticated until [`Unverified::verify`] succeeds.
     #[must_use]
     pub fn header(&self) -> &Map<String, Value> {
         &self.header
     }
 
-    /// Verifies the signature under `key`.
+    /// Verifies the signature under `key`; only then are the claims readable.
     ///
     /// # Errors
     /// [`JoseError::SignatureInvalid`].
-    pub fn verify(&self, key: &PublicJwk, verifier: &dyn Es256Verifier) -> Result<(), JoseError> {
+    pub fn verify(
+        self,
+        key: &PublicJwk,
+        verifier: &dyn Es256Verifier,
+    ) -> Result<Verified, JoseError> {
         if verifier.verify(key, self.signing_input.as_bytes(), &self.signature) {
-            Ok(())
+            Ok(Verified {
+                header: self.header,
+                claims: self.payload,
+            })
         } else {
             Err(JoseError::SignatureInvalid)
         }
+    }
+
+    /// The claims a verifier must read before it has a key, and nothing else (see [`Hints`]).
+    #[must_use]
+    pub(crate) fn hints(&self) -> Hints<'_> {
+        Hints(&self.payload)
     }
 
     /// The bytes that were signed and the signature; used as a verification-cache key.
     #[must_use]
     pub(crate) fn signed_parts(&self) -> (&str, &[u8; 64]) {
         (self.signing_input, &self.signature)
+    }
+}
+
+/// The two claims Mandate reads before a signature is checked, because they say which key to
+/// check it with or fail the token on grounds that do not depend on it: `iss` names the issuer
+/// whose keys are tried (RFC 7519 §4.1.1; for a hop, it must be the previous agent) and a hop's
+/// `parent` must hash the previous token. Everything else waits for [`Verified`]. Crate-private:
+/// outside this crate an unverified payload cannot be read at all.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hints<'p>(&'p Map<String, Value>);
+
+impl<'p> Hints<'p> {
+    /// `iss` as a non-empty string; `Err(())` when missing or of another type.
+    pub(crate) fn iss(&self) -> Result<&'p str, ()> {
+        non_empty_str(self.0, "iss")
+    }
+
+    /// `parent` as a non-empty string; `Err(())` when missing or of another type.
+    pub(crate) fn parent(&self) -> Result<&'p str, ()> {
+        non_empty_str(self.0, "parent")
+    }
+}
+
+fn non_empty_str<'p>(m: &'p Map<String, Value>, name: &str) -> Result<&'p str, ()> {
+    match m.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        _ => Err(()),
+    }
+}
+
+fn header_str<'h>(header: &'h Map<String, Value>, name: &str) -> Option<&'h str> {
+    header.get(name).and_then(Value::as_str)
+}
+
+impl Verified {
+    /// The header's `typ`, if any.
+    #[must_use]
+    pub fn typ(&self) -> Option<&str> {
+        header_str(&self.header, "typ")
+    }
+
+    /// The header's `kid`, if any.
+    #[must_use]
+    pub fn kid(&self) -> Option<&str> {
+        header_str(&self.header, "kid")
+    }
+
+    /// The protected header.
+    #[must_use]
+    pub fn header(&self) -> &Map<String, Value> {
+        &self.header
+    }
+
+    /// The authenticated claims.
+    #[must_use]
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// The authenticated claims, by value.
+    #[must_use]
+    pub fn into_claims(self) -> Map<String, Value> {
+        self.claims
+    }
+
+    /// Deserializes the authenticated claims into a typed struct, once.
+    ///
+    /// # Errors
+    /// serde's error when the claims do not have `T`'s shape.
+    pub fn deserialize<T: serde::de::DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(Value::Object(self.claims))
     }
 }
 
@@ -171,7 +290,7 @@ impl<'a> RawJws<'a> {
 }
 
 /// Verifies a compact JWS whose payload may be any bytes (the JWS layer alone, as Wycheproof's
-/// JWS vectors exercise it) and returns the payload. Mandate's tokens go through [`Jws::parse`].
+/// JWS vectors exercise it) and returns the payload. Mandate's tokens go through [`Unverified::parse`].
 ///
 /// # Errors
 /// [`JoseError`] naming the first problem.
@@ -255,14 +374,18 @@ mod tests {
     fn sign_then_verify_and_flip() {
         let k = key();
         let t = sign(&header("at+jwt"), &json!({"sub": "alice"}), &k);
-        let jws = Jws::parse(&t, 4096, false).unwrap_or_else(|e| unreachable!("{e}"));
+        let jws = Unverified::parse(&t, 4096, false).unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(jws.kid(), Some("k1"));
-        assert!(jws.verify(k.public(), &P256Verifier).is_ok());
         let other = PrivateJwk::from_scalar_bytes(&[8u8; 32]).unwrap_or_else(|_| unreachable!());
         assert_eq!(
-            jws.verify(other.public(), &P256Verifier),
-            Err(JoseError::SignatureInvalid)
+            jws.clone().verify(other.public(), &P256Verifier).err(),
+            Some(JoseError::SignatureInvalid)
         );
+        let verified = jws
+            .verify(k.public(), &P256Verifier)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(verified.claims().get("sub"), Some(&json!("alice")));
+        assert_eq!(verified.kid(), Some("k1"));
         assert_eq!(
             sign(&header("at+jwt"), &json!({"sub": "alice"}), &k),
             t,
@@ -280,19 +403,19 @@ mod tests {
     #[test]
     fn header_rules() {
         assert_eq!(
-            Jws::parse(&forge(json!({"alg": "none"})), 4096, false).err(),
+            Unverified::parse(&forge(json!({"alg": "none"})), 4096, false).err(),
             Some(JoseError::AlgNotAllowed)
         );
         assert_eq!(
-            Jws::parse(&forge(json!({"alg": "HS256"})), 4096, false).err(),
+            Unverified::parse(&forge(json!({"alg": "HS256"})), 4096, false).err(),
             Some(JoseError::AlgNotAllowed)
         );
         assert_eq!(
-            Jws::parse(&forge(json!({})), 4096, false).err(),
+            Unverified::parse(&forge(json!({})), 4096, false).err(),
             Some(JoseError::AlgNotAllowed)
         );
         assert!(matches!(
-            Jws::parse(
+            Unverified::parse(
                 &forge(json!({"alg": "ES256", "crit": ["exp"]})),
                 4096,
                 false
@@ -300,7 +423,7 @@ mod tests {
             Err(JoseError::HeaderInvalid(_))
         ));
         assert!(matches!(
-            Jws::parse(
+            Unverified::parse(
                 &forge(json!({"alg": "ES256", "jku": "https://x"})),
                 4096,
                 false
@@ -309,20 +432,42 @@ mod tests {
         ));
         let jwk = key().public().to_json_value();
         assert!(matches!(
-            Jws::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, false),
+            Unverified::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, false),
             Err(JoseError::HeaderInvalid(_))
         ));
-        assert!(Jws::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, true).is_ok());
+        assert!(Unverified::parse(&forge(json!({"alg": "ES256", "jwk": jwk})), 4096, true).is_ok());
         assert_eq!(
-            Jws::parse(&forge(json!({"alg": "ES256"})), 10, false).err(),
+            Unverified::parse(&forge(json!({"alg": "ES256"})), 10, false).err(),
             Some(JoseError::TooLarge)
         );
         assert!(matches!(
-            Jws::parse("a.b", 4096, false),
+            Unverified::parse("a.b", 4096, false),
             Err(JoseError::Malformed(_))
         ));
         assert!(matches!(
-            Jws::parse("a.b.c.d", 4096, false),
+            Unverified::parse("a.b.c.d", 4096, false),
+            Err(JoseError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn hints_are_iss_and_parent_only() {
+        let h = b64::encode(br#"{"alg":"ES256"}"#);
+        let p = b64::encode(br#"{"iss":"a","parent":"","sub":"s"}"#);
+        let s = b64::encode(&[0u8; 64]);
+        let t = alloc::format!("{h}.{p}.{s}");
+        let jws = Unverified::parse(&t, 4096, false).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(jws.hints().iss(), Ok("a"));
+        assert_eq!(jws.hints().parent(), Err(()), "empty is not a parent");
+    }
+
+    #[test]
+    fn duplicate_payload_member_is_malformed() {
+        let h = b64::encode(br#"{"alg":"ES256"}"#);
+        let p = b64::encode(br#"{"sub":"a","sub":"b"}"#);
+        let s = b64::encode(&[0u8; 64]);
+        assert!(matches!(
+            Unverified::parse(&alloc::format!("{h}.{p}.{s}"), 4096, false),
             Err(JoseError::Malformed(_))
         ));
     }

@@ -8,7 +8,7 @@ pub mod jws;
 pub mod verify;
 
 pub use jwk::{PrivateJwk, PublicJwk};
-pub use jws::{Jws, sign, typ_matches, verify_compact};
+pub use jws::{Unverified, Verified, sign, typ_matches, verify_compact};
 pub use verify::{Es256Verifier, P256Verifier};
 
 /// Why a JOSE object was rejected. Callers map it to a reason code for the token's kind.
