@@ -33,12 +33,12 @@ impl Pdp {
     #[wasm_bindgen(constructor)]
     pub fn new(config: &[u8], host_verifier: bool) -> Pdp {
         let inner = if host_verifier {
-            mandate_core::Pdp::load_with_verifier(
+            mandate_core::Pdp::load_json_with_verifier(
                 config,
                 alloc::boxed::Box::new(host_verifier::HostVerifier),
             )
         } else {
-            mandate_core::Pdp::load(config)
+            mandate_core::Pdp::load_json(config)
         };
         Pdp { inner }
     }

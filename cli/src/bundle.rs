@@ -246,7 +246,7 @@ pub fn check_contents(contents: &Value) -> Result<()> {
         .map_err(|e| CliError::failure(e.to_string()))?;
     let jws = mandate_host::issuer::sign_bundle(contents, &key);
     let config = mandate_host::issuer::load_config(&jws, &[key.public().clone()], None);
-    let pdp = mandate_core::Pdp::load(&config);
+    let pdp = mandate_core::Pdp::load_json(&config);
     if let Err(r) = pdp.status() {
         return Err(CliError::new(
             Kind::Bundle,

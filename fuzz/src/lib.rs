@@ -46,7 +46,7 @@ pub fn default_config() -> &'static [u8] {
 pub fn pdp() -> &'static Pdp {
     static P: OnceLock<Pdp> = OnceLock::new();
     P.get_or_init(|| {
-        let pdp = Pdp::load(default_config());
+        let pdp = Pdp::load_json(default_config());
         assert!(pdp.status().is_ok(), "loads.default does not load: {pdp:?}");
         pdp
     })

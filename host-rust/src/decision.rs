@@ -36,8 +36,7 @@ impl Decision {
         message: &str,
     ) -> Decision {
         let reason = mandate_core::reason::Reason::new(code, message);
-        let bytes =
-            mandate_core::decision::Decision::deny(decision_id.into(), now, reason).to_json();
+        let bytes = mandate_core::Decision::deny(decision_id.into(), now, reason).to_json();
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Decision { bytes, value }
     }

@@ -63,7 +63,7 @@ fn ring_gives_the_conformance_bytes() {
         let v: Value = serde_json::from_str(&text).unwrap();
         for case in v["cases"].as_array().unwrap() {
             let config = v["loads"][case["load"].as_str().unwrap()].as_str().unwrap();
-            let pdp = Pdp::load_with_verifier(config.as_bytes(), Box::new(RingVerifier));
+            let pdp = Pdp::load_json_with_verifier(config.as_bytes(), Box::new(RingVerifier));
             let input = case["input"].as_str().unwrap().as_bytes();
             let mut out = if http {
                 pdp.decide_http_json(input)

@@ -38,7 +38,7 @@ fn case<'a>(v: &'a Value, name: &str) -> &'a str {
 fn benches(c: &mut Criterion) {
     let v = vectors();
     let config = v["loads"]["default"].as_str().unwrap().to_string();
-    let pdp = Pdp::load(config.as_bytes());
+    let pdp = Pdp::load_json(config.as_bytes());
     let seed = case(&v, "seed/allow-trusted-network").to_string();
     let chain = case(&v, "chain/two-agents").to_string();
     let grant = case(&v, "grant/presented").to_string();
@@ -59,7 +59,7 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("decide/seed, cold engine (no signature cache)", |b| {
         b.iter_batched(
-            || Pdp::load(config.as_bytes()),
+            || Pdp::load_json(config.as_bytes()),
             |p| black_box(p.decide_json(seed.as_bytes())),
             criterion::BatchSize::LargeInput,
         )
@@ -85,7 +85,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(g.evaluate(black_box(&input)).unwrap()))
     });
     c.bench_function("part/bundle load (verify + parse + compile Rego)", |b| {
-        b.iter(|| black_box(Pdp::load(black_box(config.as_bytes()))))
+        b.iter(|| black_box(Pdp::load_json(black_box(config.as_bytes()))))
     });
 }
 

@@ -10,44 +10,109 @@ use serde_json::{Map, Value, json};
 /// Audit record schema version.
 pub const AUDIT_VERSION: u32 = 1;
 
-/// A decision, before serialization.
-#[derive(Debug, Clone, Default)]
+/// A settled decision: what the host enforces and audits. Only the core builds one — a
+/// [`crate::Pending`] becomes one once its use-once entries are settled — so an allow here has
+/// passed every step, replay included.
+#[derive(Debug, Clone)]
 pub struct Decision {
-    /// True only when every check passed and the guardrails allowed.
-    pub allow: bool,
-    /// Host-supplied, or derived from the input's hash.
-    pub decision_id: String,
-    /// Empty on allow; ordered causes on deny.
-    pub reasons: Vec<Reason>,
-    /// What the guardrails require of the enforcement point.
-    pub obligations: Map<String, Value>,
-    /// Who acted for whom, once proven.
-    pub principal: Option<Principal>,
-    /// `jti`s the host must record as used (on allow only).
-    pub use_once: Vec<UseOnce>,
-    /// A minted ephemeral grant.
-    pub grant: Option<String>,
-    /// The decision time.
-    pub now: i64,
-    /// The request, as audited.
-    pub request: Value,
-    /// Bundle revision and digest.
-    pub bundle: Option<(String, String)>,
-    /// Which rules decided.
-    pub rules: Vec<String>,
+    pub(crate) allow: bool,
+    pub(crate) decision_id: String,
+    pub(crate) reasons: Vec<Reason>,
+    pub(crate) obligations: Map<String, Value>,
+    pub(crate) principal: Option<Principal>,
+    pub(crate) use_once: Vec<UseOnce>,
+    /// The replay check turned an allow into a deny: the document lists no `use_once` entries
+    /// to record, while the audit keeps what was presented.
+    pub(crate) replay_denied: bool,
+    pub(crate) grant: Option<String>,
+    pub(crate) now: i64,
+    pub(crate) request: Value,
+    pub(crate) bundle: Option<(String, String)>,
+    pub(crate) rules: Vec<String>,
 }
 
 impl Decision {
-    /// A deny for `reason`.
+    /// A deny for `reason`, as a host answers when it cannot reach the core's pipeline (its own
+    /// `host.*` faults). Denies carry nothing to record, so this needs no settling.
     #[must_use]
     pub fn deny(decision_id: String, now: i64, reason: Reason) -> Self {
+        let mut d = Decision::blank(decision_id, now, Value::Null);
+        d.reasons.push(reason);
+        d
+    }
+
+    pub(crate) fn blank(decision_id: String, now: i64, request: Value) -> Self {
         Decision {
+            allow: false,
             decision_id,
+            reasons: Vec::new(),
+            obligations: Map::new(),
+            principal: None,
+            use_once: Vec::new(),
+            replay_denied: false,
+            grant: None,
             now,
-            reasons: alloc::vec![reason],
-            request: Value::Null,
-            ..Decision::default()
+            request,
+            bundle: None,
+            rules: Vec::new(),
         }
+    }
+
+    /// True only when every step passed, the guardrails allowed and replay was settled.
+    #[must_use]
+    pub fn is_allow(&self) -> bool {
+        self.allow
+    }
+
+    /// Host-supplied, or derived from the input's hash.
+    #[must_use]
+    pub fn decision_id(&self) -> &str {
+        &self.decision_id
+    }
+
+    /// Empty on allow; the ordered causes of a deny.
+    #[must_use]
+    pub fn reasons(&self) -> &[Reason] {
+        &self.reasons
+    }
+
+    /// The first reason's code: what a deny is answered with.
+    #[must_use]
+    pub fn code(&self) -> Option<crate::Code> {
+        self.reasons.first().map(|r| r.code)
+    }
+
+    /// What the guardrails require of the enforcement point.
+    #[must_use]
+    pub fn obligations(&self) -> &Map<String, Value> {
+        &self.obligations
+    }
+
+    /// Who acted for whom, once proven.
+    #[must_use]
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// A minted ephemeral grant (on allow, when asked).
+    #[must_use]
+    pub fn grant(&self) -> Option<&str> {
+        self.grant.as_deref()
+    }
+
+    /// The decision time.
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Turns this decision into a deny for `reason`, keeping its principal for the audit: what
+    /// the replay check does to an allow whose `jti` was used before.
+    pub(crate) fn force_deny(&mut self, reason: Reason) {
+        self.allow = false;
+        self.reasons = alloc::vec![reason];
+        self.replay_denied = true;
+        self.grant = None;
     }
 
     /// The decision document (docs/formats.md).
@@ -56,11 +121,14 @@ impl Decision {
         let principal = self.principal.as_ref().map(|p| {
             json!({"agent": p.agent, "user": p.user, "issuer": p.issuer, "chain": p.chain, "key": p.key.thumbprint(), "kind": p.kind})
         });
-        let use_once: Vec<Value> = self
-            .use_once
-            .iter()
-            .map(|u| json!({"kind": u.kind, "jti": u.jti, "exp": u.exp}))
-            .collect();
+        let use_once: Vec<Value> = if self.replay_denied {
+            Vec::new()
+        } else {
+            self.use_once
+                .iter()
+                .map(|u| json!({"kind": u.kind, "jti": u.jti, "exp": u.exp}))
+                .collect()
+        };
         let mut doc = json!({
             "decision": if self.allow { "allow" } else { "deny" },
             "decision_id": self.decision_id,

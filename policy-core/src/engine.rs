@@ -11,15 +11,16 @@
 //! | 9 guardrails | `guardrails/` |
 //! | 9′ obligations | `obligations.rs` |
 //! | 10 grant minting | `grant.rs` |
-//! | 11 replay (the host's store) | `replay.rs` |
+//! | 11 replay (the host's store) | `pending.rs` (typed), `replay.rs` (documents) |
 
 use crate::bundle::Bundle;
 use crate::ctx::{Ctx, SigCache};
 use crate::decision::Decision;
 use crate::http::HttpDecideInput;
-use crate::input::{DecideInput, audit_request, choose_id, derived_id, parse_input};
+use crate::input::{DecideInput, audit_request, choose_id, derived_id, derived_id_of, parse_input};
 use crate::jose::{Es256Verifier, P256Verifier};
-use crate::load::{self, Loaded};
+use crate::load::{self, LoadConfig, Loaded};
+use crate::pending::Pending;
 use crate::reason::{Code, Reason, reason};
 use crate::request::Request;
 use crate::{credentials, grant, guardrails, http, json, obligations, replay, scope};
@@ -49,16 +50,33 @@ impl core::fmt::Debug for Pdp {
 }
 
 impl Pdp {
-    /// Loads a config document (docs/formats.md) with the portable `p256` verifier.
+    /// Loads a [`LoadConfig`] with the portable `p256` verifier.
     #[must_use]
-    pub fn load(config_json: &[u8]) -> Pdp {
-        Self::load_with_verifier(config_json, Box::new(P256Verifier))
+    pub fn load(config: &LoadConfig) -> Pdp {
+        Self::load_with_verifier(config, Box::new(P256Verifier))
     }
 
-    /// Loads with a host-supplied signature verifier.
+    /// Loads a [`LoadConfig`] with a host-supplied signature verifier.
     #[must_use]
-    pub fn load_with_verifier(config_json: &[u8], verifier: Box<dyn Es256Verifier>) -> Pdp {
-        let state = load::load_state(config_json, verifier.as_ref());
+    pub fn load_with_verifier(config: &LoadConfig, verifier: Box<dyn Es256Verifier>) -> Pdp {
+        Self::from_state(load::load_state(config, verifier.as_ref()), verifier)
+    }
+
+    /// Loads a load-config document (docs/formats.md) with the portable `p256` verifier.
+    #[must_use]
+    pub fn load_json(config_json: &[u8]) -> Pdp {
+        Self::load_json_with_verifier(config_json, Box::new(P256Verifier))
+    }
+
+    /// Loads a load-config document with a host-supplied signature verifier.
+    #[must_use]
+    pub fn load_json_with_verifier(config_json: &[u8], verifier: Box<dyn Es256Verifier>) -> Pdp {
+        let state = load::parse_config(config_json)
+            .and_then(|config| load::load_state(&config, verifier.as_ref()));
+        Self::from_state(state, verifier)
+    }
+
+    fn from_state(state: Result<Loaded, Reason>, verifier: Box<dyn Es256Verifier>) -> Pdp {
         Pdp {
             state,
             verifier,
@@ -86,42 +104,50 @@ impl Pdp {
         json::canonical(&v).into_bytes()
     }
 
-    /// Decides a decide-input document; returns the canonical decision document.
-    #[must_use]
-    pub fn decide_json(&self, input: &[u8]) -> Vec<u8> {
-        self.decide(input).to_json()
+    /// Decides a decide input. The answer is [`Pending`] until the host has recorded its
+    /// use-once entries ([`Pending::settle`]).
+    pub fn decide(&self, input: &DecideInput) -> Pending {
+        Pending::new(self.decide_owned(input.clone(), || derived_id_of(input)))
     }
 
-    /// Decides a decide-input document.
+    /// Decides a decide-input document; returns the canonical decision document, before replay
+    /// (the module ABI: the host settles it with [`Pdp::apply_replay_json`]).
     #[must_use]
-    pub fn decide(&self, input: &[u8]) -> Decision {
+    pub fn decide_json(&self, input: &[u8]) -> Vec<u8> {
         match parse_input::<DecideInput>(input) {
-            Ok(parsed) => self.decide_input(parsed, || derived_id(input)),
-            Err(r) => Decision::deny(derived_id(input), 0, r),
+            Ok(parsed) => {
+                let derived = derived_id_of(&parsed);
+                self.decide_owned(parsed, || derived).to_json()
+            }
+            Err(r) => Decision::deny(derived_id(input), 0, r).to_json(),
         }
     }
 
-    /// Decides an HTTP decide-input document ([`HttpDecideInput`]): the request is bound by
-    /// [`crate::http::bind`], then decided as [`Pdp::decide`] would.
-    #[must_use]
-    pub fn decide_http(&self, input: &[u8]) -> Decision {
-        let parsed = match parse_input::<HttpDecideInput>(input) {
-            Ok(p) => p,
-            Err(r) => return Decision::deny(derived_id(input), 0, r),
-        };
-        self.decide_http_input(parsed, || derived_id(input))
+    /// Decides an HTTP decide input: the request is bound by [`crate::http::bind`] (a request
+    /// the binding refuses is a deny with its reason), then decided as [`Pdp::decide`] would.
+    pub fn decide_http(&self, input: &HttpDecideInput) -> Pending {
+        Pending::new(self.decide_http_owned(input.clone(), || derived_id_of(input)))
     }
 
-    /// Decides a parsed HTTP input: binds the request ([`http::bind`]), then decides it as
-    /// [`Pdp::decide_input`] does; a request the binding refuses is a deny with the binding's
-    /// reason. `derived` names the decision when the input does not.
-    pub fn decide_http_input(
+    /// [`Pdp::decide_http`] on a document, serialized canonically as [`Pdp::decide_json`] is.
+    #[must_use]
+    pub fn decide_http_json(&self, input: &[u8]) -> Vec<u8> {
+        match parse_input::<HttpDecideInput>(input) {
+            Ok(parsed) => {
+                let derived = derived_id_of(&parsed);
+                self.decide_http_owned(parsed, || derived).to_json()
+            }
+            Err(r) => Decision::deny(derived_id(input), 0, r).to_json(),
+        }
+    }
+
+    fn decide_http_owned(
         &self,
         parsed: HttpDecideInput,
         derived: impl FnOnce() -> String,
     ) -> Decision {
         match http::bind(&parsed.http, &parsed.binding) {
-            Ok(bound) => self.decide_input(
+            Ok(bound) => self.decide_owned(
                 DecideInput {
                     now: parsed.now,
                     decision_id: parsed.decision_id,
@@ -148,24 +174,13 @@ impl Pdp {
         }
     }
 
-    /// [`Pdp::decide_http`], serialized canonically.
-    #[must_use]
-    pub fn decide_http_json(&self, input: &[u8]) -> Vec<u8> {
-        self.decide_http(input).to_json()
-    }
-
-    /// Decides a parsed input. `derived` names the decision when the input does not.
-    pub fn decide_input(&self, input: DecideInput, derived: impl FnOnce() -> String) -> Decision {
+    /// Decides an owned input. `derived` names the decision when the input does not.
+    fn decide_owned(&self, input: DecideInput, derived: impl FnOnce() -> String) -> Decision {
         let decision_id = match choose_id(input.decision_id.as_ref(), derived) {
             Ok(id) => id,
             Err((r, id)) => return Decision::deny(id, input.now, r),
         };
-        let mut decision = Decision {
-            decision_id,
-            now: input.now,
-            request: audit_request(&input.request),
-            ..Decision::default()
-        };
+        let mut decision = Decision::blank(decision_id, input.now, audit_request(&input.request));
         let loaded = match &self.state {
             Ok(l) => l,
             Err(r) => {
@@ -235,7 +250,9 @@ impl Pdp {
         Ok(())
     }
 
-    /// Applies the host's replay-store result to a decision document ([`replay::apply_replay_json`]).
+    /// Settles a decision document with the host's replay-store result, as [`Pending::settle`]
+    /// does on the typed path: input `{"decision": {...}, "replayed": ["jti"], "store_error":
+    /// false}`; returns the canonical decision document.
     #[must_use]
     pub fn apply_replay_json(&self, input: &[u8]) -> Vec<u8> {
         replay::apply_replay_json(input)

@@ -14,12 +14,12 @@ use crate::request::{Request, TargetUri};
 use crate::scope::Scopes;
 use crate::use_once::UseOnce;
 use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// What the host asks for when it wants a grant minted on allow.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MintRequest {
     /// The resource server the grant is for.

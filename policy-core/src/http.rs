@@ -27,12 +27,12 @@ use alloc::{
     vec::Vec,
 };
 use core::net::{IpAddr, SocketAddr};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// An HTTP request as the host received it.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRequest {
     /// The method, as sent.
@@ -57,7 +57,7 @@ pub struct HttpRequest {
 
 /// An HTTP decide input: the request as the host received it, and its binding.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpDecideInput {
     /// As in [`crate::DecideInput`].
@@ -85,7 +85,7 @@ pub struct HttpDecideInput {
 /// `GET /v1/secrets/* secrets:read`. `*` as the method matches any; the glob's `*` matches any
 /// run of characters (including `/`) of the normalized path.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// The method, or `*`.
@@ -136,7 +136,7 @@ impl Route {
 
 /// What a decision point configures about its HTTP side.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
     /// Routes, first match wins; a request no route matches names no action.
@@ -153,7 +153,7 @@ pub struct Binding {
 
 /// What happens to a request no route matches (only when the binding has routes).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unrouted {
     /// `request.unrouted`: a path variant the routes did not foresee (`/v1/Secrets/db`) is

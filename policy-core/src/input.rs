@@ -6,13 +6,13 @@ use crate::reason::{Code, Reason, reason};
 use crate::request::RequestSpec;
 use crate::{b64, json, limits};
 use alloc::{format, string::String, vec::Vec};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 /// A decide input (docs/formats.md).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecideInput {
     /// The decision time, seconds since the epoch: the only clock the core reads.
@@ -39,7 +39,7 @@ pub struct DecideInput {
 /// The credentials a request presents: a delegation chain (root first) with a proof, or a
 /// grant with a proof.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Delegation tokens, root first; the last one is presented with the proof.
@@ -53,9 +53,19 @@ pub struct Credentials {
     pub grant: Option<String>,
 }
 
+/// The id of a decision on bytes that did not parse: a hash of those bytes.
 pub(crate) fn derived_id(input: &[u8]) -> String {
     let digest = Sha256::digest(input);
     b64::encode(digest.get(..16).unwrap_or(&[]))
+}
+
+/// The id of a decision whose input names none: a hash of the typed input's canonical JSON, so
+/// every host names the same input alike, whichever bytes (or none) carried it.
+pub(crate) fn derived_id_of<T: Serialize>(input: &T) -> String {
+    let canonical = serde_json::to_value(input)
+        .map(|v| json::canonical(&v))
+        .unwrap_or_default();
+    derived_id(canonical.as_bytes())
 }
 
 /// Strict JSON (no duplicate members, bounded), then the typed shape.

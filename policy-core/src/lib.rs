@@ -5,29 +5,34 @@
 
 extern crate alloc;
 
-// The pipeline (docs/pipeline.md), one module per step, in order.
+// The pipeline (docs/pipeline.md), one module per step, in order. Private: the API is the
+// `Pdp` and the typed documents re-exported below.
 mod audience;
 pub mod bundle;
 mod chain;
 mod credentials;
-pub mod decision;
-pub mod engine;
-pub mod grant;
+mod decision;
+mod engine;
+mod grant;
+#[doc(hidden)]
 pub mod guardrails;
 pub mod http;
-pub mod input;
+mod input;
 mod load;
 mod obligations;
+mod pending;
 mod proof;
-pub mod replay;
+mod replay;
+#[doc(hidden)]
 pub mod request;
+#[doc(hidden)]
 pub mod scope;
 
 // What the steps share.
 mod claims;
 mod ctx;
-pub mod principal;
-pub mod use_once;
+mod principal;
+mod use_once;
 
 // Building blocks.
 pub mod b64;
@@ -41,10 +46,15 @@ pub mod registry;
 pub mod schema;
 
 pub use chain::token_hash;
-pub use decision::Decision;
+pub use decision::{AUDIT_VERSION, Decision};
 pub use engine::Pdp;
+pub use grant::MintRequest;
 pub use http::HttpDecideInput;
 pub use input::{Credentials, DecideInput};
 pub use jose::{Es256Verifier, P256Verifier, PrivateJwk, PublicJwk};
-pub use reason::{Code, Reason};
+pub use load::LoadConfig;
+pub use pending::{Pending, ReplayOutcome};
+pub use principal::Principal;
+pub use reason::{Code, Origin, Reason};
+pub use request::RequestSpec;
 pub use use_once::UseOnce;

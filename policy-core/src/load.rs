@@ -7,22 +7,27 @@ use crate::jose::{Es256Verifier, PrivateJwk, PublicJwk};
 use crate::reason::{Code, Reason, reason};
 use crate::{json, limits};
 use alloc::{collections::BTreeMap, format, string::String, vec::Vec};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// What a decision point is loaded with (docs/formats.md, "Load config").
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct LoadConfig {
-    bundle: Option<String>,
+pub struct LoadConfig {
+    /// The signed bundle (a compact JWS, `typ` `mandate-bundle+jwt`).
     #[serde(default)]
-    trust_keys: Vec<Value>,
+    pub bundle: Option<String>,
+    /// The public JWKs the bundle may be signed by.
     #[serde(default)]
-    grant_key: Option<Value>,
+    pub trust_keys: Vec<Value>,
+    /// The private JWK grants are minted with, when this decision point mints them.
+    #[serde(default)]
+    pub grant_key: Option<Value>,
     /// This decision point's own identifiers (RFC 9068 §4): a token must name one in `aud`.
     /// Absent: the request's origin (`scheme://host[:port]`) is the decision point's identifier.
     #[serde(default)]
-    audiences: Option<Vec<String>>,
+    pub audiences: Option<Vec<String>>,
 }
 
 /// A loaded decision point.
@@ -35,14 +40,11 @@ pub(crate) struct Loaded {
     pub agent_inputs: BTreeMap<String, Value>,
 }
 
-/// Loads a config document.
+/// Parses a load-config document, strictly.
 ///
 /// # Errors
-/// A `bundle.*` reason.
-pub(crate) fn load_state(
-    config_json: &[u8],
-    verifier: &dyn Es256Verifier,
-) -> Result<Loaded, Reason> {
+/// `bundle.too_large` or `bundle.malformed`.
+pub(crate) fn parse_config(config_json: &[u8]) -> Result<LoadConfig, Reason> {
     let value = json::parse_strict(
         config_json,
         limits::MAX_BUNDLE_BYTES + 64 * 1024,
@@ -54,10 +56,21 @@ pub(crate) fn load_state(
         }
         other => reason(Code::BundleMalformed, format!("load config: {other}")),
     })?;
-    let config: LoadConfig = serde_json::from_value(value)
-        .map_err(|e| reason(Code::BundleMalformed, format!("load config: {e}")))?;
+    serde_json::from_value(value)
+        .map_err(|e| reason(Code::BundleMalformed, format!("load config: {e}")))
+}
+
+/// Loads a config: the bundle verified, its guardrails compiled.
+///
+/// # Errors
+/// A `bundle.*` reason.
+pub(crate) fn load_state(
+    config: &LoadConfig,
+    verifier: &dyn Es256Verifier,
+) -> Result<Loaded, Reason> {
     let jws = config
         .bundle
+        .as_deref()
         .ok_or_else(|| reason(Code::BundleMissing, "no bundle is configured"))?;
     let trust_keys = config
         .trust_keys
@@ -65,16 +78,16 @@ pub(crate) fn load_state(
         .map(PublicJwk::from_value)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| reason(Code::BundleMissing, format!("trust key: {e}")))?;
-    let bundle = Bundle::verify(&jws, &trust_keys, verifier)?;
+    let bundle = Bundle::verify(jws, &trust_keys, verifier)?;
     let guardrails = Guardrails::compile(
         &bundle.policies,
         &bundle.data,
         &bundle.settings.decision_rule,
     )?;
-    let grant_key = match config.grant_key {
+    let grant_key = match &config.grant_key {
         None => None,
         Some(k) => Some(
-            PrivateJwk::from_value(&k)
+            PrivateJwk::from_value(k)
                 .map_err(|e| reason(Code::BundleMalformed, format!("grant key: {e}")))?,
         ),
     };
@@ -94,7 +107,7 @@ pub(crate) fn load_state(
         ));
     }
     Ok(Loaded {
-        audiences: config.audiences,
+        audiences: config.audiences.clone(),
         agent_inputs,
         bundle,
         guardrails,

@@ -46,7 +46,7 @@ fn decide_with(edit: impl FnOnce(&mut Value), signer: &PrivateJwk) -> (String, S
         .iter()
         .find(|c| c["name"] == "seed/allow-trusted-network")
         .unwrap();
-    let pdp = Pdp::load(v["loads"]["default"].as_str().unwrap().as_bytes());
+    let pdp = Pdp::load_json(v["loads"]["default"].as_str().unwrap().as_bytes());
     let mut input: Value = serde_json::from_str(case["input"].as_str().unwrap()).unwrap();
     let mut claims = payload(input["credentials"]["delegation"][0].as_str().unwrap());
     edit(&mut claims);

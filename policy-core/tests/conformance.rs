@@ -49,7 +49,7 @@ fn replay_corpus(v: &Value, decide: fn(&Pdp, &[u8]) -> Vec<u8>, at_least: usize)
         .as_object()
         .unwrap()
         .iter()
-        .map(|(n, t)| (n.clone(), Pdp::load(t.as_str().unwrap().as_bytes())))
+        .map(|(n, t)| (n.clone(), Pdp::load_json(t.as_str().unwrap().as_bytes())))
         .collect();
     let cases = v["cases"].as_array().unwrap();
     assert!(cases.len() >= at_least, "at least {at_least} cases");
@@ -129,7 +129,10 @@ fn vectors_cover_every_reason_code() {
 fn output_is_deterministic_across_loads() {
     let v = vectors();
     let text = v["loads"]["default"].as_str().unwrap();
-    let (a, b) = (Pdp::load(text.as_bytes()), Pdp::load(text.as_bytes()));
+    let (a, b) = (
+        Pdp::load_json(text.as_bytes()),
+        Pdp::load_json(text.as_bytes()),
+    );
     for case in v["cases"]
         .as_array()
         .unwrap()

@@ -28,7 +28,7 @@ fn vectors() -> &'static Value {
 
 fn pdp() -> &'static Pdp {
     static P: OnceLock<Pdp> = OnceLock::new();
-    P.get_or_init(|| Pdp::load(vectors()["loads"]["default"].as_str().unwrap().as_bytes()))
+    P.get_or_init(|| Pdp::load_json(vectors()["loads"]["default"].as_str().unwrap().as_bytes()))
 }
 
 fn never_allows(out: &[u8]) -> bool {
@@ -62,7 +62,7 @@ proptest! {
         let _ = mandate_core::b64::decode(&text);
         let _ = mint::mint_json(&bytes);
         prop_assert!(never_allows(&pdp().decide_json(&bytes)));
-        let loaded = Pdp::load(&bytes);
+        let loaded = Pdp::load_json(&bytes);
         prop_assert!(loaded.status().is_err());
         prop_assert!(never_allows(&loaded.decide_json(&bytes)));
         let replayed: Value = serde_json::from_slice(&pdp().apply_replay_json(&bytes)).unwrap();

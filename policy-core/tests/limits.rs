@@ -20,7 +20,7 @@ fn key(b: u8) -> PrivateJwk {
 fn oversized_bundle_is_refused() {
     let root = key(1);
     let config = json!({"bundle": "A".repeat(1024 * 1024 + 1), "trust_keys": [root.public().to_json_value()]});
-    let pdp = Pdp::load(config.to_string().as_bytes());
+    let pdp = Pdp::load_json(config.to_string().as_bytes());
     assert_eq!(
         pdp.status().err().map(|r| r.code),
         Some(Code::BundleTooLarge)
@@ -35,7 +35,7 @@ fn runaway_guardrail_is_stopped() {
     let rego = "package mandate\nallow if {\n input.go\n count([x | some i in numbers.range(1, 100000); some j in numbers.range(1, 1000); x := i * j]) > 0\n}\n";
     let contents = json!({"revision": "r", "iat": 0, "exp": 4_000_000_000i64, "issuers": [], "policies": {"p.rego": rego}});
     let config = json!({"bundle": mint::bundle(&contents, &root), "trust_keys": [root.public().to_json_value()]});
-    let pdp = Pdp::load(config.to_string().as_bytes());
+    let pdp = Pdp::load_json(config.to_string().as_bytes());
     assert!(pdp.status().is_ok(), "{:?}", pdp.status().err());
     // The guardrail is reached only after a valid credential chain, which this bundle cannot
     // produce, so exercise the evaluator directly through the public policy API.

@@ -12,7 +12,7 @@ static ENGINE: Mutex<Option<Pdp>> = Mutex::new(None);
 
 fn with_engine<R>(f: impl FnOnce(&mut Pdp) -> R) -> R {
     let mut guard = ENGINE.lock().unwrap_or_else(PoisonError::into_inner);
-    let pdp = guard.get_or_insert_with(|| Pdp::load(b"{}"));
+    let pdp = guard.get_or_insert_with(|| Pdp::load_json(b"{}"));
     f(pdp)
 }
 
@@ -29,7 +29,7 @@ fn status_ok(status: &[u8]) -> bool {
 /// serving engine stays. Answers the new config's load status.
 #[must_use]
 pub fn load(config: &[u8]) -> Vec<u8> {
-    let next = Pdp::load(config);
+    let next = Pdp::load_json(config);
     let status = next.status_json();
     let next_ok = status_ok(&status);
     let mut guard = ENGINE.lock().unwrap_or_else(PoisonError::into_inner);

@@ -2,6 +2,9 @@
 // Generated from docs/schemas/*.schema.json by
 // `cargo run -p mandate-vectors --bin gen-schemas`; do not edit.
 
+/**
+ * What a decision point is loaded with (docs/formats.md, "Load config").
+ */
 export interface LoadConfig {
   /**
    * This decision point's own identifiers (RFC 9068 §4): a token must name one in `aud`.
@@ -9,12 +12,18 @@ export interface LoadConfig {
    * @default null
    */
   audiences?: string[] | null;
+  /**
+   * The signed bundle (a compact JWS, `typ` `mandate-bundle+jwt`).
+   * @default null
+   */
   bundle?: string | null;
   /**
+   * The private JWK grants are minted with, when this decision point mints them.
    * @default null
    */
   grant_key?: unknown;
   /**
+   * The public JWKs the bundle may be signed by.
    * @default []
    */
   trust_keys?: unknown[];
@@ -33,6 +42,7 @@ export interface DecideInput {
   } | null;
   /**
    * What it presented.
+   * @default {"delegation":[],"grant":null,"proof":null}
    */
   credentials?: Credentials;
   /**
@@ -47,6 +57,7 @@ export interface DecideInput {
   enforces?: string[];
   /**
    * Mint a grant on allow.
+   * @default null
    */
   mint_grant?: MintRequest | null;
   /**
@@ -65,6 +76,7 @@ export interface DecideInput {
 export interface HttpDecideInput {
   /**
    * Routes and forwarded-hop trust.
+   * @default {"routes":[],"trusted_hops":0,"unrouted":"deny"}
    */
   binding?: Binding;
   /**
@@ -90,6 +102,7 @@ export interface HttpDecideInput {
   http: HttpRequest;
   /**
    * As in [`crate::DecideInput`].
+   * @default null
    */
   mint_grant?: MintRequest | null;
   /**
@@ -375,6 +388,7 @@ export interface AuditRequest {
 export interface Binding {
   /**
    * Routes, first match wins; a request no route matches names no action.
+   * @default []
    */
   routes?: Route[];
   /**
@@ -385,6 +399,7 @@ export interface Binding {
   /**
    * What a request no route matches gets, when there are routes: a deny (the default), or
    * no action, leaving the guardrails alone to decide (`"guardrails"`).
+   * @default "deny"
    */
   unrouted?: Unrouted;
 }

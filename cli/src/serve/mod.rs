@@ -205,7 +205,7 @@ impl Service {
         let config = self.load_config(jws);
         // The core's own verification (signature under the trust keys, schema, policies): its
         // `Bundle` is the only source of the claims compared below.
-        let verified = mandate_core::Pdp::load(&config);
+        let verified = mandate_core::Pdp::load_json(&config);
         let serving_iat = *self
             .serving_iat
             .lock()

@@ -73,7 +73,7 @@ pub fn on_response(
             etag,
         };
     };
-    let pdp = Pdp::load(&config.load_config(Some(bundle.trim())));
+    let pdp = Pdp::load_json(&config.load_config(Some(bundle.trim())));
     let status = String::from_utf8_lossy(&pdp.status_json()).into_owned();
     let Some((nbf, exp)) = loaded_window(status.as_bytes()) else {
         return Fetched::Rejected {
@@ -141,7 +141,7 @@ mod tests {
         let Some(config) = config(&root) else {
             unreachable!("the test configuration parses");
         };
-        let serving = Pdp::load(&config.load_config(Some(&bundle(&root, 500))));
+        let serving = Pdp::load_json(&config.load_config(Some(&bundle(&root, 500))));
         assert_eq!(loaded_window(&serving.status_json()), Some((500, 1500)));
 
         let newer = bundle(&root, 600);

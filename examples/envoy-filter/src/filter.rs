@@ -5,7 +5,7 @@ use core::time::Duration;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
-use mandate_core::Pdp;
+use mandate_core::{Pdp, ReplayOutcome};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, MapType};
@@ -48,7 +48,7 @@ impl MandateRoot {
                 return false;
             }
         };
-        let pdp = Pdp::load(&config.load_config(config.bundle.as_deref()));
+        let pdp = Pdp::load_json(&config.load_config(config.bundle.as_deref()));
         log::info!(
             "mandate: bundle status {}",
             String::from_utf8_lossy(&pdp.status_json())
@@ -237,7 +237,8 @@ impl MandateHttp {
                 "proxy clock out of range",
             );
         };
-        let decision = request::decide(&serving.pdp, config, parts, decide_now).to_json();
+        let pending = request::decide(&serving.pdp, config, parts, decide_now);
+        let decision = pending.to_unsettled_json();
         if config.audit_log {
             log_audit(&decision);
         }
@@ -246,23 +247,21 @@ impl MandateHttp {
         let Outcome::Allow { use_once, .. } = &first else {
             return first;
         };
-        let (replayed, store_error) =
+        let (answer, store_error) =
             match replay::record_all(&EnvoySharedData, &config.replay, use_once, now) {
                 Ok(replayed) if replayed.is_empty() => return first,
                 Ok(replayed) => {
                     metrics.count(Event::Replay);
-                    (replayed, false)
+                    (ReplayOutcome::Replayed(replayed), false)
                 }
                 Err(e) => {
                     log::warn!("mandate: replay store: {e:?}; deciding fail-closed");
                     metrics.count(Event::StoreError);
-                    (Vec::new(), true)
+                    (ReplayOutcome::StoreUnavailable, true)
                 }
             };
         // The core turns the allow into a deny (`replay.detected` or `replay.store_unavailable`).
-        let decision: Value = serde_json::from_slice(&decision).unwrap_or(Value::Null);
-        let input = json!({"decision": decision, "replayed": replayed, "store_error": store_error});
-        let replay_decision = serving.pdp.apply_replay_json(input.to_string().as_bytes());
+        let replay_decision = pending.settle(&answer).to_json();
         if config.audit_log {
             log_audit(&replay_decision);
         }

@@ -8,11 +8,9 @@
 //! takes the client address by the `trusted_hops` rule and reads the credentials. What stays here
 //! is Envoy's: the clock, the decision id from a header, the grant's `jti` from `x-request-id`.
 
-use mandate_core::grant::MintRequest;
 use mandate_core::http::{self, HttpRequest};
-use mandate_core::{DecideInput, Decision, HttpDecideInput, Pdp, Reason, b64};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use mandate_core::{DecideInput, HttpDecideInput, MintRequest, Pdp, Pending, Reason};
+use serde_json::Value;
 
 use crate::config::FilterConfig;
 
@@ -75,15 +73,6 @@ impl RequestParts {
             .clone()
             .filter(|id| (1..=128).contains(&id.len()))
     }
-
-    /// The id of a decision without a usable header: a hash of what was decided on.
-    fn derived_id(&self, now: i64) -> String {
-        let h = &self.http;
-        let doc = json!({"now": now, "http": {"method": h.method, "scheme": h.scheme,
-            "authority": h.authority, "path": h.path, "headers": h.headers, "peer": h.peer}});
-        let digest = Sha256::digest(doc.to_string().as_bytes());
-        b64::encode(digest.get(..16).unwrap_or_default())
-    }
 }
 
 /// Binds the request with the core's binding and builds the typed decide input at `now` (Unix
@@ -112,9 +101,10 @@ pub fn decide_input(
     })
 }
 
-/// Decides one request through the core's HTTP path (`Pdp::decide_http_input`): the binding,
-/// then the decision; a request the binding refuses is the core's deny with the binding's reason.
-pub fn decide(pdp: &Pdp, config: &FilterConfig, parts: &RequestParts, now: i64) -> Decision {
+/// Decides one request through the core's HTTP path (`Pdp::decide_http`): the binding, then the
+/// decision; a request the binding refuses is the core's deny with the binding's reason. Without
+/// a usable decision id header the core derives the id from the input.
+pub fn decide(pdp: &Pdp, config: &FilterConfig, parts: &RequestParts, now: i64) -> Pending {
     let input = HttpDecideInput {
         now,
         decision_id: parts.decision_id(),
@@ -124,7 +114,7 @@ pub fn decide(pdp: &Pdp, config: &FilterConfig, parts: &RequestParts, now: i64) 
         mint_grant: mint_grant(config, parts),
         enforces: Vec::new(),
     };
-    pdp.decide_http_input(input, || parts.derived_id(now))
+    pdp.decide_http(&input)
 }
 
 /// The grant the configuration asks for, named by the request id. Without a request id there
@@ -144,7 +134,7 @@ fn mint_grant(config: &FilterConfig, parts: &RequestParts) -> Option<MintRequest
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mandate_core::Code;
+    use mandate_core::{Code, ReplayOutcome};
 
     fn pairs(list: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
         list.iter()
@@ -227,7 +217,7 @@ mod tests {
         assert_eq!(input.credentials.proof.as_deref(), Some("p"));
         assert_eq!(
             input.context.and_then(|c| c.get("env").cloned()),
-            Some(json!("test"))
+            Some(serde_json::json!("test"))
         );
         assert!(input.enforces.is_empty());
         assert!(input.mint_grant.is_none());
@@ -314,24 +304,21 @@ mod tests {
 
     #[test]
     fn decisions_carry_the_binding_reason_and_the_header_id() {
-        let pdp = Pdp::load(br#"{"trust_keys":[]}"#);
+        let pdp = Pdp::load_json(br#"{"trust_keys":[]}"#);
         let c = config(ROUTES);
         let bad = request("/v1/trips/../x", &[("x-request-id", b"r-7")]);
-        let d = decide(&pdp, &c, &bad, 9);
-        assert!(!d.allow);
-        assert_eq!(d.decision_id, "r-7");
-        assert_eq!(
-            d.reasons.first().map(|r| r.code),
-            Some(Code::RequestInvalid)
-        );
+        let d = decide(&pdp, &c, &bad, 9).settle(&ReplayOutcome::Recorded);
+        assert!(!d.is_allow());
+        assert_eq!(d.decision_id(), "r-7");
+        assert_eq!(d.code(), Some(Code::RequestInvalid));
         let good = request("/v1/trips/1", &[]);
-        let d = decide(&pdp, &c, &good, 9);
-        assert_eq!(d.reasons.first().map(|r| r.code), Some(Code::BundleMissing));
+        let d = decide(&pdp, &c, &good, 9).settle(&ReplayOutcome::Recorded);
+        assert_eq!(d.code(), Some(Code::BundleMissing));
         // No header id: derived from the request, stable for the same request.
-        assert_eq!(d.decision_id, decide(&pdp, &c, &good, 9).decision_id);
-        assert_eq!(d.decision_id.len(), 22);
+        assert_eq!(d.decision_id(), decide(&pdp, &c, &good, 9).decision_id());
+        assert_eq!(d.decision_id().len(), 22);
         let long = "x".repeat(129);
         let too_long = request("/v1/trips/1", &[("x-request-id", long.as_bytes())]);
-        assert_ne!(decide(&pdp, &c, &too_long, 9).decision_id, long);
+        assert_ne!(decide(&pdp, &c, &too_long, 9).decision_id(), long);
     }
 }

@@ -176,7 +176,7 @@ fn main() {
     });
     let config = json!({"bundle": mint::bundle(&contents, &root), "trust_keys": [root.public().to_json_value()], "grant_key": pdp_key.to_json_value()});
     let mut demo = Demo {
-        pdp: Pdp::load(config.to_string().as_bytes()),
+        pdp: Pdp::load_json(config.to_string().as_bytes()),
         now,
         used: HashSet::new(),
     };

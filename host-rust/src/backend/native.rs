@@ -16,7 +16,7 @@ impl NativeEngine {
             #[cfg(feature = "ring")]
             super::Verifier::Ring => Box::new(crate::verifier::RingVerifier),
         };
-        let pdp = Pdp::load_with_verifier(config, verifier);
+        let pdp = Pdp::load_json_with_verifier(config, verifier);
         let status = pdp.status_json();
         (NativeEngine { pdp }, status)
     }

@@ -174,7 +174,7 @@ fn main() {
         .collect();
     let pdps: BTreeMap<&str, Pdp> = load_texts
         .iter()
-        .map(|(n, t)| (*n, Pdp::load(t.as_bytes())))
+        .map(|(n, t)| (*n, Pdp::load_json(t.as_bytes())))
         .collect();
     let (out_cases, mut failures) = render(cases::all(&k), &pdps, Pdp::decide_json);
     let (http_cases, http_failures) = render(http_cases::all(&k), &pdps, Pdp::decide_http_json);

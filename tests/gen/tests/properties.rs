@@ -32,7 +32,7 @@ fn fixture() -> &'static Fixture {
             &[&keys.root],
             Some(&keys.pdp),
         ));
-        let pdp = Pdp::load(config.as_bytes());
+        let pdp = Pdp::load_json(config.as_bytes());
         Fixture { keys, config, pdp }
     })
 }
@@ -99,7 +99,7 @@ proptest! {
         let mut config: Value = serde_json::from_str(&f.config).unwrap();
         let bundle = config["bundle"].as_str().unwrap().to_string();
         config["bundle"] = Value::String(flip(&bundle, pos, mask));
-        let pdp = Pdp::load(config.to_string().as_bytes());
+        let pdp = Pdp::load_json(config.to_string().as_bytes());
         prop_assert!(!is_allow(&pdp.decide_json(allowed_input(f).to_string().as_bytes())));
     }
 
