@@ -92,6 +92,17 @@ impl Pdp {
         self.state.as_ref().map(|l| &l.bundle)
     }
 
+    /// Whether this freshly loaded decision point may replace `serving` (what serves now, if
+    /// anything) at `now`: its own load must have succeeded, then [`crate::may_replace`] decides
+    /// on the two verified bundles (expired, not yet valid, rollback).
+    ///
+    /// # Errors
+    /// Its load failure, or why the serving bundle stays.
+    pub fn may_replace(&self, serving: Option<&Bundle>, now: i64) -> Result<(), Reason> {
+        let next = self.status().map_err(Clone::clone)?;
+        crate::replace::may_replace(serving, next, now)
+    }
+
     /// `{"ok": true, "bundle": {...}}` or `{"ok": false, "error": {...}}`, canonical.
     #[must_use]
     pub fn status_json(&self) -> Vec<u8> {

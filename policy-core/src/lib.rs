@@ -22,6 +22,7 @@ mod load;
 mod obligations;
 mod pending;
 mod proof;
+mod replace;
 mod replay;
 #[doc(hidden)]
 pub mod request;
@@ -56,5 +57,6 @@ pub use load::LoadConfig;
 pub use pending::{Pending, ReplayOutcome};
 pub use principal::Principal;
 pub use reason::{Code, Origin, Reason};
+pub use replace::may_replace;
 pub use request::RequestSpec;
 pub use use_once::UseOnce;

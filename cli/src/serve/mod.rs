@@ -136,8 +136,9 @@ pub struct Service {
     trust: Vec<PublicJwk>,
     grant_key: Option<PrivateJwk>,
     reload: Mutex<ReloadState>,
-    /// The serving bundle's `iat`, to refuse rollbacks.
-    serving_iat: Mutex<Option<i64>>,
+    /// The serving bundle, as the core verified it: what a replacement is compared with
+    /// (`mandate_core::may_replace`).
+    serving_bundle: Mutex<Option<mandate_core::bundle::Bundle>>,
 }
 
 /// Why a request got no decision.
@@ -206,28 +207,17 @@ impl Service {
         // The core's own verification (signature under the trust keys, schema, policies): its
         // `Bundle` is the only source of the claims compared below.
         let verified = mandate_core::Pdp::load_json(&config);
-        let serving_iat = *self
-            .serving_iat
+        let serving = self
+            .serving_bundle
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let result = match verified.status() {
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        // Expired, not yet valid, or a rollback (issued before the serving one, or its revision
+        // with other content): the core's one replacement rule.
+        let result = match verified.may_replace(serving.as_ref(), now) {
             Err(r) => Err((r.code.as_str().to_string(), r.message.clone())),
-            Ok(b) if b.exp <= now => Err((
-                "bundle.expired".to_string(),
-                format!("the bundle expired at {}", crate::io::fmt_time(b.exp)),
-            )),
-            // Rollback: an older signed bundle (say, one where a since-revoked agent was active)
-            // never replaces a newer one. Re-sign to roll back on purpose.
-            Ok(b) if serving_iat.is_some_and(|current| b.iat < current) => Err((
-                "bundle.rollback".to_string(),
-                format!(
-                    "the bundle was issued at {}, before the one serving ({})",
-                    crate::io::fmt_time(b.iat),
-                    crate::io::fmt_time(serving_iat.unwrap_or_default())
-                ),
-            )),
-            Ok(b) => match self.decider.load(&config) {
-                Ok(_) => Ok(b.iat),
+            Ok(()) => match self.decider.load(&config) {
+                Ok(_) => Ok(verified.status().ok().cloned()),
                 Err(mandate_host::HostError::Load { code, message }) => Err((code, message)),
                 Err(e) => Err((e.code().to_string(), e.to_string())),
             },
@@ -235,7 +225,7 @@ impl Service {
         drop(verified);
         let status = self.decider.status();
         match &result {
-            Ok(iat) => {
+            Ok(bundle) => {
                 self.metrics
                     .reloads
                     .with_label_values(&["ok", "none"])
@@ -250,9 +240,9 @@ impl Service {
                     .set(1);
                 self.metrics.bundle_expiry.set(status.exp.unwrap_or(0));
                 *self
-                    .serving_iat
+                    .serving_bundle
                     .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(*iat);
+                    .unwrap_or_else(PoisonError::into_inner) = bundle.clone();
                 self.reload
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -649,7 +639,7 @@ pub async fn start(config: Config) -> Result<Running> {
         trust: config.trust.clone(),
         grant_key: config.grant_key.clone(),
         reload: Mutex::new(ReloadState::default()),
-        serving_iat: Mutex::new(None),
+        serving_bundle: Mutex::new(None),
     });
 
     // The first bundle must load: a decision point that starts without one only denies.

@@ -5,7 +5,6 @@
 //! `ok`, so a bad, tampered or expired bundle leaves the last good one serving.
 
 use mandate_core::Pdp;
-use serde_json::Value;
 
 use crate::config::{BundleSource, FilterConfig};
 
@@ -75,21 +74,20 @@ pub fn on_response(
     };
     let pdp = Pdp::load_json(&config.load_config(Some(bundle.trim())));
     let status = String::from_utf8_lossy(&pdp.status_json()).into_owned();
-    let Some((nbf, exp)) = loaded_window(status.as_bytes()) else {
+    // The core's one replacement rule: loaded, not expired, valid now, not a rollback.
+    let Ok(now) = i64::try_from(now) else {
         return Fetched::Rejected {
-            why: format!("fetched bundle not loaded: {status}"),
+            why: "proxy clock out of range".into(),
             etag,
         };
     };
-    if exp <= now {
+    if let Err(r) = pdp.may_replace(serving.status().ok(), now) {
         return Fetched::Rejected {
-            why: format!("fetched bundle has expired: {status}"),
-            etag,
-        };
-    }
-    if loaded_window(&serving.status_json()).is_some_and(|(current, _)| nbf < current) {
-        return Fetched::Rejected {
-            why: format!("fetched bundle is older than the serving one: {status}"),
+            why: format!(
+                "fetched bundle refused ({}): {}",
+                r.code.as_str(),
+                r.message
+            ),
             etag,
         };
     }
@@ -98,16 +96,6 @@ pub fn on_response(
         etag,
         status,
     }
-}
-
-/// The bundle's `nbf` and `exp` when the load status is `ok`.
-pub fn loaded_window(status_json: &[u8]) -> Option<(u64, u64)> {
-    let status: Value = serde_json::from_slice(status_json).ok()?;
-    if !status.get("ok")?.as_bool()? {
-        return None;
-    }
-    let bundle = status.get("bundle")?;
-    Some((bundle.get("nbf")?.as_u64()?, bundle.get("exp")?.as_u64()?))
 }
 
 #[cfg(test)]
@@ -142,7 +130,11 @@ mod tests {
             unreachable!("the test configuration parses");
         };
         let serving = Pdp::load_json(&config.load_config(Some(&bundle(&root, 500))));
-        assert_eq!(loaded_window(&serving.status_json()), Some((500, 1500)));
+        assert!(
+            serving
+                .status()
+                .is_ok_and(|b| b.nbf == 500 && b.exp == 1500)
+        );
 
         let newer = bundle(&root, 600);
         let fetched = on_response(
@@ -170,15 +162,21 @@ mod tests {
             matches!(fetched, Fetched::Rejected { ref etag, .. } if etag.as_deref() == Some("\"e2\""))
         );
 
+        let refused = |now: u64, body: &str| match on_response(
+            &config,
+            &serving,
+            now,
+            Some("200"),
+            None,
+            body.as_bytes(),
+        ) {
+            Fetched::Rejected { why, .. } => why,
+            other => format!("not refused: {other:?}"),
+        };
         let older = bundle(&root, 400);
-        assert!(matches!(
-            on_response(&config, &serving, 700, Some("200"), None, older.as_bytes()),
-            Fetched::Rejected { .. }
-        ));
-        assert!(matches!(
-            on_response(&config, &serving, 1700, Some("200"), None, newer.as_bytes()),
-            Fetched::Rejected { .. }
-        ));
+        assert!(refused(700, &older).contains("bundle.rollback"));
+        assert!(refused(1700, &newer).contains("bundle.expired"));
+        assert!(refused(550, &newer).contains("bundle.not_yet_valid"));
         assert!(matches!(
             on_response(&config, &serving, 700, Some("304"), None, b""),
             Fetched::Unchanged
