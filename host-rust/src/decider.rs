@@ -16,12 +16,13 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use mandate_core::reason::Code;
+use mandate_core::{DecideInput, Pending, ReplayOutcome};
 use serde_json::Value;
 
 use crate::HostError;
-use crate::backend::{Backend, Loaded};
+use crate::backend::{Answer, Backend, Loaded};
 use crate::decision::Decision;
-use crate::replay::ReplayStore;
+use crate::replay::{ReplayStore, UseOnce};
 use crate::status::LoadStatus;
 
 /// What is serving: the engine and its load status.
@@ -159,19 +160,40 @@ impl<S: ReplayStore> Decider<S> {
         self.settle(input, Loaded::decide_http).await
     }
 
+    /// Decides a typed decide input, exactly as [`Self::decide`] decides its document. The
+    /// native engine takes it as it is; the module takes its JSON.
+    pub async fn decide_input(&self, input: &DecideInput) -> Decision {
+        let serving = self.current();
+        let id = input.decision_id.clone().unwrap_or_default();
+        let answer = serving.engine.decide_input(input);
+        self.settle_answer(&serving, answer, input.now, &id).await
+    }
+
     /// Runs `entry` on the serving engine and settles the decision against the replay store.
     async fn settle(
         &self,
         input: &[u8],
-        entry: fn(&Loaded, &[u8]) -> Result<Vec<u8>, HostError>,
+        entry: fn(&Loaded, &[u8]) -> Result<Answer, HostError>,
     ) -> Decision {
         let serving = self.current();
         let (now, decision_id) = input_meta(input);
-        let deny =
-            |code: Code, message: &str| Decision::host_deny(&decision_id, now, code, message);
+        let answer = entry(&serving.engine, input);
+        self.settle_answer(&serving, answer, now, &decision_id)
+            .await
+    }
 
-        let raw = match entry(&serving.engine, input) {
-            Ok(raw) => raw,
+    /// Settles what the engine answered against the replay store.
+    async fn settle_answer(
+        &self,
+        serving: &Serving,
+        answer: Result<Answer, HostError>,
+        now: i64,
+        decision_id: &str,
+    ) -> Decision {
+        let deny = |code: Code, message: &str| Decision::host_deny(decision_id, now, code, message);
+        let raw = match answer {
+            Ok(Answer::Typed(pending)) => return self.settle_typed(pending, now, deny).await,
+            Ok(Answer::Document(raw)) => raw,
             Err(HostError::LimitExceeded(m)) => return deny(Code::HostLimitExceeded, &m),
             Err(e) => return deny(Code::InternalError, &e.to_string()),
         };
@@ -220,6 +242,43 @@ impl<S: ReplayStore> Decider<S> {
             Ok(_) => deny(fallback, "the engine did not turn the replay into a deny"),
             Err(HostError::LimitExceeded(m)) => deny(Code::HostLimitExceeded, &m),
             Err(e) => deny(fallback, &e.to_string()),
+        }
+    }
+
+    /// The native path: the core's typed [`Pending`], its entries recorded in one call and
+    /// settled by the core, with no JSON between host and core.
+    async fn settle_typed(
+        &self,
+        pending: Pending,
+        now: i64,
+        deny: impl Fn(Code, &str) -> Decision,
+    ) -> Decision {
+        let pending = match pending.into_decision() {
+            Ok(decision) => return Decision::from_core(&decision),
+            Err(pending) => pending,
+        };
+        let use_once: Vec<UseOnce> = pending
+            .use_once()
+            .iter()
+            .map(|u| UseOnce {
+                jti: u.jti.clone(),
+                exp: u.exp,
+                kind: u.kind.to_owned(),
+            })
+            .collect();
+        let outcome = match self.replay.record(&use_once, now).await {
+            Ok(replayed) if replayed.is_empty() => ReplayOutcome::Recorded,
+            Ok(replayed) => ReplayOutcome::Replayed(replayed),
+            Err(_) => ReplayOutcome::StoreUnavailable,
+        };
+        let settled = pending.settle(&outcome);
+        match outcome {
+            // A store that reports keys it was not given is not trusted to have recorded ours.
+            ReplayOutcome::Replayed(_) if settled.is_allow() => deny(
+                Code::ReplayDetected,
+                "the replay store answered keys this decision did not present",
+            ),
+            _ => Decision::from_core(&settled),
         }
     }
 }

@@ -27,6 +27,13 @@ impl Decision {
         value.is_object().then_some(Decision { bytes, value })
     }
 
+    /// A settled decision from the native core: its document, built once (no bytes parsed).
+    pub(crate) fn from_core(decision: &mandate_core::Decision) -> Decision {
+        let value = decision.to_value();
+        let bytes = mandate_core::json::canonical(&value).into_bytes();
+        Decision { bytes, value }
+    }
+
     /// A deny made by the host (limit exceeded, store unavailable, engine failure) with the
     /// core's own deny document, so its shape is every other decision's.
     pub(crate) fn host_deny(

@@ -125,13 +125,20 @@ impl Pdp {
     /// (the module ABI: the host settles it with [`Pdp::apply_replay_json`]).
     #[must_use]
     pub fn decide_json(&self, input: &[u8]) -> Vec<u8> {
-        match parse_input::<DecideInput>(input) {
+        self.decide_document(input).to_unsettled_json()
+    }
+
+    /// Decides a decide-input document (strict JSON, docs/formats.md) into a [`Pending`]: what a
+    /// native host holding bytes calls, settling it typed, without reading the answer back from
+    /// JSON. A document that does not parse is a deny with its `input.*` code.
+    pub fn decide_document(&self, input: &[u8]) -> Pending {
+        Pending::new(match parse_input::<DecideInput>(input) {
             Ok(parsed) => {
                 let derived = derived_id_of(&parsed);
-                self.decide_owned(parsed, || derived).to_json()
+                self.decide_owned(parsed, || derived)
             }
-            Err(r) => Decision::deny(derived_id(input), 0, r).to_json(),
-        }
+            Err(r) => Decision::deny(derived_id(input), 0, r),
+        })
     }
 
     /// Decides an HTTP decide input: the request is bound by [`crate::http::bind`] (a request
@@ -143,13 +150,18 @@ impl Pdp {
     /// [`Pdp::decide_http`] on a document, serialized canonically as [`Pdp::decide_json`] is.
     #[must_use]
     pub fn decide_http_json(&self, input: &[u8]) -> Vec<u8> {
-        match parse_input::<HttpDecideInput>(input) {
+        self.decide_http_document(input).to_unsettled_json()
+    }
+
+    /// [`Pdp::decide_document`] for an HTTP decide-input document.
+    pub fn decide_http_document(&self, input: &[u8]) -> Pending {
+        Pending::new(match parse_input::<HttpDecideInput>(input) {
             Ok(parsed) => {
                 let derived = derived_id_of(&parsed);
-                self.decide_http_owned(parsed, || derived).to_json()
+                self.decide_http_owned(parsed, || derived)
             }
-            Err(r) => Decision::deny(derived_id(input), 0, r).to_json(),
-        }
+            Err(r) => Decision::deny(derived_id(input), 0, r),
+        })
     }
 
     fn decide_http_owned(

@@ -6,6 +6,7 @@ pub(crate) mod native;
 pub(crate) mod wasm;
 
 use crate::HostError;
+use mandate_core::{DecideInput, Pending};
 
 pub use wasm::{WasmLimits, WasmRuntime};
 
@@ -63,6 +64,13 @@ impl Backend {
     }
 }
 
+/// What an engine answered before the replay check: the core's typed [`Pending`] (native), or
+/// the module's decision document (wasm), settled through `mandate_apply_replay`.
+pub(crate) enum Answer {
+    Typed(Pending),
+    Document(Vec<u8>),
+}
+
 /// One loaded engine (a generation), whichever backend runs it.
 pub(crate) enum Loaded {
     Native(Box<native::NativeEngine>),
@@ -85,17 +93,28 @@ impl Loaded {
         }
     }
 
-    pub(crate) fn decide(&self, input: &[u8]) -> Result<Vec<u8>, HostError> {
+    pub(crate) fn decide(&self, input: &[u8]) -> Result<Answer, HostError> {
         match self {
-            Loaded::Native(e) => Ok(e.decide(input)),
-            Loaded::Wasm(e) => e.decide(input),
+            Loaded::Native(e) => Ok(Answer::Typed(e.decide(input))),
+            Loaded::Wasm(e) => e.decide(input).map(Answer::Document),
         }
     }
 
-    pub(crate) fn decide_http(&self, input: &[u8]) -> Result<Vec<u8>, HostError> {
+    pub(crate) fn decide_http(&self, input: &[u8]) -> Result<Answer, HostError> {
         match self {
-            Loaded::Native(e) => Ok(e.decide_http(input)),
-            Loaded::Wasm(e) => e.decide_http(input),
+            Loaded::Native(e) => Ok(Answer::Typed(e.decide_http(input))),
+            Loaded::Wasm(e) => e.decide_http(input).map(Answer::Document),
+        }
+    }
+
+    /// A typed input: decided typed by the native engine; the module takes its document.
+    pub(crate) fn decide_input(&self, input: &DecideInput) -> Result<Answer, HostError> {
+        match self {
+            Loaded::Native(e) => Ok(Answer::Typed(e.decide_input(input))),
+            Loaded::Wasm(e) => {
+                let doc = serde_json::to_vec(input).map_err(|e| HostError::Trap(e.to_string()))?;
+                e.decide(&doc).map(Answer::Document)
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! The native backend: the core linked into this process.
 
-use mandate_core::Pdp;
 use mandate_core::jose::{Es256Verifier, P256Verifier};
+use mandate_core::{DecideInput, Pdp, Pending};
 
 /// One loaded native engine. `Pdp` is `Send + Sync` and decides through `&self`, so one engine
 /// serves every thread at once.
@@ -21,12 +21,18 @@ impl NativeEngine {
         (NativeEngine { pdp }, status)
     }
 
-    pub(crate) fn decide(&self, input: &[u8]) -> Vec<u8> {
-        self.pdp.decide_json(input)
+    /// Decides typed: the answer is the core's [`Pending`], settled by the decider without a
+    /// JSON round trip.
+    pub(crate) fn decide(&self, input: &[u8]) -> Pending {
+        self.pdp.decide_document(input)
     }
 
-    pub(crate) fn decide_http(&self, input: &[u8]) -> Vec<u8> {
-        self.pdp.decide_http_json(input)
+    pub(crate) fn decide_http(&self, input: &[u8]) -> Pending {
+        self.pdp.decide_http_document(input)
+    }
+
+    pub(crate) fn decide_input(&self, input: &DecideInput) -> Pending {
+        self.pdp.decide(input)
     }
 
     pub(crate) fn apply_replay(&self, input: &[u8]) -> Vec<u8> {
