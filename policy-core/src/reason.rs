@@ -142,7 +142,7 @@ codes! {
     Cli YamlMalformed => "yaml.malformed", "A YAML file is not valid YAML, has a duplicate key, or is not of its documented shape.";
     Cli JsonMalformed => "json.malformed", "A JSON file is not valid JSON, has a duplicate key, or is not of its documented shape.";
     Cli DocNotObject => "doc.not_object", "A document that must hold an object (key: value pairs) holds something else.";
-    Cli ContextMalformed => "context.malformed", "The --context given to `decide` is not a JSON object.";
+    Cli ContextMalformed => "context.malformed", "The --context given to `decide` is not JSON.";
     Cli KeyMalformed => "key.malformed", "A key file is not a JWK (JSON).";
     Cli KeyInvalid => "key.invalid", "A JWK is not an EC P-256 key Mandate can use (ES256).";
     Cli KeyNotPrivate => "key.not_private", "A public key was given where a private key (with \"d\") is needed.";

@@ -196,7 +196,7 @@ export declare const Codes: Readonly<{
   JSON_MALFORMED: 'json.malformed';
   /** A document that must hold an object (key: value pairs) holds something else. */
   DOC_NOT_OBJECT: 'doc.not_object';
-  /** The --context given to `decide` is not a JSON object. */
+  /** The --context given to `decide` is not JSON. */
   CONTEXT_MALFORMED: 'context.malformed';
   /** A key file is not a JWK (JSON). */
   KEY_MALFORMED: 'key.malformed';
