@@ -1,5 +1,6 @@
 //! `mandate audit verify`.
 
+use mandate_core::Code;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -39,7 +40,7 @@ pub fn run(args: &AuditArgs, out: &Out) -> Result<()> {
     if !v.log.exists() {
         return Err(CliError::new(
             Kind::NotFound,
-            "file.not_found",
+            Code::FileNotFound,
             format!("{} does not exist", v.log.display()),
         )
         .hint("check the path"));
@@ -62,7 +63,7 @@ pub fn run(args: &AuditArgs, out: &Out) -> Result<()> {
         }
         Err(AuditError::Tampered { record, tamper }) => Err(CliError::new(
             Kind::Audit,
-            "audit.tampered",
+            Code::AuditTampered,
             format!(
                 "{} does not verify at record {record}: {tamper}",
                 v.log.display()

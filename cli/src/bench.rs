@@ -5,6 +5,7 @@
 //! when the audit log does not hold exactly one verified record per answered request.
 
 use core::time::Duration;
+use mandate_core::Code;
 use std::time::Instant;
 
 use clap::Args;
@@ -69,7 +70,8 @@ pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
         world.now + 3600,
     )?);
     let deadline = Instant::now().checked_add(args.duration).ok_or_else(|| {
-        CliError::invalid("duration.invalid", "--duration is too long").hint("e.g. --duration 60s")
+        CliError::invalid(Code::DurationInvalid, "--duration is too long")
+            .hint("e.g. --duration 60s")
     })?;
     let budget = std::sync::Arc::new(core::sync::atomic::AtomicU64::new(args.max_requests));
     let started = Instant::now();
@@ -139,7 +141,9 @@ pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
                     .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
                 match outcome {
                     Ok((200, None)) if !untrusted => t.allows += 1,
-                    Ok((403, Some(code))) if untrusted && code == "policy.denied" => t.denies += 1,
+                    Ok((403, Some(code))) if untrusted && code == Code::PolicyDenied.as_str() => {
+                        t.denies += 1
+                    }
                     Ok((status, reason)) => {
                         t.errors += 1;
                         t.first_error.get_or_insert(format!(

@@ -1,5 +1,6 @@
 //! `mandate bundle build|sign|inspect|verify`.
 
+use mandate_core::Code;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -112,7 +113,7 @@ fn rego_files(path: &Path) -> Result<Vec<PathBuf>> {
         let entries = std::fs::read_dir(path).map_err(|e| {
             CliError::new(
                 Kind::NotFound,
-                "file.not_found",
+                Code::FileNotFound,
                 format!("cannot list {}: {e}", path.display()),
             )
         })?;
@@ -123,7 +124,7 @@ fn rego_files(path: &Path) -> Result<Vec<PathBuf>> {
         files.sort();
         if files.is_empty() {
             return Err(CliError::invalid(
-                "policy.none",
+                Code::PolicyNone,
                 format!("{} has no .rego files", path.display()),
             ));
         }
@@ -139,7 +140,7 @@ fn object_file(path: &Path, what: &str) -> Result<Map<String, Value>> {
         Value::Object(m) => Ok(m),
         Value::Null => Ok(Map::new()),
         _ => Err(CliError::invalid(
-            "doc.not_object",
+            Code::DocNotObject,
             format!(
                 "{} must hold a {what} object (key: value pairs)",
                 path.display()
@@ -164,7 +165,7 @@ pub fn build_contents(args: &BuildArgs, now: i64) -> Result<Value> {
                 .is_some()
             {
                 return Err(CliError::invalid(
-                    "policy.duplicate",
+                    Code::PolicyDuplicate,
                     format!("two policy files are named {name}"),
                 )
                 .hint("rename one"));
@@ -191,7 +192,7 @@ pub fn build_contents(args: &BuildArgs, now: i64) -> Result<Value> {
                     let key = io::read_public_key(&p)?;
                     if key.kid().is_none() {
                         return Err(CliError::invalid(
-                            "key.no_kid",
+                            Code::KeyNoKid,
                             format!("{}: issuer keys need a kid", p.display()),
                         )
                         .hint("make it with `mandate keygen --kid ...`"));
@@ -201,7 +202,7 @@ pub fn build_contents(args: &BuildArgs, now: i64) -> Result<Value> {
                 other => {
                     PublicJwk::from_value(other).map_err(|err| {
                         CliError::invalid(
-                            "key.invalid",
+                            Code::KeyInvalid,
                             format!(
                                 "{}: issuer {}: {err} (Mandate keys are EC P-256)",
                                 args.issuers.display(),
@@ -250,7 +251,7 @@ pub fn check_contents(contents: &Value) -> Result<()> {
     if let Err(r) = pdp.status() {
         return Err(CliError::new(
             Kind::Bundle,
-            r.code.as_str(),
+            r.code,
             format!(
                 "the bundle would not load: {}: {}",
                 r.code.as_str(),
@@ -267,7 +268,7 @@ pub fn decode(path: &Path, jws: &str) -> Result<(Map<String, Value>, Map<String,
     let not_a_bundle = |e: &dyn core::fmt::Display| {
         CliError::new(
             Kind::Bundle,
-            "bundle.malformed",
+            Code::BundleMalformed,
             format!("{} is not a signed bundle: {e}", path.display()),
         )
         .hint("sign contents with `mandate bundle sign`")
@@ -295,18 +296,18 @@ pub fn verify_jws(
     let status = match decider.load(&config) {
         Ok(s) => s,
         Err(mandate_host::HostError::Load { code, message }) => {
-            let hint = match code.as_str() {
-                "bundle.untrusted_key" | "bundle.signature_invalid" => {
+            let hint = match code {
+                Code::BundleUntrustedKey | Code::BundleSignatureInvalid => {
                     "check --trust names the public half of the key that signed it"
                 }
-                "bundle.policy_invalid" => "fix the Rego policy and rebuild",
+                Code::BundlePolicyInvalid => "fix the Rego policy and rebuild",
                 _ => {
                     "rebuild it with `mandate bundle build` and sign it with `mandate bundle sign`"
                 }
             };
             return Err(CliError::new(
                 Kind::Bundle,
-                code.clone(),
+                code,
                 format!("{} was refused: {code}: {message}", path.display()),
             )
             .hint(hint));
@@ -325,7 +326,7 @@ pub fn check_time(path: &Path, status: &mandate_host::LoadStatus, now: i64) -> R
     {
         return Err(CliError::new(
             Kind::Bundle,
-            "bundle.expired",
+            Code::BundleExpired,
             format!(
                 "{} (revision {rev}) expired at {} ({}s ago)",
                 path.display(),
@@ -340,7 +341,7 @@ pub fn check_time(path: &Path, status: &mandate_host::LoadStatus, now: i64) -> R
     {
         return Err(CliError::new(
             Kind::Bundle,
-            "bundle.not_yet_valid",
+            Code::BundleNotYetValid,
             format!(
                 "{} (revision {rev}) is valid only from {}",
                 path.display(),
@@ -386,7 +387,7 @@ pub fn run(args: &BundleArgs, out: &Out) -> Result<()> {
             let contents: Value = io::read_doc(&s.contents)?;
             if !contents.is_object() {
                 return Err(CliError::invalid(
-                    "doc.not_object",
+                    Code::DocNotObject,
                     format!(
                         "{} is not bundle contents (a JSON object)",
                         s.contents.display()
@@ -396,7 +397,7 @@ pub fn run(args: &BundleArgs, out: &Out) -> Result<()> {
             let key = io::read_private_key(&s.key)?;
             if key.public().kid().is_none() {
                 return Err(CliError::invalid(
-                    "key.no_kid",
+                    Code::KeyNoKid,
                     format!(
                         "{} has no kid; decision points pick the trust key by kid",
                         s.key.display()

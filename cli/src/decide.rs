@@ -1,6 +1,7 @@
 //! `mandate decide`: a request plus credentials in, the decision JSON out; exit 0 on allow,
 //! 3 on deny.
 
+use mandate_core::Code;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -132,7 +133,7 @@ pub fn build_input(a: &DecideArgs) -> Result<Input> {
                 }
                 Err(e) => {
                     return Err(CliError::invalid(
-                        "input.malformed",
+                        Code::InputMalformed,
                         format!("{} is not a JSON decide input: {e}", p.display()),
                     )
                     .hint("see docs/formats.md"));
@@ -142,10 +143,11 @@ pub fn build_input(a: &DecideArgs) -> Result<Input> {
         None => (json!({}), None),
     };
     let Some(obj) = input.as_object_mut() else {
-        return Err(
-            CliError::invalid("input.malformed", "the decide input must be a JSON object")
-                .hint("see docs/formats.md"),
-        );
+        return Err(CliError::invalid(
+            Code::InputMalformed,
+            "the decide input must be a JSON object",
+        )
+        .hint("see docs/formats.md"));
     };
     let had_now = obj.contains_key("now");
     // The input's own `now` is the core's to judge (a `now` that is not an integer is its
@@ -195,7 +197,7 @@ pub fn build_input(a: &DecideArgs) -> Result<Input> {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             return Err(CliError::invalid(
-                "context.malformed",
+                Code::ContextMalformed,
                 format!("--context is not JSON: {e}"),
             ));
         }
@@ -210,10 +212,11 @@ pub fn build_input(a: &DecideArgs) -> Result<Input> {
     let has_method = obj.get("request").and_then(|r| r.get("method")).is_some();
     let has_uri = obj.get("request").and_then(|r| r.get("uri")).is_some();
     if !has_method || !has_uri {
-        return Err(
-            CliError::invalid("request.invalid", "the request needs a method and a URI")
-                .hint("pass --method and --uri, or an --input with request.method and request.uri"),
-        );
+        return Err(CliError::invalid(
+            Code::RequestInvalid,
+            "the request needs a method and a URI",
+        )
+        .hint("pass --method and --uri, or an --input with request.method and request.uri"));
     }
     if let Some(raw) = raw
         && had_now
@@ -249,7 +252,7 @@ pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
         Err(mandate_host::HostError::Load { code, message }) => {
             return Err(CliError::new(
                 Kind::Bundle,
-                code.clone(),
+                code,
                 format!("{} was refused: {code}: {message}", a.bundle.display()),
             )
             .hint("check it with `mandate bundle verify`"));

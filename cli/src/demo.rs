@@ -2,6 +2,7 @@
 //! with keys generated at start and every request sent over real HTTP to a real `serve`
 //! instance on loopback.
 
+use mandate_core::Code;
 use std::path::Path;
 
 use clap::Args;
@@ -171,7 +172,7 @@ struct Ask {
     authorization: String,
     dpop: Option<String>,
     chain: Vec<String>,
-    expect: (&'static str, Option<&'static str>),
+    expect: (&'static str, Option<Code>),
 }
 
 /// What came back.
@@ -245,7 +246,7 @@ fn row(n: usize, ask: &Ask, status: u16, body: &Value) -> Row {
         .pointer("/reasons/0/message")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let expected = decision == ask.expect.0 && code.as_deref() == ask.expect.1;
+    let expected = decision == ask.expect.0 && code.as_deref() == ask.expect.1.map(Code::as_str);
     Row {
         n,
         label: ask.label.to_string(),
@@ -399,7 +400,7 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
     )?;
     let replay = Ask {
         label: "same request replayed",
-        expect: ("deny", Some("replay.detected")),
+        expect: ("deny", Some(Code::ReplayDetected)),
         ..clone_ask(&first)
     };
     let mut asks = vec![
@@ -410,21 +411,21 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
             "alice",
             &alice,
             UNTRUSTED_IP,
-            ("deny", Some("policy.denied")),
+            ("deny", Some(Code::PolicyDenied)),
         )?,
         booker_ask(
             "wrong user (bob's delegation)",
             "bob",
             &bob,
             TRUSTED_IP,
-            ("deny", Some("policy.denied")),
+            ("deny", Some(Code::PolicyDenied)),
         )?,
         booker_ask(
             "expired delegation",
             "alice",
             &stale,
             TRUSTED_IP,
-            ("deny", Some("token.expired")),
+            ("deny", Some(Code::TokenExpired)),
         )?,
     ];
     for (label, hop, expect) in [
@@ -432,7 +433,7 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
         (
             "sub-agent, escalating hop",
             &wide,
-            ("deny", Some("chain.scope_escalation")),
+            ("deny", Some(Code::ChainScopeEscalation)),
         ),
     ] {
         asks.push(Ask {
@@ -494,13 +495,13 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
         (
             "a stolen grant alone",
             false,
-            ("deny", Some("proof.missing")),
+            ("deny", Some(Code::ProofMissing)),
         ),
         ("use the grant", true, ("allow", None)),
         (
             "use the same grant again",
             true,
-            ("deny", Some("replay.detected")),
+            ("deny", Some(Code::ReplayDetected)),
         ),
     ] {
         let dpop = if proved {
@@ -576,10 +577,12 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
             "  - guardrails (Rego) narrow further: here, secrets only for alice and only from the office network"
         );
         outln!(
-            "  - a sub-agent gets at most what its delegator had; asking for more is refused (chain.scope_escalation)"
+            "  - a sub-agent gets at most what its delegator had; asking for more is refused ({})",
+            Code::ChainScopeEscalation
         );
         outln!(
-            "  - a grant is presented with the agent's proof too: a grant alone (stolen) is refused (proof.missing)"
+            "  - a grant is presented with the agent's proof too: a grant alone (stolen) is refused ({})",
+            Code::ProofMissing
         );
         outln!(
             "  - a replayed proof or a reused grant is refused; every decision is in a hash-chained audit log"

@@ -1,7 +1,10 @@
 //! The CLI's errors: one line for people (what is wrong, and how to fix it), a stable code for
-//! machines, and a distinct exit code per kind of failure (documented in cli/README.md).
+//! machines (a [`Code`] of the one table, docs/reason-codes.md), and a distinct exit code per kind
+//! of failure (documented in cli/README.md).
 
 use core::fmt;
+
+use mandate_core::reason::Code;
 
 /// Exit codes. `0` is success (and `allow` for `decide`); clap exits with `2` on usage errors.
 pub mod exit {
@@ -46,7 +49,7 @@ pub struct CliError {
     /// Picks the exit code.
     pub kind: Kind,
     /// Stable, e.g. `file.not_found`, `key.invalid`, `bundle.expired`.
-    pub code: String,
+    pub code: Code,
     /// What is wrong.
     pub message: String,
     /// How to fix it (may be empty).
@@ -54,10 +57,10 @@ pub struct CliError {
 }
 
 impl CliError {
-    pub fn new(kind: Kind, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(kind: Kind, code: Code, message: impl Into<String>) -> Self {
         CliError {
             kind,
-            code: code.into(),
+            code,
             message: message.into(),
             hint: String::new(),
         }
@@ -69,12 +72,12 @@ impl CliError {
         self
     }
 
-    pub fn invalid(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(code: Code, message: impl Into<String>) -> Self {
         Self::new(Kind::Invalid, code, message)
     }
 
     pub fn failure(message: impl Into<String>) -> Self {
-        Self::new(Kind::Failure, "cli.failure", message)
+        Self::new(Kind::Failure, Code::CliFailure, message)
     }
 
     #[must_use]

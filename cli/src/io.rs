@@ -1,6 +1,7 @@
 //! Reading and writing the files the CLI works on, with errors that say which file and how to
 //! fix it.
 
+use mandate_core::Code;
 use std::io::Read as _;
 use std::path::Path;
 
@@ -29,7 +30,7 @@ fn unreadable(path: &Path, e: &std::io::Error) -> CliError {
     };
     CliError::new(
         Kind::NotFound,
-        "file.not_found",
+        Code::FileNotFound,
         format!("{} {what}", path.display()),
     )
     .hint("check the path")
@@ -48,7 +49,7 @@ pub fn read_upto(path: &Path, max: usize) -> Result<Vec<u8>> {
             .map_err(|e| {
                 CliError::new(
                     Kind::NotFound,
-                    "file.unreadable",
+                    Code::FileUnreadable,
                     format!("cannot read stdin: {e}"),
                 )
             })?;
@@ -71,7 +72,7 @@ pub fn read_max(path: &Path, max: usize) -> Result<Vec<u8>> {
             path.display().to_string()
         };
         return Err(CliError::invalid(
-            "file.too_large",
+            Code::FileTooLarge,
             format!("{name} is over the {max}-byte limit"),
         )
         .hint("nothing Mandate reads from a file is this large; check the path"));
@@ -93,7 +94,7 @@ pub fn read_bundle(path: &Path) -> Result<String> {
     if bytes.len() > max {
         return Err(CliError::new(
             Kind::Bundle,
-            "bundle.too_large",
+            Code::BundleTooLarge,
             format!(
                 "{} is over the {}-byte bundle limit",
                 path.display(),
@@ -104,7 +105,7 @@ pub fn read_bundle(path: &Path) -> Result<String> {
     }
     String::from_utf8(bytes).map_err(|_| {
         CliError::invalid(
-            "file.not_utf8",
+            Code::FileNotUtf8,
             format!("{} is not UTF-8 text", path.display()),
         )
     })
@@ -120,7 +121,7 @@ pub fn read_string(path: &Path) -> Result<String> {
     let bytes = read(path)?;
     String::from_utf8(bytes).map_err(|_| {
         CliError::invalid(
-            "file.not_utf8",
+            Code::FileNotUtf8,
             format!("{} is not UTF-8 text", path.display()),
         )
     })
@@ -141,14 +142,14 @@ pub fn parse_doc<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
         // deserialized directly would keep the last), so check that first.
         serde_norway::from_slice::<serde_norway::Value>(bytes).map_err(|e| {
             CliError::invalid(
-                "yaml.malformed",
+                Code::YamlMalformed,
                 format!("{} is not valid YAML: {e}", path.display()),
             )
             .hint("fix the file (see cli/README.md for its format)")
         })?;
         serde_norway::from_slice(bytes).map_err(|e| {
             CliError::invalid(
-                "yaml.malformed",
+                Code::YamlMalformed,
                 format!(
                     "{} is not valid YAML of the expected shape: {e}",
                     path.display()
@@ -159,14 +160,14 @@ pub fn parse_doc<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
     } else {
         parse_json_strict(bytes).map_err(|e| {
             CliError::invalid(
-                "json.malformed",
+                Code::JsonMalformed,
                 format!("{} is not valid JSON: {e}", path.display()),
             )
             .hint("fix the file (see cli/README.md for its format)")
         })?;
         serde_json::from_slice(bytes).map_err(|e| {
             CliError::invalid(
-                "json.malformed",
+                Code::JsonMalformed,
                 format!(
                     "{} is not valid JSON of the expected shape: {e}",
                     path.display()
@@ -202,7 +203,7 @@ pub fn write(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
     let fail = |e: std::io::Error| {
         CliError::new(
             Kind::NotFound,
-            "file.unwritable",
+            Code::FileUnwritable,
             format!("cannot write {}: {e}", path.display()),
         )
         .hint("check that the directory exists and is writable")
@@ -236,7 +237,7 @@ fn key_value(path: &Path) -> Result<Value> {
     let bytes = read(path)?;
     parse_json_strict(&bytes).map_err(|e| {
         CliError::invalid(
-            "key.malformed",
+            Code::KeyMalformed,
             format!("{} is not a JWK (JSON): {e}", path.display()),
         )
         .hint("make one with `mandate keygen`")
@@ -245,7 +246,7 @@ fn key_value(path: &Path) -> Result<Value> {
 
 fn key_error(path: &Path, e: &mandate_core::jose::JoseError) -> CliError {
     CliError::invalid(
-        "key.invalid",
+        Code::KeyInvalid,
         format!(
             "{}: {e} (Mandate keys are EC P-256, for ES256)",
             path.display()
@@ -259,7 +260,7 @@ pub fn read_private_key(path: &Path) -> Result<PrivateJwk> {
     let v = key_value(path)?;
     if v.get("d").is_none() && v.get("kty").and_then(Value::as_str) == Some("EC") {
         return Err(CliError::invalid(
-            "key.not_private",
+            Code::KeyNotPrivate,
             format!(
                 "{} is a public key, but a private key (with \"d\") is needed here",
                 path.display()
@@ -308,7 +309,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 pub fn token_arg(arg: &str) -> Result<String> {
     let raw = if arg == "-" {
         String::from_utf8(read(Path::new("-"))?)
-            .map_err(|_| CliError::invalid("token.malformed", "stdin is not UTF-8"))?
+            .map_err(|_| CliError::invalid(Code::TokenMalformed, "stdin is not UTF-8"))?
     } else if let Some(path) = arg.strip_prefix('@') {
         read_string(Path::new(path))?
     } else {
@@ -317,7 +318,7 @@ pub fn token_arg(arg: &str) -> Result<String> {
     let t = raw.trim().to_string();
     if t.split('.').count() != 3 {
         return Err(CliError::invalid(
-            "token.malformed",
+            Code::TokenMalformed,
             "a token must be a compact JWS (three base64url parts separated by dots)",
         )
         .hint("pass the token itself, @FILE, or - for stdin"));

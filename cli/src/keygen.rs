@@ -1,5 +1,6 @@
 //! `mandate keygen`: a P-256 key pair as two JWK files.
 
+use mandate_core::Code;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -41,7 +42,7 @@ pub fn run(args: &KeygenArgs, out: &Out) -> Result<()> {
     for p in [&args.out, &public] {
         if p.exists() && !args.force {
             return Err(CliError::invalid(
-                "file.exists",
+                Code::FileExists,
                 format!("{} already exists", p.display()),
             )
             .hint("pass --force to overwrite it, or choose another --out"));

@@ -1,6 +1,7 @@
 //! `mandate agent …`: edits the agent registry file (YAML or JSON, by extension) that lives in
 //! git and goes into bundles with `mandate bundle build`.
 
+use mandate_core::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -122,7 +123,7 @@ impl RegistryFile {
         for a in &self.agents {
             if !seen.insert(a.id.as_str()) {
                 return Err(CliError::invalid(
-                    "registry.duplicate_agent",
+                    Code::RegistryDuplicateAgent,
                     format!("{}: agent {} appears twice", path.display(), a.id),
                 )
                 .hint("keep one record per agent id"));
@@ -130,7 +131,7 @@ impl RegistryFile {
             for (i, k) in a.keys.iter().enumerate() {
                 mandate_core::PublicJwk::from_value(k).map_err(|e| {
                     CliError::invalid(
-                        "key.invalid",
+                        Code::KeyInvalid,
                         format!(
                             "{}: agent {} key {}: {e} (Mandate keys are EC P-256)",
                             path.display(),
@@ -174,7 +175,7 @@ fn unknown_agent(path: &Path, id: &str, known: &[String]) -> CliError {
     };
     CliError::new(
         Kind::Invalid,
-        "agent.unknown",
+        Code::AgentUnknown,
         format!("agent {id} is not in {} ({list})", path.display()),
     )
     .hint("check the id with `mandate agent list`, or add it with `mandate agent add`")
@@ -306,7 +307,7 @@ pub fn run(args: &AgentArgs, out: &Out) -> Result<()> {
             let mut reg = RegistryFile::load_or_new(path)?;
             if reg.agents.iter().any(|x| x.id == a.id) {
                 return Err(CliError::invalid(
-                    "agent.exists",
+                    Code::AgentExists,
                     format!("agent {} is already in {}", a.id, path.display()),
                 )
                 .hint("use `mandate agent rotate-key` or edit the file to change it"));
@@ -318,8 +319,11 @@ pub fn run(args: &AgentArgs, out: &Out) -> Result<()> {
             let mut labels = BTreeMap::new();
             for l in &a.labels {
                 let (k, v) = l.split_once('=').ok_or_else(|| {
-                    CliError::invalid("label.malformed", format!("label `{l}` is not KEY=VALUE"))
-                        .hint("e.g. --label risk=low")
+                    CliError::invalid(
+                        Code::LabelMalformed,
+                        format!("label `{l}` is not KEY=VALUE"),
+                    )
+                    .hint("e.g. --label risk=low")
                 })?;
                 labels.insert(k.to_string(), Value::String(v.to_string()));
             }
@@ -439,7 +443,7 @@ fn set_status(path: &Path, id: &str, status: Status, out: &Out) -> Result<()> {
     let before = agent.status;
     if before == Status::Revoked && status != Status::Revoked {
         return Err(CliError::invalid(
-            "agent.revoked",
+            Code::AgentRevoked,
             format!(
                 "agent {id} is revoked for good and cannot be {}",
                 status.as_str()

@@ -1,5 +1,6 @@
 //! `mandate token delegate|subdelegate|proof|grant|inspect`.
 
+use mandate_core::Code;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -226,7 +227,7 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
                 jti: rid()?,
             };
             let token = issuer::subdelegation(&parent, &hop, &key).map_err(|e| {
-                CliError::invalid("token.malformed", format!("cannot sub-delegate: {e}"))
+                CliError::invalid(Code::TokenMalformed, format!("cannot sub-delegate: {e}"))
                     .hint("--parent must be a delegation token or a previous hop")
             })?;
             emit(out, &token);
@@ -317,11 +318,14 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
 pub fn decode(token: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
     let jws =
         Unverified::parse(token, mandate_core::limits::MAX_BUNDLE_BYTES, true).map_err(|e| {
-            CliError::invalid("token.malformed", format!("not a token Mandate reads: {e}"))
-                .hint("pass the compact JWS, @FILE, or - for stdin")
+            CliError::invalid(
+                Code::TokenMalformed,
+                format!("not a token Mandate reads: {e}"),
+            )
+            .hint("pass the compact JWS, @FILE, or - for stdin")
         })?;
     let claims = unverified_payload(token).ok_or_else(|| {
-        CliError::invalid("token.malformed", "not a token Mandate reads: payload")
+        CliError::invalid(Code::TokenMalformed, "not a token Mandate reads: payload")
     })?;
     Ok((jws.header().clone(), claims))
 }

@@ -32,6 +32,7 @@ const modules :List(Workerd.Worker.Module) = [
   (name = "mandate-pdp/src/common.js", esModule = embed "../../bindings-js/npm/src/common.js"),
   (name = "mandate-pdp/src/wasm.js", esModule = embed "../../bindings-js/npm/src/wasm.js"),
   (name = "mandate-pdp/src/pdp.js", esModule = embed "../../bindings-js/npm/src/pdp.js"),
+  (name = "mandate-pdp/src/codes.js", esModule = embed "../../bindings-js/npm/src/codes.js"),
   (name = "mandate-pdp/src/replay.js", esModule = embed "../../bindings-js/npm/src/replay.js"),
   (name = "mandate-pdp/src/http.js", esModule = embed "../../bindings-js/npm/src/http.js"),
   (name = "mandate-pdp/src/agent.js", esModule = embed "../../bindings-js/npm/src/agent.js"),

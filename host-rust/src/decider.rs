@@ -118,11 +118,11 @@ impl<S: ReplayStore> Decider<S> {
         match &status.error {
             None if status.ok => Ok(status),
             Some((code, message)) => Err(HostError::Load {
-                code: code.clone(),
+                code: *code,
                 message: message.clone(),
             }),
             None => Err(HostError::Load {
-                code: "bundle.malformed".into(),
+                code: Code::BundleMalformed,
                 message: "the load status is not ok".into(),
             }),
         }

@@ -1,6 +1,8 @@
 //! The SDK's error type. Every variant maps to a stable code ([`HostError::code`]) that crosses
 //! host boundaries (HTTP bodies, CLI exit reports); messages are for people.
 
+use mandate_core::reason::Code;
+
 use crate::audit::AuditError;
 use crate::replay::ReplayError;
 
@@ -13,19 +15,19 @@ pub enum HostError {
     /// core's `bundle.*` code.
     #[error("{code}: {message}")]
     Load {
-        /// The core's stable code, e.g. `bundle.signature_invalid`.
-        code: String,
+        /// The core's stable code, e.g. [`Code::BundleSignatureInvalid`].
+        code: Code,
         /// What went wrong, for people.
         message: String,
     },
     /// The wasm module could not be compiled, instantiated, or does not speak this ABI.
-    #[error("host.module_invalid: {0}")]
+    #[error("{code}: {0}", code = Code::HostModuleInvalid)]
     Module(String),
     /// The module ran out of fuel or memory (the host's bounds on one call).
-    #[error("host.limit_exceeded: {0}")]
+    #[error("{code}: {0}", code = Code::HostLimitExceeded)]
     LimitExceeded(String),
     /// The module trapped for another reason, or answered something that is not the ABI's.
-    #[error("internal.error: {0}")]
+    #[error("{code}: {0}", code = Code::InternalError)]
     Trap(String),
     /// The replay store failed.
     #[error(transparent)]
@@ -37,31 +39,31 @@ pub enum HostError {
     #[error("{code}: {message}")]
     Mint {
         /// The core's stable code.
-        code: String,
+        code: Code,
         /// What went wrong, for people.
         message: String,
     },
     /// The host's randomness source failed (key generation).
-    #[error("host.random_unavailable: {0}")]
+    #[error("{code}: {0}", code = Code::HostRandomUnavailable)]
     Random(String),
     /// Reading or writing a file (module, module cache).
-    #[error("host.io: {0}")]
+    #[error("{code}: {0}", code = Code::HostIo)]
     Io(#[from] std::io::Error),
 }
 
 impl HostError {
     /// The stable code of this error.
     #[must_use]
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> Code {
         match self {
-            HostError::Load { code, .. } | HostError::Mint { code, .. } => code,
-            HostError::Module(_) => "host.module_invalid",
-            HostError::LimitExceeded(_) => "host.limit_exceeded",
-            HostError::Trap(_) => "internal.error",
+            HostError::Load { code, .. } | HostError::Mint { code, .. } => *code,
+            HostError::Module(_) => Code::HostModuleInvalid,
+            HostError::LimitExceeded(_) => Code::HostLimitExceeded,
+            HostError::Trap(_) => Code::InternalError,
             HostError::Replay(e) => e.code(),
             HostError::Audit(e) => e.code(),
-            HostError::Random(_) => "host.random_unavailable",
-            HostError::Io(_) => "host.io",
+            HostError::Random(_) => Code::HostRandomUnavailable,
+            HostError::Io(_) => Code::HostIo,
         }
     }
 }

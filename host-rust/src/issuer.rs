@@ -7,6 +7,7 @@
 use mandate_core::bundle::GRANT_TYP;
 use mandate_core::jose::{PrivateJwk, PublicJwk};
 use mandate_core::mint;
+use mandate_core::reason::Code;
 use serde_json::{Value, json};
 
 pub use mandate_core::mint::{Proof, SubDelegation};
@@ -64,7 +65,7 @@ pub fn subdelegation(
     agent_key: &PrivateJwk,
 ) -> Result<String, HostError> {
     mint::subdelegation(parent, hop, agent_key).map_err(|e| HostError::Mint {
-        code: "mint.invalid".into(),
+        code: Code::MintInvalid,
         message: e.0,
     })
 }
@@ -92,15 +93,14 @@ pub fn mint_json(input: &[u8]) -> Result<String, HostError> {
     if let Some(token) = out.get("token").and_then(Value::as_str) {
         return Ok(token.to_string());
     }
-    let s = |p: &str| {
-        out.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("mint.invalid")
-            .to_string()
-    };
+    let error = |p: &str| out.pointer(p).and_then(Value::as_str);
     Err(HostError::Mint {
-        code: s("/error/code"),
-        message: s("/error/message"),
+        code: error("/error/code")
+            .and_then(Code::parse)
+            .unwrap_or(Code::MintInvalid),
+        message: error("/error/message")
+            .unwrap_or(Code::MintInvalid.as_str())
+            .to_string(),
     })
 }
 

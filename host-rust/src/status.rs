@@ -1,5 +1,6 @@
 //! The load status of an engine (docs/formats.md).
 
+use mandate_core::reason::Code;
 use serde_json::Value;
 
 /// What loading a config gave: `ok` with the bundle's facts, or the error's code.
@@ -16,7 +17,7 @@ pub struct LoadStatus {
     /// The bundle's expiry, when it loaded.
     pub exp: Option<i64>,
     /// `(code, message)` when it did not load.
-    pub error: Option<(String, String)>,
+    pub error: Option<(Code, String)>,
     /// The status document as the engine produced it.
     pub raw: Vec<u8>,
 }
@@ -30,7 +31,11 @@ impl LoadStatus {
             None
         } else {
             Some((
-                s("/error/code").unwrap_or_else(|| "internal.error".into()),
+                // The core only answers codes of its table; anything else is not a load status.
+                s("/error/code")
+                    .as_deref()
+                    .and_then(Code::parse)
+                    .unwrap_or(Code::InternalError),
                 s("/error/message").unwrap_or_else(|| "the engine gave no load status".into()),
             ))
         };

@@ -84,7 +84,7 @@ async fn run(backend: &Backend, vectors: &Value, entry: Entry) -> usize {
         // The load status must agree with the engine's (ok configs load, others report a code).
         match loaded {
             Ok(s) => assert!(s.ok, "{name}"),
-            Err(e) => assert!(e.code().starts_with("bundle."), "{name}: {e}"),
+            Err(e) => assert!(e.code().as_str().starts_with("bundle."), "{name}: {e}"),
         }
         deciders.insert(name.clone(), d);
     }

@@ -52,9 +52,9 @@ fn tokens_carry_their_types_and_errors_their_codes() {
     let token = issuer::subdelegation(&w.delegation, &hop, &w.agent).unwrap();
     assert_eq!(header(&token)["typ"], "mandate-subdelegation+jwt");
     let err = issuer::subdelegation("not-a-token", &hop, &w.agent).unwrap_err();
-    assert_eq!(err.code(), "mint.invalid");
+    assert_eq!(err.code().as_str(), "mint.invalid");
     let err = issuer::mint_json(br#"{"kind":"proof"}"#).unwrap_err();
-    assert_eq!(err.code(), "mint.invalid");
+    assert_eq!(err.code().as_str(), "mint.invalid");
     let via_json = issuer::mint_json(
         &serde_json::to_vec(&json!({"kind": "proof", "key": w.agent.to_json_value(),
             "proof": {"htm": "GET", "htu": "https://api.example.com/x", "iat": common::NOW, "jti": "p"}}))

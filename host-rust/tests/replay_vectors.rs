@@ -82,7 +82,7 @@ fn mismatch(
     let ok = match (step.expect.as_str(), got) {
         ("inserted", Ok(r)) => r.is_empty(),
         ("replayed", Ok(r)) => !r.is_empty() && *r == step.replayed,
-        ("store_error", Err(e)) => e.code() == "replay.store_unavailable",
+        ("store_error", Err(e)) => e.code().as_str() == "replay.store_unavailable",
         _ => false,
     };
     (!ok).then(|| {

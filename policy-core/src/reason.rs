@@ -132,6 +132,35 @@ codes! {
     Audit AuditUnavailable => "audit.unavailable", "The audit log cannot accept records; the decision point answers 503 rather than act unaudited.";
     Audit AuditTampered => "audit.tampered", "Verification found an edited, deleted, reordered or truncated record.";
     Audit AuditInvalidRecord => "audit.invalid_record", "A line of the audit log is not a record of the documented shape.";
+    Cli CliFailure => "cli.failure", "An unexpected failure of the command (I/O while serving, a port that cannot be bound); exit code 1.";
+    Cli FileNotFound => "file.not_found", "A file that was named does not exist or cannot be opened; exit code 4.";
+    Cli FileUnreadable => "file.unreadable", "Standard input could not be read; exit code 4.";
+    Cli FileUnwritable => "file.unwritable", "An output file could not be written (missing or read-only directory); exit code 4.";
+    Cli FileExists => "file.exists", "The file to write already exists and --force was not given.";
+    Cli FileNotUtf8 => "file.not_utf8", "A file that must be text is not UTF-8.";
+    Cli FileTooLarge => "file.too_large", "A file to read is over the size limit for what Mandate reads from files.";
+    Cli YamlMalformed => "yaml.malformed", "A YAML file is not valid YAML, has a duplicate key, or is not of its documented shape.";
+    Cli JsonMalformed => "json.malformed", "A JSON file is not valid JSON, has a duplicate key, or is not of its documented shape.";
+    Cli DocNotObject => "doc.not_object", "A document that must hold an object (key: value pairs) holds something else.";
+    Cli ContextMalformed => "context.malformed", "The --context given to `decide` is not JSON.";
+    Cli KeyMalformed => "key.malformed", "A key file is not a JWK (JSON).";
+    Cli KeyInvalid => "key.invalid", "A JWK is not an EC P-256 key Mandate can use (ES256).";
+    Cli KeyNotPrivate => "key.not_private", "A public key was given where a private key (with \"d\") is needed.";
+    Cli KeyNoKid => "key.no_kid", "A key that must be picked by kid (an issuer key, a bundle signing key) has none.";
+    Cli RegistryDuplicateAgent => "registry.duplicate_agent", "The registry file holds two records for one agent id.";
+    Cli AgentExists => "agent.exists", "`agent add` names an agent already in the registry.";
+    Cli LabelMalformed => "label.malformed", "An agent label is not KEY=VALUE.";
+    Cli PolicyNone => "policy.none", "The policy directory of a bundle build has no .rego files.";
+    Cli PolicyDuplicate => "policy.duplicate", "Two policy files of a bundle build have the same name.";
+    Cli RedisInvalid => "redis.invalid", "The --redis URL of `serve` is not a Redis URL the store can use.";
+    Cli DurationInvalid => "duration.invalid", "A --duration is out of range.";
+}
+
+/// Serialized as its wire form (`as_str`), so a code can sit in a JSON document as is.
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl fmt::Display for Code {
@@ -154,6 +183,9 @@ pub enum Origin {
     Host,
     /// The audit log.
     Audit,
+    /// The `mandate` command line and its decision service (`mandate serve`): its own input and
+    /// output errors. Codes the CLI reports that another origin raises keep that origin.
+    Cli,
 }
 
 impl Origin {
@@ -166,6 +198,7 @@ impl Origin {
             Origin::Minting => "minting",
             Origin::Host => "host",
             Origin::Audit => "audit",
+            Origin::Cli => "cli",
         }
     }
 }

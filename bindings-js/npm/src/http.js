@@ -4,6 +4,8 @@
 // one HTTP binding (`Pdp.decideHttp`, mandate_core::http), the same as `mandate serve` and the
 // Envoy filter; nothing here parses a header or matches a route.
 
+import { Codes } from './codes.js';
+
 /**
  * The `binding` of an HTTP decide input from middleware options: `routes` (first match wins;
  * `"METHOD PATH-GLOB ACTION [RESOURCE]"` strings or `{ method, path, action, resource? }`) and
@@ -129,7 +131,7 @@ export function fetchHttpRequest(request, { scheme, authority, peer } = {}) {
 
 /** The reason code of a decision: its first reason's, `internal.error` when it has none. */
 export function reasonCode(decision) {
-  return headerSafe(decision?.reasons?.[0]?.code || 'internal.error');
+  return headerSafe(decision?.reasons?.[0]?.code || Codes.INTERNAL_ERROR);
 }
 
 // Codes and ids come from the core, but a control character would still break the response.

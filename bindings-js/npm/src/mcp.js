@@ -12,6 +12,7 @@
 // like every other deny. An obligation the guard's user declared in `enforces` reaches the handler
 // in `extra.mandate.obligations`, and the handler must enforce it.
 
+import { Codes } from './codes.js';
 import { httpBinding } from './http.js';
 
 /** Base URL of tool calls that arrive without an HTTP request (stdio, in-process transports). */
@@ -98,7 +99,7 @@ function overHttp(extra, options) {
  */
 export function deniedToolResult(name, decision) {
   const reason = decision.reasons?.[0];
-  const code = reason?.code || 'internal.error';
+  const code = reason?.code || Codes.INTERNAL_ERROR;
   const reasons = (decision.reasons ?? []).map((r) => ({ code: r.code, message: r.message }));
   return {
     isError: true,

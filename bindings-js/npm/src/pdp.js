@@ -1,13 +1,14 @@
 // The decision point: a loaded bundle plus the host duties the core leaves to hosts (clock,
 // nonces, the replay store). Every decision and verdict comes from the core's JSON entry points.
 
+import { Codes } from './codes.js';
 import { jsonBytes, nonce, parseJsonBytes, unixNow, utf8, utf8Bytes } from './bytes.js';
 import { MemoryReplayStore } from './replay.js';
 import { hasHostVerifier } from './verifier.js';
 import { wasm } from './wasm.js';
 
 /** Stable code of the fail-closed deny when the replay store cannot answer. */
-export const REPLAY_STORE_UNAVAILABLE = 'replay.store_unavailable';
+export const REPLAY_STORE_UNAVAILABLE = Codes.REPLAY_STORE_UNAVAILABLE;
 
 export class Pdp {
   #core;

@@ -11,6 +11,8 @@
 //   before anything is recorded (the decision denies with replay.store_unavailable);
 // - new entries stay recorded even when others in the same call were replays.
 
+import { Codes } from './codes.js';
+
 /** The longest an entry may need remembering (100 Julian years); longer is refused, never cut. */
 export const MAX_TTL_SECONDS = 3_155_760_000;
 
@@ -66,7 +68,7 @@ export class MemoryReplayStore {
       else fresh.set(key, now + ttl - 1);
     }
     if (this.#held.size + fresh.size > this.#capacity) {
-      throw new Error(`replay.store_unavailable: the replay store is full (${this.#held.size} live entries)`);
+      throw new Error(`${Codes.REPLAY_STORE_UNAVAILABLE}: the replay store is full (${this.#held.size} live entries)`);
     }
     for (const [key, until] of fresh) {
       this.#held.set(key, until);

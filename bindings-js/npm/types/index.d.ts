@@ -17,8 +17,11 @@ import type {
   MintGrantRequest,
   AuthorizationDetail,
 } from './formats.js';
+import type { Codes } from './codes.js';
 
 export type * from './formats.js';
+/** Every stable code (docs/reason-codes.md), generated from the Rust table: `Codes.REPLAY_DETECTED`. */
+export * from './codes.js';
 /** The wire documents exactly as the core parses and emits them (generated: ./wire.d.ts). */
 export type * as Wire from './wire.js';
 
@@ -74,7 +77,8 @@ export declare class Pdp {
   free(): void;
 }
 
-export declare const REPLAY_STORE_UNAVAILABLE: 'replay.store_unavailable';
+/** Stable code of the fail-closed deny when the replay store cannot answer (`Codes.REPLAY_STORE_UNAVAILABLE`). */
+export declare const REPLAY_STORE_UNAVAILABLE: (typeof Codes)['REPLAY_STORE_UNAVAILABLE'];
 
 /** Instantiates the WebAssembly module (browsers: optionally from `source`). Node and Workers load it at import. */
 export declare function init(source?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;

@@ -15,6 +15,7 @@ const worker :Workerd.Worker = (
     (name = "worker.js", esModule = embed "worker.js"),
     (name = "runner.js", esModule = embed "runner.js"),
     (name = "vectors", json = embed "../../../tests/vectors/replay.json"),
+    (name = "mandate-pdp/src/codes.js", esModule = embed "../../npm/src/codes.js"),
     (name = "mandate-pdp/src/replay.js", esModule = embed "../../npm/src/replay.js"),
     (name = "mandate-pdp/src/cloudflare.js", esModule = embed "../../npm/src/cloudflare.js"),
   ],

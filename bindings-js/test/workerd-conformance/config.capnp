@@ -21,6 +21,7 @@ const worker :Workerd.Worker = (
     (name = "mandate-pdp/src/common.js", esModule = embed "../../npm/src/common.js"),
     (name = "mandate-pdp/src/wasm.js", esModule = embed "../../npm/src/wasm.js"),
     (name = "mandate-pdp/src/pdp.js", esModule = embed "../../npm/src/pdp.js"),
+    (name = "mandate-pdp/src/codes.js", esModule = embed "../../npm/src/codes.js"),
     (name = "mandate-pdp/src/replay.js", esModule = embed "../../npm/src/replay.js"),
     (name = "mandate-pdp/src/http.js", esModule = embed "../../npm/src/http.js"),
     (name = "mandate-pdp/src/agent.js", esModule = embed "../../npm/src/agent.js"),

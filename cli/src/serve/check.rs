@@ -20,6 +20,7 @@
 //!   peer, or the entry that many hops from the right of `x-forwarded-for`).
 
 use core::net::SocketAddr;
+use mandate_core::Code;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
@@ -179,7 +180,7 @@ pub async fn handler(
     } else {
         out.insert(
             HeaderName::from_static("x-mandate-reason"),
-            hv(decision.code().unwrap_or("internal.error")),
+            hv(decision.code().unwrap_or(Code::InternalError.as_str())),
         );
         let body = json!({"decision": "deny", "decision_id": id, "reasons": v.get("reasons")});
         (StatusCode::FORBIDDEN, out, body.to_string()).into_response()

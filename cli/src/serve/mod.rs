@@ -17,6 +17,7 @@ pub mod source;
 
 use core::net::SocketAddr;
 use core::time::Duration;
+use mandate_core::Code;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -119,7 +120,7 @@ impl Config {
 /// What reloading last did, for `/healthz`.
 #[derive(Debug, Default, Clone)]
 struct ReloadState {
-    last_error: Option<(String, String)>,
+    last_error: Option<(Code, String)>,
 }
 
 /// The shared state of the handlers.
@@ -153,8 +154,8 @@ pub enum ServiceError {
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            ServiceError::BadRequest(m) => (StatusCode::BAD_REQUEST, "input.malformed", m),
-            ServiceError::Audit(m) => (StatusCode::SERVICE_UNAVAILABLE, "audit.unavailable", m),
+            ServiceError::BadRequest(m) => (StatusCode::BAD_REQUEST, Code::InputMalformed, m),
+            ServiceError::Audit(m) => (StatusCode::SERVICE_UNAVAILABLE, Code::AuditUnavailable, m),
         };
         let body = json!({"error": {"code": code, "message": message}});
         (
@@ -197,11 +198,7 @@ impl Service {
     /// and otherwise hands it to the decider, which swaps it in. Nothing an unverified bundle
     /// says (its `iat`, `exp`, revision) is compared or remembered. Reports the outcome in
     /// metrics and the log.
-    pub fn load_bundle(
-        &self,
-        jws: &str,
-        origin: &str,
-    ) -> core::result::Result<(), (String, String)> {
+    pub fn load_bundle(&self, jws: &str, origin: &str) -> core::result::Result<(), (Code, String)> {
         let now = crate::io::now();
         let config = self.load_config(jws);
         // The core's own verification (signature under the trust keys, schema, policies): its
@@ -215,11 +212,11 @@ impl Service {
         // Expired, not yet valid, or a rollback (issued before the serving one, or its revision
         // with other content): the core's one replacement rule.
         let result = match verified.may_replace(serving.as_ref(), now) {
-            Err(r) => Err((r.code.as_str().to_string(), r.message.clone())),
+            Err(r) => Err((r.code, r.message.clone())),
             Ok(()) => match self.decider.load(&config) {
                 Ok(_) => Ok(verified.status().ok().cloned()),
                 Err(mandate_host::HostError::Load { code, message }) => Err((code, message)),
-                Err(e) => Err((e.code().to_string(), e.to_string())),
+                Err(e) => Err((e.code(), e.to_string())),
             },
         };
         drop(verified);
@@ -256,12 +253,12 @@ impl Service {
             Err((code, message)) => {
                 self.metrics
                     .reloads
-                    .with_label_values(&["error", code])
+                    .with_label_values(&["error", code.as_str()])
                     .inc();
                 self.reload
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .last_error = Some((code.clone(), message.clone()));
+                    .last_error = Some((*code, message.clone()));
                 // Before the first load there is nothing serving: the caller reports the error.
                 if status.ok {
                     log(
@@ -581,7 +578,7 @@ impl Running {
 pub async fn start(config: Config) -> Result<Running> {
     let store = match &config.redis {
         Some(url) => Store::Redis(RedisReplayStore::connect(url).map_err(|e| {
-            CliError::invalid("redis.invalid", format!("--redis {url}: {e}"))
+            CliError::invalid(Code::RedisInvalid, format!("--redis {url}: {e}"))
                 .hint("use redis://host:port/db")
         })?),
         None => Store::Memory(MemoryReplayStore::default()),
@@ -650,7 +647,7 @@ pub async fn start(config: Config) -> Result<Running> {
         Ok(Fetched::New(jws)) => jws,
         Ok(Fetched::Unchanged) => String::new(),
         Err(e) => {
-            let kind = if e.code == "bundle.unreadable" || e.code == "bundle.fetch_failed" {
+            let kind = if e.code == Code::BundleUnreadable || e.code == Code::BundleFetchFailed {
                 Kind::NotFound
             } else {
                 Kind::Bundle
@@ -671,16 +668,16 @@ pub async fn start(config: Config) -> Result<Running> {
     match loaded {
         Ok(Ok(())) => {}
         Ok(Err((code, message))) => {
-            let hint = match code.as_str() {
-                "bundle.expired" => "build and sign a fresh bundle",
-                "bundle.untrusted_key" | "bundle.signature_invalid" => {
+            let hint = match code {
+                Code::BundleExpired => "build and sign a fresh bundle",
+                Code::BundleUntrustedKey | Code::BundleSignatureInvalid => {
                     "check --trust names the key that signed the bundle"
                 }
                 _ => "check it with `mandate bundle verify`",
             };
             return Err(CliError::new(
                 Kind::Bundle,
-                code.clone(),
+                code,
                 format!("the bundle {origin} was refused: {code}: {message}"),
             )
             .hint(hint));
@@ -734,12 +731,12 @@ pub async fn start(config: Config) -> Result<Running> {
                     Err(e) => {
                         svc.metrics
                             .reloads
-                            .with_label_values(&["error", e.code])
+                            .with_label_values(&["error", e.code.as_str()])
                             .inc();
                         svc.reload
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
-                            .last_error = Some((e.code.to_string(), e.message.clone()));
+                            .last_error = Some((e.code, e.message.clone()));
                         log(
                             "error",
                             "bundle poll failed; the previous bundle keeps serving",

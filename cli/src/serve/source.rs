@@ -2,6 +2,7 @@
 //! `If-None-Match`), and the check a new bundle passes before it is swapped in.
 
 use core::time::Duration;
+use mandate_core::Code;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -48,11 +49,11 @@ pub enum Fetched {
 /// Why a poll failed.
 #[derive(Debug)]
 pub struct FetchError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
-fn err(code: &'static str, message: impl Into<String>) -> FetchError {
+fn err(code: Code, message: impl Into<String>) -> FetchError {
     FetchError {
         code,
         message: message.into(),
@@ -67,7 +68,7 @@ pub const MAX_SOURCE_BYTES: usize = mandate_core::limits::MAX_BUNDLE_BYTES + 64 
 
 fn too_large(what: &str) -> FetchError {
     err(
-        "bundle.too_large",
+        Code::BundleTooLarge,
         format!("{what} is over the {MAX_SOURCE_BYTES}-byte bundle limit"),
     )
 }
@@ -88,8 +89,8 @@ async fn read_file_capped(path: &std::path::Path) -> Result<Vec<u8>, FetchError>
             .map(|_| buf)
     })
     .await
-    .map_err(|e| err("bundle.unreadable", format!("{}: {e}", path.display())))?;
-    read.map_err(|e| err("bundle.unreadable", format!("{}: {e}", path.display())))
+    .map_err(|e| err(Code::BundleUnreadable, format!("{}: {e}", path.display())))?;
+    read.map_err(|e| err(Code::BundleUnreadable, format!("{}: {e}", path.display())))
 }
 
 /// Reads a response body, streaming, refusing it as soon as it is over [`MAX_SOURCE_BYTES`]
@@ -105,7 +106,7 @@ async fn read_body_capped(url: &str, mut resp: reqwest::Response) -> Result<Vec<
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| err("bundle.fetch_failed", format!("{url}: {e}")))?
+        .map_err(|e| err(Code::BundleFetchFailed, format!("{url}: {e}")))?
     {
         if body.len().saturating_add(chunk.len()) > MAX_SOURCE_BYTES {
             return Err(too_large(url));
@@ -121,7 +122,7 @@ pub fn client() -> Result<reqwest::Client, FetchError> {
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .build()
-        .map_err(|e| err("bundle.fetch_failed", e.to_string()))
+        .map_err(|e| err(Code::BundleFetchFailed, e.to_string()))
 }
 
 /// Polls `source`; `seen` is updated to what was read, even when it will fail to load (so a
@@ -135,7 +136,7 @@ pub async fn poll(
         Source::File(path) => {
             let meta = tokio::fs::metadata(path)
                 .await
-                .map_err(|e| err("bundle.unreadable", format!("{}: {e}", path.display())))?;
+                .map_err(|e| err(Code::BundleUnreadable, format!("{}: {e}", path.display())))?;
             let stamp = (
                 meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                 meta.len(),
@@ -156,7 +157,7 @@ pub async fn poll(
             }
             let text = String::from_utf8(bytes).map_err(|_| {
                 err(
-                    "bundle.malformed",
+                    Code::BundleMalformed,
                     format!("{} is not UTF-8", path.display()),
                 )
             })?;
@@ -170,13 +171,13 @@ pub async fn poll(
             let resp = req
                 .send()
                 .await
-                .map_err(|e| err("bundle.fetch_failed", format!("{url}: {e}")))?;
+                .map_err(|e| err(Code::BundleFetchFailed, format!("{url}: {e}")))?;
             if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
                 return Ok(Fetched::Unchanged);
             }
             if !resp.status().is_success() {
                 return Err(err(
-                    "bundle.fetch_failed",
+                    Code::BundleFetchFailed,
                     format!("{url}: HTTP {}", resp.status()),
                 ));
             }
@@ -189,15 +190,19 @@ pub async fn poll(
                 Ok(body) => body,
                 Err(e) => {
                     // An oversized bundle is refused once per ETag, like any bad bundle.
-                    if e.code == "bundle.too_large" {
+                    if e.code == Code::BundleTooLarge {
                         seen.etag = etag;
                     }
                     return Err(e);
                 }
             };
             seen.etag = etag;
-            let text = String::from_utf8(body)
-                .map_err(|_| err("bundle.malformed", format!("{url}: the body is not UTF-8")))?;
+            let text = String::from_utf8(body).map_err(|_| {
+                err(
+                    Code::BundleMalformed,
+                    format!("{url}: the body is not UTF-8"),
+                )
+            })?;
             Ok(Fetched::New(text.trim().to_string()))
         }
     }

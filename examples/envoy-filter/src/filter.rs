@@ -2,6 +2,7 @@
 //! context per request (read the request, decide, answer or forward).
 
 use core::time::Duration;
+use mandate_core::Code;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
@@ -202,7 +203,7 @@ fn proxy_now() -> Option<u64> {
 }
 
 /// A deny the filter answers itself (no decision could be made), with a core reason code.
-fn host_deny(names: &HeaderNames, status: u32, code: &str, message: &str) -> Outcome {
+fn host_deny(names: &HeaderNames, status: u32, code: Code, message: &str) -> Outcome {
     let decision = json!({"decision": "deny", "reasons": [{"code": code, "message": message}]});
     match outcome(decision.to_string().as_bytes(), names, None) {
         Outcome::Deny { headers, body, .. } => Outcome::Deny {
@@ -233,7 +234,7 @@ impl MandateHttp {
             return host_deny(
                 &config.headers,
                 500,
-                "internal.error",
+                Code::InternalError,
                 "proxy clock out of range",
             );
         };
@@ -270,7 +271,7 @@ impl MandateHttp {
             Outcome::Allow { .. } => host_deny(
                 &config.headers,
                 403,
-                "replay.detected",
+                Code::ReplayDetected,
                 "use-once jti already used",
             ),
             Outcome::Deny { headers, body, .. } if store_error => Outcome::Deny {
@@ -310,7 +311,7 @@ impl HttpContext for MandateHttp {
             return respond(host_deny(
                 &HeaderNames::default(),
                 500,
-                "internal.error",
+                Code::InternalError,
                 "filter not configured",
             ));
         };
@@ -324,7 +325,7 @@ impl HttpContext for MandateHttp {
             None => host_deny(
                 &config.headers,
                 500,
-                "internal.error",
+                Code::InternalError,
                 "proxy clock unavailable",
             ),
         };

@@ -1,5 +1,6 @@
 //! The core's decision JSON -> what the filter does with the request. Pure: no proxy calls here.
 
+use mandate_core::Code;
 use serde_json::{Value, json};
 
 use crate::config::HeaderNames;
@@ -65,7 +66,7 @@ pub fn outcome(decision_json: &[u8], names: &HeaderNames, grant_header: Option<&
         return deny(
             names,
             "",
-            &[json!({"code": "internal.error", "message": "unreadable decision"})],
+            &[json!({"code": Code::InternalError, "message": "unreadable decision"})],
         );
     };
     let decision_id = str_at(&decision, "decision_id");
@@ -119,7 +120,7 @@ fn deny(names: &HeaderNames, decision_id: &str, reasons: &[Value]) -> Outcome {
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     headers.push((
         names.reason.clone(),
-        header_safe(first.unwrap_or("internal.error")),
+        header_safe(first.unwrap_or(Code::InternalError.as_str())),
     ));
     let mut body = json!({"decision": "deny", "reasons": reasons});
     if !decision_id.is_empty()

@@ -48,6 +48,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
 
+use mandate_core::reason::Code;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -63,11 +64,11 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 #[non_exhaustive]
 pub enum AuditError {
     /// Reading or writing the log failed.
-    #[error("audit.io: {0}")]
+    #[error("{code}: {0}", code = Code::AuditIo)]
     Io(#[from] std::io::Error),
     /// The log is not what was written: `record` is the 1-based position where it stops
     /// matching.
-    #[error("audit.tampered: record {record}: {tamper}")]
+    #[error("{code}: record {record}: {tamper}", code = Code::AuditTampered)]
     Tampered {
         /// The 1-based position (line) where verification failed.
         record: u64,
@@ -75,18 +76,18 @@ pub enum AuditError {
         tamper: Tamper,
     },
     /// The record to append is not a JSON object.
-    #[error("audit.invalid_record: {0}")]
+    #[error("{code}: {0}", code = Code::AuditInvalidRecord)]
     InvalidRecord(String),
 }
 
 impl AuditError {
     /// The stable code.
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            AuditError::Io(_) => "audit.io",
-            AuditError::Tampered { .. } => "audit.tampered",
-            AuditError::InvalidRecord(_) => "audit.invalid_record",
+            AuditError::Io(_) => Code::AuditIo,
+            AuditError::Tampered { .. } => Code::AuditTampered,
+            AuditError::InvalidRecord(_) => Code::AuditInvalidRecord,
         }
     }
 }

@@ -16,6 +16,8 @@ mod redis;
 
 use core::future::Future;
 
+use mandate_core::reason::Code;
+
 pub use memory::{DEFAULT_CAPACITY, MemoryReplayStore};
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_PREFIX, RedisReplayStore};
@@ -120,14 +122,14 @@ pub trait ReplayStore: Send + Sync {
 #[non_exhaustive]
 pub enum ReplayError {
     /// The store could not be reached, or did not answer in time.
-    #[error("replay.store_unavailable: {0}")]
+    #[error("{code}: {0}", code = Code::ReplayStoreUnavailable)]
     Unavailable(String),
     /// A bounded store is full of live entries; refusing is the only safe answer.
-    #[error("replay.store_unavailable: the replay store is full ({0} live entries)")]
+    #[error("{code}: the replay store is full ({0} live entries)", code = Code::ReplayStoreUnavailable)]
     Full(usize),
     /// An entry the store cannot record faithfully (a kind containing `:`, or an `exp` more than
     /// [`MAX_TTL_SECONDS`] ahead); nothing of the call was recorded.
-    #[error("replay.store_unavailable: {0}")]
+    #[error("{code}: {0}", code = Code::ReplayStoreUnavailable)]
     Refused(String),
 }
 
@@ -135,7 +137,7 @@ impl ReplayError {
     /// The stable code (always `replay.store_unavailable`: the decision fails closed the same
     /// way whatever the cause).
     #[must_use]
-    pub fn code(&self) -> &'static str {
-        "replay.store_unavailable"
+    pub fn code(&self) -> Code {
+        Code::ReplayStoreUnavailable
     }
 }

@@ -8,6 +8,7 @@
 )]
 
 pub mod cases;
+pub mod codes;
 pub mod http_cases;
 pub mod schemas;
 pub mod security_cases;

@@ -1,11 +1,12 @@
 //! Generates `docs/schemas/<name>.schema.json` (JSON Schema 2020-12 of the load config, the
 //! decide inputs, the bundle, the registry, the settings and the decision) and
-//! `bindings-js/npm/types/wire.d.ts` (their TypeScript types). The input schemas derive from
-//! the core's parser types, so they cannot drift from what the parser accepts;
-//! `tests/schemas.rs` holds every vector to them. `gen-schemas --check` fails when a file is
-//! stale (or a stray one sits in `docs/schemas/`).
+//! `bindings-js/npm/types/wire.d.ts` (their TypeScript types), and the code table for JS
+//! (`bindings-js/npm/src/codes.js`, `bindings-js/npm/types/codes.d.ts`, from `mandate_core::Code`).
+//! The input schemas derive from the core's parser types, so they cannot drift from what the
+//! parser accepts; `tests/schemas.rs` holds every vector to them. `gen-schemas --check` fails
+//! when a file is stale (or a stray one sits in `docs/schemas/`).
 
-use mandate_vectors::schemas;
+use mandate_vectors::{codes, schemas};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -31,6 +32,8 @@ fn main() -> ExitCode {
         })
         .collect();
     files.push((root.join("bindings-js/npm/types/wire.d.ts"), ts));
+    files.push((root.join("bindings-js/npm/src/codes.js"), codes::js()));
+    files.push((root.join("bindings-js/npm/types/codes.d.ts"), codes::dts()));
     let mut stale = Vec::new();
     for (path, text) in &files {
         let current = std::fs::read_to_string(path).unwrap_or_default();
@@ -58,7 +61,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let verb = if check { "up to date" } else { "written" };
-    println!("schemas {verb}: {} schemas and wire.d.ts", all.len());
+    println!(
+        "schemas {verb}: {} schemas, wire.d.ts, codes.js and codes.d.ts",
+        all.len()
+    );
     ExitCode::SUCCESS
 }
 
