@@ -9,7 +9,10 @@
 
 pub mod cases;
 pub mod http_cases;
+pub mod kit;
+pub mod loads;
 pub mod schemas;
 pub mod security_cases;
 pub mod tokens;
+pub mod world_json;
 pub mod world;
