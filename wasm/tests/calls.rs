@@ -7,16 +7,9 @@
     clippy::indexing_slicing
 )]
 
+use mandate_vectors::kit::Corpus;
 use mandate_wasm::{buffers, calls};
 use serde_json::Value;
-
-fn vectors() -> Value {
-    let p = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/vectors/conformance.json"
-    );
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-}
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap()
@@ -56,14 +49,9 @@ fn buffers_are_checked_not_trusted() {
 /// One test for the engine state, which is process-global like the module's.
 #[test]
 fn load_keeps_the_serving_engine_when_a_config_fails() {
-    let v = vectors();
-    let case = v["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "seed/allow-trusted-network")
-        .unwrap();
-    let input = case["input"].as_str().unwrap().as_bytes();
+    let v = Corpus::conformance();
+    let case = v.case("seed/allow-trusted-network");
+    let input = case.input.as_bytes();
 
     // Nothing loaded: a deny with a bundle code.
     let d = json(&calls::decide(input));
@@ -76,7 +64,7 @@ fn load_keeps_the_serving_engine_when_a_config_fails() {
     );
     // A failed load while nothing good serves: it serves, with its own code.
     let s = json(&calls::load(
-        v["loads"]["tampered"].as_str().unwrap().as_bytes(),
+        v.load("tampered").as_bytes(),
     ));
     assert_eq!(s["ok"], false);
     assert_eq!(
@@ -84,11 +72,11 @@ fn load_keeps_the_serving_engine_when_a_config_fails() {
         "bundle.signature_invalid"
     );
 
-    let good = v["loads"]["default"].as_str().unwrap().as_bytes();
+    let good = v.load("default").as_bytes();
     assert_eq!(json(&calls::load(good))["ok"], true);
     assert_eq!(
         calls::decide(input),
-        case["output"].as_str().unwrap().as_bytes()
+        case.output.as_bytes()
     );
 
     // A failed load now keeps the good engine serving, and says what failed.
@@ -97,7 +85,7 @@ fn load_keeps_the_serving_engine_when_a_config_fails() {
     assert_eq!(json(&calls::status())["ok"], true);
     assert_eq!(
         calls::decide(input),
-        case["output"].as_str().unwrap().as_bytes()
+        case.output.as_bytes()
     );
 
     // apply_replay and mint go straight to the core.
