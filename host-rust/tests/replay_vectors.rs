@@ -6,13 +6,9 @@
 //! (`PTTL`, then `PEXPIRE`, or `DEL` at zero); a `now` that goes back leaves Redis's clock alone.
 //! scripts/test-host.sh passes its redis-server as MANDATE_REDIS_URL; without it the test starts
 //! its own (on a free loopback port, no persistence).
-#![allow(
-    clippy::std_instead_of_core,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::std_instead_of_core, clippy::unwrap_used, clippy::expect_used)]
 
 use mandate_host::replay::{
     DEFAULT_CAPACITY, MAX_TTL_SECONDS, MemoryReplayStore, ReplayStore, UseOnce,

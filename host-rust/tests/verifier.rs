@@ -3,12 +3,6 @@
 //! conformance and HTTP vectors' decisions (bytes), so swapping the verifier never changes a
 //! decision.
 #![cfg(feature = "ring")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use mandate_core::jose::{Es256Verifier, P256Verifier, PublicJwk};
 use mandate_host::verifier::RingVerifier;

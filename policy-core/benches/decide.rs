@@ -10,9 +10,9 @@
 use core::hint::black_box;
 use core::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
+use mandate_core::Pdp;
 use mandate_core::guardrails::Guardrails;
 use mandate_core::jose::{Es256Verifier, P256Verifier};
-use mandate_core::Pdp;
 use mandate_vectors::kit::Corpus;
 use serde_json::{Value, json};
 

@@ -2,12 +2,9 @@
 //! are bad, and whether a bad claim or another check (signature, time) decides. Each case
 //! re-signs the seed vector's delegation with one change, using the vector world's keys (the kit's
 //! seeded world, `tests/gen/src/world.rs`), and a fresh proof for it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use mandate_core::jose::PrivateJwk;
 use mandate_core::{Pdp, b64, mint};

@@ -1,11 +1,5 @@
 //! docs/reason-codes.md is the reason-code table, generated from `Code`. Regenerate with
 //! `MANDATE_BLESS=1 cargo test -p mandate-core --test reason_table`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use mandate_core::Code;
 use mandate_core::reason::Origin;

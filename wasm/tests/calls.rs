@@ -1,11 +1,7 @@
 //! The call layer the exports run, driven natively: buffer checks and the load rule.
-#![allow(
-    clippy::std_instead_of_core,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::std_instead_of_core, clippy::unwrap_used)]
 
 use mandate_vectors::kit::Corpus;
 use mandate_wasm::{buffers, calls};
@@ -63,9 +59,7 @@ fn load_keeps_the_serving_engine_when_a_config_fails() {
             .starts_with("bundle.")
     );
     // A failed load while nothing good serves: it serves, with its own code.
-    let s = json(&calls::load(
-        v.load("tampered").as_bytes(),
-    ));
+    let s = json(&calls::load(v.load("tampered").as_bytes()));
     assert_eq!(s["ok"], false);
     assert_eq!(
         json(&calls::decide(input))["reasons"][0]["code"],
@@ -74,19 +68,13 @@ fn load_keeps_the_serving_engine_when_a_config_fails() {
 
     let good = v.load("default").as_bytes();
     assert_eq!(json(&calls::load(good))["ok"], true);
-    assert_eq!(
-        calls::decide(input),
-        case.output.as_bytes()
-    );
+    assert_eq!(calls::decide(input), case.output.as_bytes());
 
     // A failed load now keeps the good engine serving, and says what failed.
     let s = json(&calls::load(b"not json"));
     assert_eq!(s["ok"], false);
     assert_eq!(json(&calls::status())["ok"], true);
-    assert_eq!(
-        calls::decide(input),
-        case.output.as_bytes()
-    );
+    assert_eq!(calls::decide(input), case.output.as_bytes());
 
     // apply_replay and mint go straight to the core.
     let mut req = serde_json::json!({"replayed": [], "store_error": true});

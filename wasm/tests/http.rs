@@ -1,11 +1,11 @@
 //! The HTTP call layer (`mandate_decide_http`), driven natively: every case of
 //! tests/vectors/http.json gives the vector's bytes, and garbage gives a deny document.
 //! Its own test binary: the serving engine is process-global, like the module's.
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
 #![allow(
     clippy::std_instead_of_core,
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
     clippy::indexing_slicing
 )]
 
@@ -38,7 +38,9 @@ impl Host for Calls {
     /// previous engine serving, and the case would be decided by the wrong one.
     fn load(&mut self, config: &[u8]) -> Result<(), String> {
         let status = json(&calls::load(config));
-        (status["ok"] == true).then_some(()).ok_or_else(|| status.to_string())
+        (status["ok"] == true)
+            .then_some(())
+            .ok_or_else(|| status.to_string())
     }
 
     fn decide(&mut self, input: &[u8], replay: Option<&Replay>) -> Vec<u8> {

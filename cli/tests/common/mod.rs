@@ -1,5 +1,7 @@
 //! Shared fixtures for the CLI and service tests: a world of keys, a registry, guardrails and a
 //! signed bundle, written to a temporary directory; and a `mandate serve` child process.
+// Test helpers, not #[test] functions (clippy.toml's *-in-tests options do not reach them):
+// a failed unwrap, expect, panic or index here is the calling test failing.
 #![allow(
     dead_code,
     clippy::unwrap_used,

@@ -1,5 +1,7 @@
 //! Shared test support: the module, the vectors, a fresh world built with the issuer helpers,
 //! and replay stores for the cases.
+// Test helpers, not #[test] functions (clippy.toml's *-in-tests options do not reach them):
+// a failed unwrap, expect, panic or index here is the calling test failing.
 #![allow(
     clippy::std_instead_of_core,
     dead_code,

@@ -14,5 +14,5 @@ pub mod loads;
 pub mod schemas;
 pub mod security_cases;
 pub mod tokens;
-pub mod world_json;
 pub mod world;
+pub mod world_json;

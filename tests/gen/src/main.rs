@@ -12,10 +12,10 @@
 use mandate_vectors::{cases, http_cases};
 
 use mandate_core::{Pdp, json};
+use mandate_vectors::world::{NOW, World};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use mandate_vectors::world::{NOW, World};
 
 fn main() {
     let check = std::env::args().any(|a| a == "--check");

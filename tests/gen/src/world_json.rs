@@ -4,7 +4,9 @@
 //! the load configs of the vectors, and a few tokens minted in it.
 
 use crate::tokens::{delegation, hop};
-use crate::world::{API, GUARDRAILS, IDP, Keys, NOW, PDP, World, agents, bundle_contents, signed_bundle};
+use crate::world::{
+    API, GUARDRAILS, IDP, Keys, NOW, PDP, World, agents, bundle_contents, signed_bundle,
+};
 use mandate_core::PrivateJwk;
 use serde_json::{Map, Value, json};
 
@@ -61,7 +63,11 @@ fn keys(k: &Keys) -> Value {
         ("idp", &k.idp, "the identity provider: signs delegations"),
         ("pdp", &k.pdp, "the decision point's grant key"),
         ("booker", &k.booker, "agent:travel-booker"),
-        ("booker_compromised", &k.booker_compromised, "agent:travel-booker's revoked key"),
+        (
+            "booker_compromised",
+            &k.booker_compromised,
+            "agent:travel-booker's revoked key",
+        ),
         ("summarizer", &k.summarizer, "agent:summarizer"),
         ("leaf", &k.leaf, "agent:leaf"),
         ("hotel", &k.hotel, "agent:hotel-finder"),

@@ -1,8 +1,11 @@
 //! The kit reads the vector files exactly (parse, re-serialize: the same JSON), the reference
 //! host passes every corpus, and a wrong byte is reported by the case's name.
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::unwrap_used)]
 
 use mandate_vectors::kit::{
-    CoreHost, Corpus, Host, Replay, ReplayCorpus, ReplayHost, ReplayCase, UseOnce, World,
+    CoreHost, Corpus, Host, Replay, ReplayCase, ReplayCorpus, ReplayHost, UseOnce, World,
     run_corpus, run_replay_corpus, vectors_dir,
 };
 use serde_json::Value;
@@ -15,7 +18,12 @@ fn file(name: &str) -> Value {
 #[test]
 fn corpora_round_trip_exactly() {
     for c in Corpus::all() {
-        assert_eq!(serde_json::to_value(&c).unwrap(), file(c.file()), "{}", c.file());
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            file(c.file()),
+            "{}",
+            c.file()
+        );
     }
     let r = ReplayCorpus::load();
     assert_eq!(serde_json::to_value(&r).unwrap(), file("replay.json"));
@@ -53,7 +61,10 @@ impl Host for Liar {
     fn decide(&mut self, input: &[u8], replay: Option<&Replay>) -> Vec<u8> {
         let out = self.0.decide(input, replay);
         if input == self.1.as_bytes() {
-            String::from_utf8(out).unwrap().replace("allow", "deny").into_bytes()
+            String::from_utf8(out)
+                .unwrap()
+                .replace("allow", "deny")
+                .into_bytes()
         } else {
             out
         }
@@ -93,7 +104,9 @@ impl ReplayHost for Model {
             let key = format!("{}:{}", e.kind, e.jti);
             if self.0.iter().any(|(k, _)| *k == key) {
                 replayed.push(e.jti.clone());
-            } else if i128::from(e.exp) - i128::from(now) + 1 > 3_155_760_000 || e.kind.contains(':') {
+            } else if i128::from(e.exp) - i128::from(now) + 1 > 3_155_760_000
+                || e.kind.contains(':')
+            {
                 return Err("replay.store_unavailable".into());
             } else {
                 self.0.push((key, e.exp.max(now)));
@@ -107,9 +120,18 @@ impl ReplayHost for Model {
 fn the_replay_runner_runs_the_cases_a_store_opens() {
     let corpus = ReplayCorpus::load();
     let report = run_replay_corpus(&mut Model::default(), &corpus);
-    let unbounded = corpus.cases.iter().filter(|c| c.store.capacity.is_none()).count();
+    let unbounded = corpus
+        .cases
+        .iter()
+        .filter(|c| c.store.capacity.is_none())
+        .count();
     assert_eq!(report.ran, unbounded);
     // The model is naive about some cases; the report names each by its case.
     let names: BTreeSet<&str> = corpus.cases.iter().map(|c| c.name.as_str()).collect();
-    assert!(report.mismatches.iter().all(|m| names.contains(m.case.as_str())));
+    assert!(
+        report
+            .mismatches
+            .iter()
+            .all(|m| names.contains(m.case.as_str()))
+    );
 }

@@ -19,7 +19,9 @@ pub struct CoreHost {
 
 impl core::fmt::Debug for CoreHost {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("CoreHost").field("name", &self.name).finish()
+        f.debug_struct("CoreHost")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -61,7 +63,8 @@ impl CoreHost {
         let decision: Value = serde_json::from_slice(&out).unwrap_or(Value::Null);
         let mut req = serde_json::to_value(r).unwrap_or(Value::Null);
         req["decision"] = decision;
-        self.pdp().apply_replay_json(json::canonical(&req).as_bytes())
+        self.pdp()
+            .apply_replay_json(json::canonical(&req).as_bytes())
     }
 }
 

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 /// `tests/vectors/`.
 pub fn vectors_dir() -> PathBuf {
-    [env!("CARGO_MANIFEST_DIR"), "..", "vectors"].iter().collect()
+    [env!("CARGO_MANIFEST_DIR"), "..", "vectors"]
+        .iter()
+        .collect()
 }
 
 /// Which decide path a corpus goes through.
@@ -87,8 +89,8 @@ impl Corpus {
 
     fn read(file: &str, entry: Entry) -> Corpus {
         let path = vectors_dir().join(file);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut c: Corpus = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: not a corpus: {e}", path.display()));
         c.entry = entry;

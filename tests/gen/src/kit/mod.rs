@@ -18,7 +18,7 @@ pub use core_host::CoreHost;
 pub use corpus::{Case, Corpus, Entry, Expect, Replay, vectors_dir};
 pub use host::{Host, run_corpus};
 pub use replay::{
-    Expected, RedisSet, RedisVectors, ReplayCase, ReplayCorpus, ReplayHost, StoreConfig, Step,
+    Expected, RedisSet, RedisVectors, ReplayCase, ReplayCorpus, ReplayHost, Step, StoreConfig,
     UseOnce, run_replay_corpus,
 };
 pub use report::{Mismatch, Report};

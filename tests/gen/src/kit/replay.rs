@@ -82,8 +82,8 @@ impl ReplayCorpus {
     /// `tests/vectors/replay.json`.
     pub fn load() -> ReplayCorpus {
         let path = vectors_dir().join("replay.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: not a replay corpus: {e}", path.display()))
     }
