@@ -86,7 +86,7 @@ async fn a_full_memory_store_denies_rather_than_forgets() {
 #[tokio::test]
 async fn a_bad_bundle_leaves_the_old_one_serving() {
     let world = World::new();
-    let other = World::new(); // signed by another root: does not verify against world's trust key
+    let other = World::other(); // signed by another root: does not verify against world's trust key
     for backend in backends() {
         let d = Decider::with_config(backend.clone(), MemoryReplayStore::default(), &world.config)
             .unwrap();
@@ -289,7 +289,7 @@ fn the_cache_is_keyed_by_module_and_survives_corruption() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_during_traffic_never_disturb_decisions() {
     let world = Arc::new(World::new());
-    let other = World::new();
+    let other = World::other();
     let mut bad: serde_json::Value = serde_json::from_slice(&other.config).unwrap();
     bad["trust_keys"] =
         serde_json::from_slice::<serde_json::Value>(&world.config).unwrap()["trust_keys"].clone();
