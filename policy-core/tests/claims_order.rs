@@ -1,36 +1,16 @@
 //! Typed claims keep the reasons of claims read one by one: which claim is named when several
 //! are bad, and whether a bad claim or another check (signature, time) decides. Each case
-//! re-signs the seed vector's delegation with one change, using the vector world's keys (SHA-256
-//! of a fixed label, as `tests/gen/src/world.rs` derives them), and a fresh proof for it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+//! re-signs the seed vector's delegation with one change, using the vector world's keys (the kit's
+//! seeded world, `tests/gen/src/world.rs`), and a fresh proof for it.
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use mandate_core::jose::PrivateJwk;
 use mandate_core::{Pdp, b64, mint};
+use mandate_vectors::kit::Corpus;
+use mandate_vectors::world::key;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-fn key(label: &str, kid: Option<&str>) -> PrivateJwk {
-    let mut seed: [u8; 32] = Sha256::digest(format!("mandate-vectors/{label}").as_bytes()).into();
-    loop {
-        if let Ok(k) = PrivateJwk::from_scalar_bytes(&seed) {
-            return k.with_kid(kid.map(String::from));
-        }
-        seed = Sha256::digest(seed).into();
-    }
-}
-
-fn corpus() -> Value {
-    let path = format!(
-        "{}/../tests/vectors/conformance.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 fn payload(token: &str) -> Value {
     serde_json::from_slice(&b64::decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
@@ -39,15 +19,10 @@ fn payload(token: &str) -> Value {
 /// The seed allow case with its delegation's claims changed by `edit` (re-signed by `signer`)
 /// and a proof for the new token; returns the first reason as (code, message).
 fn decide_with(edit: impl FnOnce(&mut Value), signer: &PrivateJwk) -> (String, String) {
-    let v = corpus();
-    let case = v["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "seed/allow-trusted-network")
-        .unwrap();
-    let pdp = Pdp::load_json(v["loads"]["default"].as_str().unwrap().as_bytes());
-    let mut input: Value = serde_json::from_str(case["input"].as_str().unwrap()).unwrap();
+    let v = Corpus::conformance();
+    let case = v.case("seed/allow-trusted-network");
+    let pdp = Pdp::load_json(v.load("default").as_bytes());
+    let mut input: Value = serde_json::from_str(&case.input).unwrap();
     let mut claims = payload(input["credentials"]["delegation"][0].as_str().unwrap());
     edit(&mut claims);
     let token = mint::delegation(&claims, signer);

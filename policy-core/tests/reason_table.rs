@@ -1,31 +1,18 @@
 //! docs/reason-codes.md is the reason-code table, generated from `Code`. Regenerate with
 //! `MANDATE_BLESS=1 cargo test -p mandate-core --test reason_table`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use mandate_core::Code;
 use mandate_core::reason::Origin;
+use mandate_vectors::kit::{Case, Corpus};
 
 /// Where the code comes from, and an example: the first conformance vector that yields it, or
 /// the test that covers a code no vector can carry.
-fn example(code: Code, vectors: &serde_json::Value) -> String {
-    let case = vectors["cases"].as_array().unwrap().iter().find(|c| {
-        c["expect"]["codes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x == code.as_str())
-    });
+fn example(code: Code, cases: &[Case]) -> String {
+    let case = cases
+        .iter()
+        .find(|c| c.expect.codes.iter().any(|x| x == code.as_str()));
     match (case, code) {
-        (Some(c), _) => format!(
-            "vector `{}`: {}",
-            c["name"].as_str().unwrap(),
-            c["description"].as_str().unwrap()
-        ),
+        (Some(c), _) => format!("vector `{}`: {}", c.name, c.description),
         (None, Code::BundleTooLarge) => "`policy-core/tests/limits.rs`: a bundle over 1 MiB".into(),
         (None, Code::PolicyLimitExceeded) => {
             "`policy-core/tests/limits.rs`: a runaway guardrail (native wall-clock bound)".into()
@@ -39,14 +26,7 @@ fn example(code: Code, vectors: &serde_json::Value) -> String {
 
 fn render() -> String {
     // Examples come from the decide corpus first, then the HTTP binding corpus.
-    let mut vectors = serde_json::json!({"cases": []});
-    for file in ["conformance.json", "http.json"] {
-        let path = format!("{}/../tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
-        let corpus: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let cases = vectors["cases"].as_array_mut().unwrap();
-        cases.extend(corpus["cases"].as_array().unwrap().iter().cloned());
-    }
+    let vectors: Vec<Case> = Corpus::all().into_iter().flat_map(|c| c.cases).collect();
     let mut s = String::from(
         "# Reason codes\n\nGenerated from `policy-core/src/reason.rs` by `policy-core/tests/reason_table.rs`; do not edit.\n\
          A code never changes meaning. Every code a decision can carry has at least one conformance vector\n\

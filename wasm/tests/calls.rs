@@ -1,22 +1,11 @@
 //! The call layer the exports run, driven natively: buffer checks and the load rule.
-#![allow(
-    clippy::std_instead_of_core,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
+// options cover only #[test] functions, so this file still allows it for its helpers.
+#![allow(clippy::std_instead_of_core, clippy::unwrap_used)]
 
+use mandate_vectors::kit::Corpus;
 use mandate_wasm::{buffers, calls};
 use serde_json::Value;
-
-fn vectors() -> Value {
-    let p = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/vectors/conformance.json"
-    );
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-}
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap()
@@ -56,14 +45,9 @@ fn buffers_are_checked_not_trusted() {
 /// One test for the engine state, which is process-global like the module's.
 #[test]
 fn load_keeps_the_serving_engine_when_a_config_fails() {
-    let v = vectors();
-    let case = v["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "seed/allow-trusted-network")
-        .unwrap();
-    let input = case["input"].as_str().unwrap().as_bytes();
+    let v = Corpus::conformance();
+    let case = v.case("seed/allow-trusted-network");
+    let input = case.input.as_bytes();
 
     // Nothing loaded: a deny with a bundle code.
     let d = json(&calls::decide(input));
@@ -75,30 +59,22 @@ fn load_keeps_the_serving_engine_when_a_config_fails() {
             .starts_with("bundle.")
     );
     // A failed load while nothing good serves: it serves, with its own code.
-    let s = json(&calls::load(
-        v["loads"]["tampered"].as_str().unwrap().as_bytes(),
-    ));
+    let s = json(&calls::load(v.load("tampered").as_bytes()));
     assert_eq!(s["ok"], false);
     assert_eq!(
         json(&calls::decide(input))["reasons"][0]["code"],
         "bundle.signature_invalid"
     );
 
-    let good = v["loads"]["default"].as_str().unwrap().as_bytes();
+    let good = v.load("default").as_bytes();
     assert_eq!(json(&calls::load(good))["ok"], true);
-    assert_eq!(
-        calls::decide(input),
-        case["output"].as_str().unwrap().as_bytes()
-    );
+    assert_eq!(calls::decide(input), case.output.as_bytes());
 
     // A failed load now keeps the good engine serving, and says what failed.
     let s = json(&calls::load(b"not json"));
     assert_eq!(s["ok"], false);
     assert_eq!(json(&calls::status())["ok"], true);
-    assert_eq!(
-        calls::decide(input),
-        case["output"].as_str().unwrap().as_bytes()
-    );
+    assert_eq!(calls::decide(input), case.output.as_bytes());
 
     // apply_replay and mint go straight to the core.
     let mut req = serde_json::json!({"replayed": [], "store_error": true});

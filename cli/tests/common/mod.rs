@@ -1,5 +1,7 @@
 //! Shared fixtures for the CLI and service tests: a world of keys, a registry, guardrails and a
 //! signed bundle, written to a temporary directory; and a `mandate serve` child process.
+// Test helpers, not #[test] functions (clippy.toml's *-in-tests options do not reach them):
+// a failed unwrap, expect, panic or index here is the calling test failing.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -61,6 +63,7 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// A fresh random key (a stranger to the seeded world).
 pub fn key(kid: &str) -> PrivateJwk {
     issuer::generate_key(Some(kid)).unwrap()
 }
@@ -81,14 +84,18 @@ pub struct World {
 }
 
 impl World {
+    /// The seeded world's keys (the test kit's `mandate_vectors::world::Keys`: `root-1`,
+    /// `idp-1`, `pdp-1`, `tb-1`, `sum-1`) at the wall clock, since these tests run the real
+    /// binary and server; [`key`] makes fresh keys for a test that needs a stranger.
     pub fn new(dir: &Path) -> World {
+        let k = mandate_vectors::world::Keys::new();
         let w = World {
             dir: dir.to_path_buf(),
-            root: key("root-1"),
-            idp: key("idp-1"),
-            pdp: key("pdp-1"),
-            booker: key("tb-1"),
-            summarizer: key("sum-1"),
+            root: k.root,
+            idp: k.idp,
+            pdp: k.pdp,
+            booker: k.booker,
+            summarizer: k.summarizer,
             now: now(),
         };
         for (name, k) in [

@@ -1,5 +1,7 @@
 //! Shared test support: the module, the vectors, a fresh world built with the issuer helpers,
 //! and replay stores for the cases.
+// Test helpers, not #[test] functions (clippy.toml's *-in-tests options do not reach them):
+// a failed unwrap, expect, panic or index here is the calling test failing.
 #![allow(
     clippy::std_instead_of_core,
     dead_code,
@@ -116,8 +118,10 @@ pub const PDP: &str = "https://pdp.example.com";
 /// The request every world input makes (its origin is the delegation's `aud`).
 pub const SECRET_URI: &str = "https://api.example.com/v1/secrets/db";
 
-/// A fresh world made with the issuer helpers: random keys, a signed bundle with one agent and
-/// the seed's guardrail, a delegation from alice.
+/// A fresh world made with the issuer helpers over the seeded world's keys (the test kit's
+/// `mandate_vectors::world::Keys`): a signed bundle with one agent and the seed's guardrail, a
+/// delegation from alice. Each world has its own bundle revision and delegation jti, so worlds
+/// never share replay entries (the Redis tests share one server).
 pub struct World {
     pub root: PrivateJwk,
     pub pdp: PrivateJwk,
@@ -145,10 +149,25 @@ impl World {
     }
 
     pub fn with_policy(policy: &str) -> World {
-        let root = issuer::generate_key(Some("root-1")).unwrap();
-        let idp = issuer::generate_key(Some("idp-1")).unwrap();
-        let agent = issuer::generate_key(Some("a-1")).unwrap();
-        let pdp = issuer::generate_key(Some("pdp-1")).unwrap();
+        Self::build(policy, false)
+    }
+
+    /// Another world under the same issuer names and kids: its bundle is signed by the seeded
+    /// rogue key (as `root-1`) and its delegations by the seeded stranger key (as `idp-1`).
+    pub fn other() -> World {
+        Self::build(GUARDRAIL, true)
+    }
+
+    fn build(policy: &str, other: bool) -> World {
+        let k = mandate_vectors::world::Keys::new();
+        let (root, idp) = if other {
+            (k.rogue, k.stranger)
+        } else {
+            (k.root, k.idp)
+        };
+        let root = root.with_kid(Some("root-1".into()));
+        let idp = idp.with_kid(Some("idp-1".into()));
+        let (agent, pdp) = (k.booker, k.pdp);
         let contents = json!({
             "revision": format!("host-tests-{}", issuer::random_id().unwrap()),
             "iat": NOW - 3600,

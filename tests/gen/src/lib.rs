@@ -10,7 +10,10 @@
 pub mod cases;
 pub mod codes;
 pub mod http_cases;
+pub mod kit;
+pub mod loads;
 pub mod schemas;
 pub mod security_cases;
 pub mod tokens;
 pub mod world;
+pub mod world_json;

@@ -1,5 +1,6 @@
 //! Generates `tests/vectors/conformance.json`: every case's exact input bytes, the decision and
-//! reason codes it must produce, and the exact output bytes the native engine produced.
+//! reason codes it must produce, and the exact output bytes the native engine produced; its HTTP
+//! twin `http.json`; and `world.json`, the seeded world for hosts outside Rust.
 //! `gen-vectors --check` regenerates in memory and fails when the checked-in file differs.
 #![allow(
     clippy::expect_used,
@@ -8,153 +9,13 @@
     clippy::indexing_slicing
 )]
 
-use mandate_vectors::{cases, http_cases, security_cases, world};
+use mandate_vectors::{cases, http_cases};
 
-use mandate_core::{Pdp, b64, json};
+use mandate_core::{Pdp, json};
+use mandate_vectors::world::{NOW, World};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use world::{Keys, NOW, key, load_config, signed_bundle};
-
-fn loads(k: &Keys) -> BTreeMap<&'static str, Value> {
-    let good = signed_bundle(k, |_| {});
-    let tampered = {
-        let parts: Vec<&str> = good.split('.').collect();
-        let mut payload: Value = serde_json::from_slice(&b64::decode(parts[1]).unwrap()).unwrap();
-        payload["revision"] = json!("vectors-2");
-        format!(
-            "{}.{}.{}",
-            parts[0],
-            b64::encode(json::canonical(&payload).as_bytes()),
-            parts[2]
-        )
-    };
-    let root2 = key("bundle-root-2", Some("root-2"));
-    let with_policy =
-        |src: &str| signed_bundle(k, |b| b["policies"] = json!({"guardrails.rego": src}));
-    let mut m = BTreeMap::new();
-    m.insert(
-        "default",
-        load_config(Some(&good), &[&k.root], Some(&k.pdp)),
-    );
-    m.insert("no-grant-key", load_config(Some(&good), &[&k.root], None));
-    m.insert("missing", load_config(None, &[&k.root], None));
-    m.insert("no-trust-keys", load_config(Some(&good), &[], None));
-    m.insert(
-        "malformed",
-        load_config(Some("not-a-jws"), &[&k.root], None),
-    );
-    m.insert("tampered", load_config(Some(&tampered), &[&k.root], None));
-    m.insert(
-        "untrusted",
-        load_config(
-            Some(&mandate_core::mint::bundle(
-                &world::bundle_contents(k, |_| {}),
-                &k.rogue,
-            )),
-            &[&k.root],
-            None,
-        ),
-    );
-    m.insert(
-        "expired",
-        load_config(
-            Some(&signed_bundle(k, |b| b["exp"] = json!(NOW - 1))),
-            &[&k.root],
-            None,
-        ),
-    );
-    m.insert(
-        "not-yet-valid",
-        load_config(
-            Some(&signed_bundle(k, |b| b["nbf"] = json!(NOW + 600))),
-            &[&k.root],
-            None,
-        ),
-    );
-    m.insert(
-        "bad-policy",
-        load_config(
-            Some(&with_policy("package mandate\nallow if {")),
-            &[&k.root],
-            None,
-        ),
-    );
-    m.insert(
-        "clock-policy",
-        load_config(
-            Some(&with_policy(
-                "package mandate\nallow if time.now_ns() > 0\n",
-            )),
-            &[&k.root],
-            None,
-        ),
-    );
-    m.insert(
-        "bad-output",
-        load_config(
-            Some(&with_policy("package mandate\nallow := \"yes\"\n")),
-            &[&k.root],
-            None,
-        ),
-    );
-    m.insert(
-        "unknown-function",
-        load_config(
-            Some(&with_policy(
-                "package mandate\nallow := true\ndeny contains \"blocked\" if { undefined_helper_fn(input.request.path) }\n",
-            )),
-            &[&k.root],
-            None,
-        ),
-    );
-    m.insert(
-        "unknown-function-unreached",
-        load_config(
-            Some(&with_policy(
-                "package mandate\nallow := true\ndeny contains \"blocked\" if {\n\tinput.request.method == \"DELETE\"\n\tundefined_helper_fn(input.request.path)\n}\n",
-            )),
-            &[&k.root],
-            None,
-        ),
-    );
-    let two_apis = signed_bundle(k, |b| {
-        b["issuers"][0]["audiences"] = json!([
-            world::API,
-            security_cases::OTHER_API,
-            security_cases::TRIPS_RESOURCE
-        ]);
-    });
-    m.insert(
-        "two-apis",
-        load_config(Some(&two_apis), &[&k.root], Some(&k.pdp)),
-    );
-    let mut named = load_config(Some(&good), &[&k.root], Some(&k.pdp));
-    named["audiences"] = json!(["urn:mandate:trips-api"]);
-    m.insert("named-audience", named);
-    m.insert(
-        "bearer-grants",
-        load_config(
-            Some(&signed_bundle(k, |b| {
-                b["settings"]["grant_requires_proof"] = json!(false);
-            })),
-            &[&k.root],
-            Some(&k.pdp),
-        ),
-    );
-    m.insert(
-        "rotated",
-        load_config(
-            Some(&mandate_core::mint::bundle(
-                &world::bundle_contents(k, |_| {}),
-                &root2,
-            )),
-            &[&k.root, &root2],
-            None,
-        ),
-    );
-    m
-}
 
 fn main() {
     let check = std::env::args().any(|a| a == "--check");
@@ -166,18 +27,15 @@ fn main() {
     ]
     .iter()
     .collect();
-    let k = Keys::new();
-    let loads = loads(&k);
-    let load_texts: BTreeMap<&str, String> = loads
-        .iter()
-        .map(|(n, v)| (*n, json::canonical(v)))
-        .collect();
+    let world = World::new();
+    let k = &world.keys;
+    let load_texts = world.load_texts();
     let pdps: BTreeMap<&str, Pdp> = load_texts
         .iter()
         .map(|(n, t)| (*n, Pdp::load_json(t.as_bytes())))
         .collect();
-    let (out_cases, mut failures) = render(cases::all(&k), &pdps, Pdp::decide_json);
-    let (http_cases, http_failures) = render(http_cases::all(&k), &pdps, Pdp::decide_http_json);
+    let (out_cases, mut failures) = render(cases::all(k), &pdps, Pdp::decide_json);
+    let (http_cases, http_failures) = render(http_cases::all(k), &pdps, Pdp::decide_http_json);
     failures.extend(http_failures);
     if !failures.is_empty() {
         for f in &failures {
@@ -209,6 +67,13 @@ fn main() {
         "cases": out_cases,
     });
     write_or_check(&out_path, &file, check, out_cases.len());
+    let world_file = mandate_vectors::world_json::render(&world);
+    write_or_check(
+        &out_path.with_file_name("world.json"),
+        &world_file,
+        check,
+        world.loads.len(),
+    );
 }
 
 fn write_or_check(path: &std::path::Path, file: &Value, check: bool, count: usize) {
@@ -222,10 +87,10 @@ fn write_or_check(path: &std::path::Path, file: &Value, check: bool, count: usiz
             );
             std::process::exit(1);
         }
-        println!("vectors up to date: {count} cases in {name}");
+        println!("vectors up to date: {count} entries in {name}");
     } else {
         std::fs::write(path, text).unwrap();
-        println!("wrote {count} cases to {}", path.display());
+        println!("wrote {count} entries to {}", path.display());
     }
 }
 

@@ -230,3 +230,36 @@ pub fn load_config(
 pub fn signed_bundle(k: &Keys, tweak: impl FnOnce(&mut Value)) -> String {
     mint::bundle(&bundle_contents(k, tweak), &k.root)
 }
+
+/// The one seeded world: its keys and the named load configs built from them. Every runner and
+/// fixture that needs the vectors' keys, registry or bundle takes them from here (or, outside
+/// Rust, from `tests/vectors/world.json`, rendered from it).
+#[derive(Debug)]
+pub struct World {
+    pub keys: Keys,
+    /// The load configs by name, as JSON (`loads` in the vector files is their canonical text).
+    pub loads: std::collections::BTreeMap<&'static str, Value>,
+}
+
+impl World {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> World {
+        let keys = Keys::new();
+        let loads = crate::loads::loads(&keys);
+        World { keys, loads }
+    }
+
+    /// The canonical text of every load config, as the vector files hold them.
+    pub fn load_texts(&self) -> std::collections::BTreeMap<&'static str, String> {
+        self.loads
+            .iter()
+            .map(|(n, v)| (*n, mandate_core::json::canonical(v)))
+            .collect()
+    }
+
+    /// The canonical text of the load config `name` (`default`: the good bundle, the root as
+    /// trust key, the grant key).
+    pub fn load_text(&self, name: &str) -> Option<String> {
+        self.loads.get(name).map(mandate_core::json::canonical)
+    }
+}
