@@ -2,6 +2,9 @@
 # Clippy (-D warnings) for the configurations that ship to wasm32-unknown-unknown: the core
 # no_std (core + alloc only) and the module crate (mandate-wasm). With Debian's rustc-web it
 # uses Debian's matching rust-web-clippy, installed here when missing, and -Zbuild-std.
+# The core's run builds with -Zbuild-std=core,alloc: no std exists for it to link, so its passing
+# is also the proof that the core is no_std (scripts/check-no-std.sh builds the same in release,
+# for a developer; CI does not build it twice).
 set -euo pipefail
 source "$(dirname "$0")/wasm-env.sh"
 cd "$MANDATE_ROOT"
@@ -23,4 +26,4 @@ else
   cargo clippy --locked --target wasm32-unknown-unknown --target-dir "$WASM_TARGET_DIR" \
     -p mandate-wasm -- -D warnings
 fi
-echo "clippy: mandate-core (no_std) and mandate-wasm are clean for wasm32-unknown-unknown"
+echo "clippy: mandate-core (no_std: core + alloc only) and mandate-wasm are clean for wasm32-unknown-unknown"
