@@ -23,6 +23,8 @@ const SCANNED: &[(&str, &str)] = &[
     ("cli/src", "rs"),
     ("host-rust/src", "rs"),
     ("examples/envoy-filter/src", "rs"),
+    ("wasm/src", "rs"),
+    ("bindings-js/src", "rs"),
     ("bindings-js/npm/src", "js"),
 ];
 

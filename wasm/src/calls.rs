@@ -74,5 +74,9 @@ pub fn mint(input: &[u8]) -> Vec<u8> {
 /// The answer for a `(ptr, len)` pair that names no live buffer.
 #[must_use]
 pub fn invalid_buffer() -> Vec<u8> {
-    br#"{"error":{"code":"abi.invalid_buffer","message":"the pointer and length do not name a live buffer from mandate_alloc"}}"#.to_vec()
+    let doc = serde_json::json!({"error": {
+        "code": mandate_core::Code::AbiInvalidBuffer.as_str(),
+        "message": "the pointer and length do not name a live buffer from mandate_alloc",
+    }});
+    mandate_core::json::canonical(&doc).into_bytes()
 }
