@@ -118,7 +118,7 @@ impl Pdp {
     /// Decides a decide input. The answer is [`Pending`] until the host has recorded its
     /// use-once entries ([`Pending::settle`]).
     pub fn decide(&self, input: &DecideInput) -> Pending {
-        Pending::new(self.decide_owned(input.clone(), || derived_id_of(input)))
+        Pending::new(self.decide_owned(input.clone()))
     }
 
     /// Decides a decide-input document; returns the canonical decision document, before replay
@@ -133,10 +133,7 @@ impl Pdp {
     /// JSON. A document that does not parse is a deny with its `input.*` code.
     pub fn decide_document(&self, input: &[u8]) -> Pending {
         Pending::new(match parse_input::<DecideInput>(input) {
-            Ok(parsed) => {
-                let derived = derived_id_of(&parsed);
-                self.decide_owned(parsed, || derived)
-            }
+            Ok(parsed) => self.decide_owned(parsed),
             Err(r) => Decision::deny(derived_id(input), 0, r),
         })
     }
@@ -144,7 +141,7 @@ impl Pdp {
     /// Decides an HTTP decide input: the request is bound by [`crate::http::bind`] (a request
     /// the binding refuses is a deny with its reason), then decided as [`Pdp::decide`] would.
     pub fn decide_http(&self, input: &HttpDecideInput) -> Pending {
-        Pending::new(self.decide_http_owned(input.clone(), || derived_id_of(input)))
+        Pending::new(self.decide_http_owned(input.clone()))
     }
 
     /// [`Pdp::decide_http`] on a document, serialized canonically as [`Pdp::decide_json`] is.
@@ -156,21 +153,21 @@ impl Pdp {
     /// [`Pdp::decide_document`] for an HTTP decide-input document.
     pub fn decide_http_document(&self, input: &[u8]) -> Pending {
         Pending::new(match parse_input::<HttpDecideInput>(input) {
-            Ok(parsed) => {
-                let derived = derived_id_of(&parsed);
-                self.decide_http_owned(parsed, || derived)
-            }
+            Ok(parsed) => self.decide_http_owned(parsed),
             Err(r) => Decision::deny(derived_id(input), 0, r),
         })
     }
 
-    fn decide_http_owned(
-        &self,
-        parsed: HttpDecideInput,
-        derived: impl FnOnce() -> String,
-    ) -> Decision {
+    /// The id first (a bad host id is a deny; the input is hashed only when it names none), then
+    /// the binding, then the pipeline.
+    fn decide_http_owned(&self, parsed: HttpDecideInput) -> Decision {
+        let id = match choose_id(parsed.decision_id.as_ref(), || derived_id_of(&parsed)) {
+            Ok(id) => id,
+            Err((bad, id)) => return Decision::deny(id, parsed.now, bad),
+        };
         match http::bind(&parsed.http, &parsed.binding) {
-            Ok(bound) => self.decide_owned(
+            Ok(bound) => self.decide_named(
+                id,
                 DecideInput {
                     now: parsed.now,
                     decision_id: parsed.decision_id,
@@ -180,13 +177,8 @@ impl Pdp {
                     mint_grant: parsed.mint_grant,
                     enforces: parsed.enforces,
                 },
-                derived,
             ),
             Err(r) => {
-                let id = match choose_id(parsed.decision_id.as_ref(), derived) {
-                    Ok(id) => id,
-                    Err((bad, id)) => return Decision::deny(id, parsed.now, bad),
-                };
                 let mut d = Decision::deny(id, parsed.now, r);
                 d.request = parsed.http.audit_value();
                 if let Ok(l) = &self.state {
@@ -197,12 +189,16 @@ impl Pdp {
         }
     }
 
-    /// Decides an owned input. `derived` names the decision when the input does not.
-    fn decide_owned(&self, input: DecideInput, derived: impl FnOnce() -> String) -> Decision {
-        let decision_id = match choose_id(input.decision_id.as_ref(), derived) {
-            Ok(id) => id,
-            Err((r, id)) => return Decision::deny(id, input.now, r),
-        };
+    /// Decides an owned input, named by its host id, or by its hash only when it names none.
+    fn decide_owned(&self, input: DecideInput) -> Decision {
+        match choose_id(input.decision_id.as_ref(), || derived_id_of(&input)) {
+            Ok(id) => self.decide_named(id, input),
+            Err((r, id)) => Decision::deny(id, input.now, r),
+        }
+    }
+
+    /// Steps 1–10 for an input whose decision id is settled.
+    fn decide_named(&self, decision_id: String, input: DecideInput) -> Decision {
         let mut decision = Decision::blank(decision_id, input.now, audit_request(&input.request));
         let loaded = match &self.state {
             Ok(l) => l,
