@@ -128,6 +128,36 @@ impl<S: ReplayStore> Decider<S> {
         }
     }
 
+    /// Loads a config aside and swaps it in only when it loaded **and** the core's replacement
+    /// rule ([`mandate_core::may_replace`]) lets it replace what serves at `now`: not expired,
+    /// valid now, not a rollback (issued before the serving bundle, or its revision with other
+    /// content). The rule compares the facts both engines verified (their load statuses), so it
+    /// is the same for the native engine and the module. What every host that reloads bundles
+    /// from a source it polls should call; [`Self::load`] installs without the rule.
+    ///
+    /// # Errors
+    /// [`HostError::Load`] with the refusal's `bundle.*` code (what serves keeps serving);
+    /// [`HostError::Module`] when the wasm backend cannot run.
+    pub fn replace(&self, config: &[u8], now: i64) -> Result<LoadStatus, HostError> {
+        let (engine, status) = Loaded::load(&self.backend, config)?;
+        let status = LoadStatus::parse(status);
+        let refused = |r: mandate_core::Reason| HostError::Load {
+            code: r.code,
+            message: r.message,
+        };
+        let next = status.facts().map_err(refused)?;
+        let mut serving = self.serving.write().unwrap_or_else(PoisonError::into_inner);
+        // Decided under the write lock: two replacements racing cannot both pass against the
+        // same serving bundle.
+        let current = serving.status.facts().ok();
+        mandate_core::may_replace(current.as_ref(), &next, now).map_err(refused)?;
+        *serving = Arc::new(Serving {
+            engine,
+            status: status.clone(),
+        });
+        Ok(status)
+    }
+
     /// The load status of the engine that is serving.
     #[must_use]
     pub fn status(&self) -> LoadStatus {

@@ -1,6 +1,7 @@
 //! The load status of an engine (docs/formats.md).
 
-use mandate_core::reason::Code;
+use mandate_core::BundleFacts;
+use mandate_core::reason::{Code, Reason};
 use serde_json::Value;
 
 /// What loading a config gave: `ok` with the bundle's facts, or the error's code.
@@ -12,6 +13,8 @@ pub struct LoadStatus {
     pub revision: Option<String>,
     /// The bundle's digest (b64url SHA-256 of the JWS), when it loaded.
     pub digest: Option<String>,
+    /// When the bundle was issued, when it loaded.
+    pub iat: Option<i64>,
     /// The bundle's validity window, when it loaded.
     pub nbf: Option<i64>,
     /// The bundle's expiry, when it loaded.
@@ -23,6 +26,15 @@ pub struct LoadStatus {
 }
 
 impl LoadStatus {
+    /// What the replacement rule compares ([`mandate_core::may_replace`]), read from the status
+    /// the engine produced; the load's reason when it did not load.
+    ///
+    /// # Errors
+    /// The load's reason, or `bundle.malformed` when the status is not one.
+    pub fn facts(&self) -> Result<BundleFacts, Reason> {
+        BundleFacts::from_status_json(&self.raw)
+    }
+
     pub(crate) fn parse(raw: Vec<u8>) -> LoadStatus {
         let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
         let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
@@ -43,6 +55,7 @@ impl LoadStatus {
             ok,
             revision: s("/bundle/revision"),
             digest: s("/bundle/digest"),
+            iat: v.pointer("/bundle/iat").and_then(Value::as_i64),
             nbf: v.pointer("/bundle/nbf").and_then(Value::as_i64),
             exp: v.pointer("/bundle/exp").and_then(Value::as_i64),
             error,

@@ -5,6 +5,7 @@ use crate::jose::{Es256Verifier, PublicJwk, Unverified, typ_matches};
 use crate::limits;
 use crate::reason::{Code, Reason, reason};
 use crate::registry::{Agent, AgentSpec};
+use crate::replace::BundleFacts;
 use crate::{b64, json};
 use alloc::{collections::BTreeMap, format, string::String, vec::Vec};
 use serde::Deserialize;
@@ -288,10 +289,22 @@ impl Bundle {
         Ok(())
     }
 
-    /// The load status document (`{"ok": true, "bundle": {...}}`).
+    /// The claims the replacement rule compares ([`crate::may_replace`]).
+    #[must_use]
+    pub fn facts(&self) -> BundleFacts {
+        BundleFacts {
+            revision: self.revision.clone(),
+            digest: self.digest.clone(),
+            iat: self.iat,
+            nbf: self.nbf,
+            exp: self.exp,
+        }
+    }
+
+    /// The load status document (`{"ok": true, "bundle": {...}}`, the bundle's [`BundleFacts`]).
     #[must_use]
     pub fn status_value(&self) -> Value {
-        serde_json::json!({"ok": true, "bundle": {"revision": self.revision, "digest": self.digest, "nbf": self.nbf, "exp": self.exp}})
+        serde_json::json!({"ok": true, "bundle": self.facts()})
     }
 }
 

@@ -22,6 +22,7 @@ use crate::jose::{Es256Verifier, P256Verifier};
 use crate::load::{self, LoadConfig, Loaded};
 use crate::pending::Pending;
 use crate::reason::{Code, Reason, reason};
+use crate::replace::BundleFacts;
 use crate::request::Request;
 use crate::{credentials, grant, guardrails, http, json, obligations, replay, scope};
 use alloc::{boxed::Box, string::String, vec::Vec};
@@ -98,9 +99,9 @@ impl Pdp {
     ///
     /// # Errors
     /// Its load failure, or why the serving bundle stays.
-    pub fn may_replace(&self, serving: Option<&Bundle>, now: i64) -> Result<(), Reason> {
+    pub fn may_replace(&self, serving: Option<&BundleFacts>, now: i64) -> Result<(), Reason> {
         let next = self.status().map_err(Clone::clone)?;
-        crate::replace::may_replace(serving, next, now)
+        crate::replace::may_replace(serving, &next.facts(), now)
     }
 
     /// `{"ok": true, "bundle": {...}}` or `{"ok": false, "error": {...}}`, canonical.

@@ -57,6 +57,6 @@ pub use load::LoadConfig;
 pub use pending::{Pending, ReplayOutcome};
 pub use principal::Principal;
 pub use reason::{Code, Origin, Reason};
-pub use replace::may_replace;
+pub use replace::{BundleFacts, may_replace, may_replace_json};
 pub use request::RequestSpec;
 pub use use_once::UseOnce;

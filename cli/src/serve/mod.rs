@@ -6,12 +6,14 @@
 //!   and headers in; 200 with principal headers on allow, 403 with `x-mandate-reason` on deny.
 //! - `GET /healthz`, `GET /metrics`.
 //!
-//! Every decision goes through mandate-host's `Decider` (replay enforced) and, when an audit log
-//! is configured, is appended (and fsynced) to it before the answer is sent: an answer the
-//! client received is an audit record on disk. `now`, decision ids and grant nonces come from
+//! This module holds the HTTP handlers only. Deciding, the replay check, the audit append (fsynced
+//! before the answer is sent: an answer the client received is an audit record on disk), bundle
+//! replacement and health are mandate-host's `DecisionPoint`; metrics and logs are its hooks
+//! (`hooks.rs`). `now`, decision ids and grant nonces come from
 //! this process (system clock, OS randomness), never from the client.
 
 pub mod check;
+mod hooks;
 pub mod metrics;
 pub mod source;
 
@@ -19,8 +21,7 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use mandate_core::Code;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -33,7 +34,7 @@ use mandate_host::audit::{AuditLog, AuditOptions};
 use mandate_host::replay::{
     MemoryReplayStore, RedisReplayStore, ReplayError, ReplayStore, UseOnce,
 };
-use mandate_host::{Backend, Decider, Decision};
+use mandate_host::{Backend, Decider, Decision, DecisionPoint, Keys};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -117,29 +118,15 @@ impl Config {
     }
 }
 
-/// What reloading last did, for `/healthz`.
-#[derive(Debug, Default, Clone)]
-struct ReloadState {
-    last_error: Option<(Code, String)>,
-}
-
-/// The shared state of the handlers.
+/// The shared state of the handlers: the decision point and what the HTTP API adds to it.
 #[derive(Debug)]
 pub struct Service {
-    decider: Decider<Store>,
-    audit: Option<Arc<AuditLog>>,
+    point: DecisionPoint<Store>,
     pub metrics: Metrics,
     /// Routes and trusted hops for `/v1/check`, handed to the core's HTTP binding.
     binding: mandate_core::http::Binding,
     scheme: String,
-    audiences: Vec<String>,
     grant_ttl: i64,
-    trust: Vec<PublicJwk>,
-    grant_key: Option<PrivateJwk>,
-    reload: Mutex<ReloadState>,
-    /// The serving bundle, as the core verified it: what a replacement is compared with
-    /// (`mandate_core::may_replace`).
-    serving_bundle: Mutex<Option<mandate_core::bundle::Bundle>>,
 }
 
 /// Why a request got no decision.
@@ -148,14 +135,18 @@ pub enum ServiceError {
     /// The request is not a decide input (400).
     BadRequest(String),
     /// The audit record could not be written, so the decision is not given (503).
-    Audit(String),
+    Audit(mandate_host::HostError),
 }
 
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
             ServiceError::BadRequest(m) => (StatusCode::BAD_REQUEST, Code::InputMalformed, m),
-            ServiceError::Audit(m) => (StatusCode::SERVICE_UNAVAILABLE, Code::AuditUnavailable, m),
+            ServiceError::Audit(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Code::AuditUnavailable,
+                e.to_string(),
+            ),
         };
         let body = json!({"error": {"code": code, "message": message}});
         (
@@ -193,105 +184,20 @@ pub fn log(level: &str, msg: &str, fields: &Value) {
 }
 
 impl Service {
-    /// Loads a bundle JWS: verifies it under the trust keys first, and only then looks at its
-    /// claims — refuses an expired one, or one issued before the one serving (a rollback) —
-    /// and otherwise hands it to the decider, which swaps it in. Nothing an unverified bundle
-    /// says (its `iat`, `exp`, revision) is compared or remembered. Reports the outcome in
-    /// metrics and the log.
+    /// Installs a bundle JWS when it verifies and may replace the serving one (the decision
+    /// point's one replacement rule); reports it in metrics and the log.
     pub fn load_bundle(&self, jws: &str, origin: &str) -> core::result::Result<(), (Code, String)> {
-        let now = crate::io::now();
-        let config = self.load_config(jws);
-        // The core's own verification (signature under the trust keys, schema, policies): its
-        // `Bundle` is the only source of the claims compared below.
-        let verified = mandate_core::Pdp::load_json(&config);
-        let serving = self
-            .serving_bundle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        // Expired, not yet valid, or a rollback (issued before the serving one, or its revision
-        // with other content): the core's one replacement rule.
-        let result = match verified.may_replace(serving.as_ref(), now) {
-            Err(r) => Err((r.code, r.message.clone())),
-            Ok(()) => match self.decider.load(&config) {
-                Ok(_) => Ok(verified.status().ok().cloned()),
-                Err(mandate_host::HostError::Load { code, message }) => Err((code, message)),
-                Err(e) => Err((e.code(), e.to_string())),
-            },
-        };
-        drop(verified);
-        let status = self.decider.status();
-        match &result {
-            Ok(bundle) => {
-                self.metrics
-                    .reloads
-                    .with_label_values(&["ok", "none"])
-                    .inc();
-                self.metrics.bundle_info.reset();
-                self.metrics
-                    .bundle_info
-                    .with_label_values(&[
-                        status.revision.as_deref().unwrap_or(""),
-                        status.digest.as_deref().unwrap_or(""),
-                    ])
-                    .set(1);
-                self.metrics.bundle_expiry.set(status.exp.unwrap_or(0));
-                *self
-                    .serving_bundle
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = bundle.clone();
-                self.reload
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .last_error = None;
-                log(
-                    "info",
-                    "bundle loaded",
-                    &json!({"source": origin, "revision": status.revision, "digest": status.digest, "exp": status.exp}),
-                );
-            }
-            Err((code, message)) => {
-                self.metrics
-                    .reloads
-                    .with_label_values(&["error", code.as_str()])
-                    .inc();
-                self.reload
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .last_error = Some((*code, message.clone()));
-                // Before the first load there is nothing serving: the caller reports the error.
-                if status.ok {
-                    log(
-                        "error",
-                        "bundle refused; the previous bundle keeps serving",
-                        &json!({"source": origin, "code": code, "message": message, "serving": status.revision}),
-                    );
-                }
-            }
-        }
-        result.map(|_| ())
-    }
-
-    /// The load config for a bundle: the trust keys, the grant key, and this decision point's
-    /// audiences when configured.
-    fn load_config(&self, jws: &str) -> Vec<u8> {
-        let config = mandate_host::issuer::load_config(jws, &self.trust, self.grant_key.as_ref());
-        if self.audiences.is_empty() {
-            return config;
-        }
-        match serde_json::from_slice::<Value>(&config) {
-            Ok(Value::Object(mut obj)) => {
-                obj.insert("audiences".into(), json!(self.audiences));
-                serde_json::to_vec(&obj).unwrap_or_default()
-            }
-            // Never load without the audiences asked for: an empty config does not load.
-            _ => Vec::new(),
-        }
+        self.point
+            .load_bundle(jws, origin, crate::io::now())
+            .map(|_| ())
+            .map_err(|e| match e {
+                mandate_host::HostError::Load { code, message } => (code, message),
+                e => (e.code(), e.to_string()),
+            })
     }
 
     /// Decides one HTTP decide input (the request as received, with its binding, already
-    /// filled with `now` and `decision_id`) through the core's HTTP binding, appends its audit
-    /// record, and records metrics.
+    /// filled with `now` and `decision_id`) through the core's HTTP binding; audited.
     pub async fn decide_http(
         &self,
         endpoint: &str,
@@ -299,13 +205,14 @@ impl Service {
     ) -> core::result::Result<Decision, ServiceError> {
         let bytes =
             serde_json::to_vec(input).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
-        let started = Instant::now();
-        let decision = self.decider.decide_http(&bytes).await;
-        self.record(endpoint, started, decision).await
+        self.point
+            .decide_http(endpoint, &bytes)
+            .await
+            .map_err(ServiceError::Audit)
     }
 
-    /// Decides one decide input (a JSON object already filled with `now` and `decision_id`),
-    /// appends its audit record, and records metrics.
+    /// Decides one decide input (a JSON object already filled with `now` and `decision_id`);
+    /// audited.
     pub async fn decide(
         &self,
         endpoint: &str,
@@ -316,75 +223,29 @@ impl Service {
         self.decide_bytes(endpoint, &bytes).await
     }
 
-    /// Decides a decide input given as the bytes the core is to parse (strictly), appends its
-    /// audit record, and records metrics.
+    /// Decides a decide input given as the bytes the core is to parse (strictly); audited.
     pub async fn decide_bytes(
         &self,
         endpoint: &str,
         bytes: &[u8],
     ) -> core::result::Result<Decision, ServiceError> {
-        let started = Instant::now();
-        let decision = self.decider.decide(bytes).await;
-        self.record(endpoint, started, decision).await
-    }
-
-    /// Appends a decision's audit record (the answer waits for it) and records its metrics.
-    async fn record(
-        &self,
-        endpoint: &str,
-        started: Instant,
-        decision: Decision,
-    ) -> core::result::Result<Decision, ServiceError> {
-        if let (Some(log), Some(record)) = (&self.audit, decision.audit()) {
-            // fdatasync is blocking I/O: keep it off the async workers. The answer waits for it,
-            // so every answer a client received is on disk.
-            let (log, record) = (Arc::clone(log), record.clone());
-            let appended = tokio::task::spawn_blocking(move || log.append(&record))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
-            if let Err(e) = appended {
-                self.metrics.audit_errors.inc();
-                crate::serve::log(
-                    "error",
-                    "audit append failed; the decision is withheld",
-                    &json!({"error": e}),
-                );
-                return Err(ServiceError::Audit(e));
-            }
-            self.metrics.audit_records.inc();
-        }
-        let outcome = if decision.is_allow() { "allow" } else { "deny" };
-        self.metrics
-            .decisions
-            .with_label_values(&[endpoint, outcome, decision.code().unwrap_or("none")])
-            .inc();
-        self.metrics
-            .latency
-            .with_label_values(&[endpoint])
-            .observe(started.elapsed().as_secs_f64());
-        Ok(decision)
+        self.point
+            .decide(endpoint, bytes)
+            .await
+            .map_err(ServiceError::Audit)
     }
 
     fn health(&self) -> (bool, Value) {
-        let status = self.decider.status();
-        let now = crate::io::now();
-        let expired = status.exp.is_some_and(|e| now >= e);
-        let ok = status.ok && !expired;
-        let last_error = self
-            .reload
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .last_error
-            .clone();
+        let h = self.point.health(crate::io::now());
+        let problem = |(c, m): (Code, String)| json!({"code": c, "message": m});
         let v = json!({
-            "status": if ok { "ok" } else { "unavailable" },
-            "bundle": {"ok": status.ok, "revision": status.revision, "digest": status.digest, "exp": status.exp, "expired": expired,
-                       "error": status.error.map(|(c, m)| json!({"code": c, "message": m}))},
-            "last_reload_error": last_error.map(|(c, m)| json!({"code": c, "message": m})),
-            "backend": self.decider.backend().name(),
+            "status": if h.ok { "ok" } else { "unavailable" },
+            "bundle": {"ok": h.status.ok, "revision": h.status.revision, "digest": h.status.digest,
+                       "exp": h.status.exp, "expired": h.expired, "error": h.status.error.map(problem)},
+            "last_reload_error": h.last_reload_error.map(problem),
+            "backend": h.backend,
         });
-        (ok, v)
+        (h.ok, v)
     }
 }
 
@@ -616,14 +477,19 @@ pub async fn start(config: Config) -> Result<Running> {
                     &json!({"kept_through": r.kept_through, "bytes": r.truncated_bytes}),
                 );
             }
-            Some(Arc::new(audit_log))
+            Some(audit_log)
         }
         None => None,
     };
     let metrics = Metrics::new().map_err(|e| CliError::failure(format!("metrics: {e}")))?;
+    let keys = Keys {
+        trust: config.trust.clone(),
+        grant_key: config.grant_key.clone(),
+        audiences: config.audiences.clone(),
+    };
+    let hooks = Arc::new(hooks::ServeHooks(metrics.clone()));
     let svc = Arc::new(Service {
-        decider,
-        audit,
+        point: DecisionPoint::new(decider, audit, keys, hooks),
         metrics,
         binding: mandate_core::http::Binding {
             routes: config.routes.clone(),
@@ -631,12 +497,7 @@ pub async fn start(config: Config) -> Result<Running> {
             unrouted: config.unrouted,
         },
         scheme: config.scheme.clone(),
-        audiences: config.audiences.clone(),
         grant_ttl: config.grant_ttl,
-        trust: config.trust.clone(),
-        grant_key: config.grant_key.clone(),
-        reload: Mutex::new(ReloadState::default()),
-        serving_bundle: Mutex::new(None),
     });
 
     // The first bundle must load: a decision point that starts without one only denies.
@@ -728,21 +589,7 @@ pub async fn start(config: Config) -> Result<Running> {
                         let _ = tokio::task::spawn_blocking(move || svc.load_bundle(&jws, &origin))
                             .await;
                     }
-                    Err(e) => {
-                        svc.metrics
-                            .reloads
-                            .with_label_values(&["error", e.code.as_str()])
-                            .inc();
-                        svc.reload
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .last_error = Some((e.code, e.message.clone()));
-                        log(
-                            "error",
-                            "bundle poll failed; the previous bundle keeps serving",
-                            &json!({"code": e.code, "message": e.message}),
-                        );
-                    }
+                    Err(e) => svc.point.reload_failed(&origin, e.code, &e.message),
                 }
             }
         })

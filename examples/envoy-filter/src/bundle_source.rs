@@ -1,10 +1,12 @@
 //! Bundle updates from an HTTP source, without restarting Envoy.
 //!
 //! Each worker's root context polls the configured cluster with `If-None-Match`. A `200` body is
-//! loaded into a fresh engine; it replaces the serving one only when the core reports the load as
-//! `ok`, so a bad, tampered or expired bundle leaves the last good one serving.
+//! loaded into a fresh engine; it replaces the serving one only when it loaded and the core's
+//! replacement rule (`mandate_core::may_replace`: not expired, valid now, not a rollback) lets
+//! it, so a bad, tampered, expired or older bundle leaves the last good one serving. The rule is
+//! held to `tests/vectors/replace.json` (`tests/replace_vectors.rs`).
 
-use mandate_core::Pdp;
+use mandate_core::{Code, Pdp};
 
 use crate::config::{BundleSource, FilterConfig};
 
@@ -24,6 +26,8 @@ pub enum Fetched {
     Unchanged,
     /// Anything else; the serving bundle stays.
     Rejected {
+        /// The stable code of the refusal.
+        code: Code,
         /// Why, for the log.
         why: String,
         /// The `ETag` of a bundle that arrived but was refused, so the next poll does not fetch
@@ -63,11 +67,16 @@ pub fn on_response(
         Some("200") => {}
         other => {
             let why = format!("bundle source answered {}", other.unwrap_or("nothing"));
-            return Fetched::Rejected { why, etag: None };
+            return Fetched::Rejected {
+                code: Code::BundleFetchFailed,
+                why,
+                etag: None,
+            };
         }
     }
     let Ok(bundle) = core::str::from_utf8(body) else {
         return Fetched::Rejected {
+            code: Code::BundleMalformed,
             why: "bundle source sent a non-UTF-8 body".into(),
             etag,
         };
@@ -77,12 +86,18 @@ pub fn on_response(
     // The core's one replacement rule: loaded, not expired, valid now, not a rollback.
     let Ok(now) = i64::try_from(now) else {
         return Fetched::Rejected {
+            code: Code::InternalError,
             why: "proxy clock out of range".into(),
             etag,
         };
     };
-    if let Err(r) = pdp.may_replace(serving.status().ok(), now) {
+    let serving = serving
+        .status()
+        .ok()
+        .map(mandate_core::bundle::Bundle::facts);
+    if let Err(r) = pdp.may_replace(serving.as_ref(), now) {
         return Fetched::Rejected {
+            code: r.code,
             why: format!(
                 "fetched bundle refused ({}): {}",
                 r.code.as_str(),

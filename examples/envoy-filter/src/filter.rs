@@ -125,7 +125,7 @@ impl MandateRoot {
                 self.mark_polled(&serving.config);
             }
             Fetched::Unchanged => self.mark_polled(&serving.config),
-            Fetched::Rejected { why, etag } => {
+            Fetched::Rejected { why, etag, .. } => {
                 log::warn!("mandate: {why}; the serving bundle stays");
                 self.metrics.count(Event::BundleRejected);
                 if etag.is_some() {

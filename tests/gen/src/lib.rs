@@ -12,6 +12,7 @@ pub mod codes;
 pub mod http_cases;
 pub mod kit;
 pub mod loads;
+pub mod replace_cases;
 pub mod schemas;
 pub mod security_cases;
 pub mod tokens;

@@ -10,6 +10,7 @@
 mod core_host;
 mod corpus;
 mod host;
+mod replacement;
 mod replay;
 mod report;
 
@@ -17,6 +18,7 @@ pub use crate::world::{self, NOW, World};
 pub use core_host::CoreHost;
 pub use corpus::{Case, Corpus, Entry, Expect, Replay, vectors_dir};
 pub use host::{Host, run_corpus};
+pub use replacement::{ReplaceCase, ReplaceCorpus, ReplaceHost, run_replace_corpus};
 pub use replay::{
     Expected, RedisSet, RedisVectors, ReplayCase, ReplayCorpus, ReplayHost, Step, StoreConfig,
     UseOnce, run_replay_corpus,
