@@ -65,7 +65,7 @@ export interface Problem {
 }
 
 export type LoadStatus =
-  | { ok: true; bundle: { revision: string; digest: string; nbf: number; exp: number } }
+  | { ok: true; bundle: { revision: string; digest: string; iat: number; nbf: number; exp: number } }
   | { ok: false; error: Problem };
 
 export interface RequestDescription {
