@@ -164,6 +164,7 @@ impl<S: ReplayStore> DecisionPoint<S> {
                 *self.reload_error() = None;
                 self.hooks.bundle_loaded(origin, status);
             }
+            Err(HostError::Load { code, message }) => self.reload_failed(origin, *code, message),
             Err(e) => self.reload_failed(origin, e.code(), &e.to_string()),
         }
         result
