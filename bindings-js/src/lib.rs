@@ -60,13 +60,37 @@ impl Pdp {
     pub fn decide_http(&self, input: &[u8]) -> Vec<u8> {
         self.inner.decide_http_json(input)
     }
+}
 
-    /// Turns a decision into a `replay.detected` (or `replay.store_unavailable`) deny:
-    /// input `{"decision": {...}, "replayed": ["jti"], "store_error": false}`.
-    #[wasm_bindgen(js_name = applyReplay)]
-    pub fn apply_replay(&self, input: &[u8]) -> Vec<u8> {
-        self.inner.apply_replay_json(input)
+/// Turns a decision into a `replay.detected` (or `replay.store_unavailable`) deny: input
+/// `{"decision": {...}, "replayed": ["jti"], "store_error": false}`. Needs no engine: a decision
+/// is settled the same whichever bundle decided it.
+#[wasm_bindgen(js_name = applyReplay)]
+pub fn apply_replay(input: &[u8]) -> Vec<u8> {
+    mandate_core::apply_replay_json(input)
+}
+
+/// May the engine whose load status is `next` replace the one whose status is `serving`
+/// (`None`: nothing serves) at `now`? The core's replacement rule on the two verified bundles
+/// (`mandate_core::may_replace_json`): `{"ok":true}`, or the refusal as a failed load status
+/// (`bundle.expired`, `bundle.not_yet_valid`, `bundle.rollback`, or `next`'s own load error).
+/// `now` is Unix seconds; anything but a whole number there is refused as `bundle.malformed`.
+#[wasm_bindgen(js_name = mayReplace)]
+pub fn may_replace(serving: Option<Vec<u8>>, next: &[u8], now: f64) -> Vec<u8> {
+    match whole_seconds(now) {
+        Some(now) => mandate_core::may_replace_json(serving.as_deref(), next, now),
+        None => mandate_core::refusal_json(&mandate_core::Reason::new(
+            mandate_core::Code::BundleMalformed,
+            "now must be whole Unix seconds",
+        )),
     }
+}
+
+/// `now` as whole seconds, when it is one within JS's safe integers.
+fn whole_seconds(now: f64) -> Option<i64> {
+    const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+    #[allow(clippy::cast_possible_truncation)]
+    (now.is_finite() && now.fract() == 0.0 && now.abs() <= MAX_SAFE).then_some(now as i64)
 }
 
 /// Mints a token (bundle, delegation, sub-delegation or proof) with a supplied private JWK.

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -36,7 +36,7 @@ after(async () => {
 });
 
 test('the tarball holds the entry points, the wasm and the types, and no tests', () => {
-  for (const f of ['package.json', 'src/node.js', 'src/web.js', 'src/workerd.js', 'wasm/mandate_js.js', 'wasm/mandate_js_bg.wasm', 'types/index.d.ts', 'types/formats.d.ts', 'types/mcp.d.ts']) {
+  for (const f of ['package.json', 'src/node.js', 'src/web.js', 'src/workerd.js', 'wasm/mandate_js.js', 'wasm/mandate_js_bg.wasm', 'types/index.d.ts', 'types/formats.d.ts', 'types/wire.d.ts', 'types/codes.d.ts', 'types/mcp.d.ts']) {
     assert.ok(files.includes(f), `missing ${f} in ${files.join(', ')}`);
   }
   assert.ok(!files.some((f) => f.includes('test')), files.join(', '));
@@ -87,7 +87,7 @@ test('the types check with tsc --noEmit, and reject a malformed decide input', a
   );
   await writeFile(
     join(app, 'check.ts'),
-    `import { Pdp, MemoryReplayStore, MandateAgent, createProof, type Decision, type DecideInput, type LoadConfig, type ReplayStore, type ReasonCode } from 'mandate-pdp';
+    `import { Pdp, MemoryReplayStore, MandateAgent, createProof, type Decision, type DecideInput, type LoadConfig, type ReplayStore, type ReasonCode, type LoadStatus, type AuthorizationDetail } from 'mandate-pdp';
 import { mandateExpress } from 'mandate-pdp/express';
 import { mandateHono } from 'mandate-pdp/hono';
 import { guardMcpServer, toolCallUrl } from 'mandate-pdp/mcp';
@@ -117,6 +117,17 @@ export async function check(config: LoadConfig, input: DecideInput): Promise<Rea
   // @ts-expect-error: decisions are allow or deny
   const bad: Decision['decision'] = 'maybe';
   void bad;
+  // The generated types: a reload answers the new status, whose facts are typed.
+  const next: LoadStatus = pdp.replace(config, { now: 1 });
+  const iat: number = next.ok ? next.bundle.iat : 0;
+  void iat;
+  // @ts-expect-error: codes come from the Rust table
+  const typo: ReasonCode = 'bundle.exploded';
+  void typo;
+  // @ts-expect-error: trust keys are P-256 JWKs
+  void Pdp.load({ bundle: 'b', trust_keys: [{ kty: 'EC', crv: 'P-384', x: 'x', y: 'y' }] });
+  const detail: AuthorizationDetail = d.authorization_details[0]!;
+  void detail.type;
   return d.decision === 'allow' ? undefined : d.reasons[0]?.code;
 }
 `,
@@ -126,4 +137,13 @@ export async function check(config: LoadConfig, input: DecideInput): Promise<Rea
   } catch (e) {
     assert.fail(`tsc failed:\n${e.stdout}\n${e.stderr}`);
   }
+});
+
+test('formats.d.ts only names generated types: no document is declared by hand', async () => {
+  const text = await readFile(join(PKG, 'types/formats.d.ts'), 'utf8');
+  const code = text.replace(/\/\*\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  assert.doesNotMatch(code, /\binterface\b/);
+  const aliases = code.match(/^export type \w+ =.*$/gm) ?? [];
+  assert.ok(aliases.length >= 20, `${aliases.length} aliases`);
+  for (const line of aliases) assert.match(line, /Wire\.\w+/, line);
 });

@@ -16,7 +16,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use mandate_core::reason::Code;
-use mandate_core::{DecideInput, Pending, ReplayOutcome};
+use mandate_core::{DecideInput, HttpDecideInput, Pending, ReplayOutcome};
 use serde_json::Value;
 
 use crate::HostError;
@@ -196,6 +196,15 @@ impl<S: ReplayStore> Decider<S> {
         let serving = self.current();
         let id = input.decision_id.clone().unwrap_or_default();
         let answer = serving.engine.decide_input(input);
+        self.settle_answer(&serving, answer, input.now, &id).await
+    }
+
+    /// Decides a typed HTTP decide input, exactly as [`Self::decide_http`] decides its document:
+    /// the native engine binds it as it is, with no JSON between host and core.
+    pub async fn decide_http_input(&self, input: &HttpDecideInput) -> Decision {
+        let serving = self.current();
+        let id = input.decision_id.clone().unwrap_or_default();
+        let answer = serving.engine.decide_http_input(input);
         self.settle_answer(&serving, answer, input.now, &id).await
     }
 

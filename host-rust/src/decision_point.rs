@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use mandate_core::reason::Code;
-use mandate_core::{DecideInput, PrivateJwk, PublicJwk};
+use mandate_core::{DecideInput, HttpDecideInput, PrivateJwk, PublicJwk};
 use serde_json::Value;
 
 use crate::audit::{AuditError, AuditLog, Receipt};
@@ -217,6 +217,20 @@ impl<S: ReplayStore> DecisionPoint<S> {
     ) -> Result<Decision, HostError> {
         let started = Instant::now();
         let decision = self.decider.decide_input(input).await;
+        self.answer(endpoint, started, decision).await
+    }
+
+    /// Decides a typed HTTP decide input, then audits it.
+    ///
+    /// # Errors
+    /// As [`Self::decide`].
+    pub async fn decide_http_input(
+        &self,
+        endpoint: &str,
+        input: &HttpDecideInput,
+    ) -> Result<Decision, HostError> {
+        let started = Instant::now();
+        let decision = self.decider.decide_http_input(input).await;
         self.answer(endpoint, started, decision).await
     }
 

@@ -184,6 +184,19 @@ fn garbage_to_every_entry_point_gets_an_error_answer() {
     assert_eq!(status["ok"], false);
     let serving: Value = serde_json::from_slice(&i.status().unwrap()).unwrap();
     assert_eq!(serving["ok"], true);
+    // Nor does it replace it: the refusal is the load's own code, and the engine stays.
+    for bytes in [&b""[..], b"garbage", b"{}", b"{\"bundle\":1}"] {
+        let refused: Value = serde_json::from_slice(&i.replace(bytes, 1).unwrap()).unwrap();
+        assert_eq!(refused["ok"], false, "{refused}");
+        assert!(
+            refused["error"]["code"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("bundle.")),
+            "{refused}"
+        );
+        let still: Value = serde_json::from_slice(&i.status().unwrap()).unwrap();
+        assert_eq!(still, serving);
+    }
     // Each decide export refuses the other's input.
     a_deny(&i.decide_http(&allow_input()).unwrap());
     a_deny(&i.decide(&http_allow_input()).unwrap());
@@ -203,6 +216,10 @@ proptest! {
         a_deny(&i.decide_http(&bytes).unwrap());
         not_allowed(&i.apply_replay(&bytes).unwrap());
         let _ = i.mint(&bytes).unwrap();
+        let serving = i.status().unwrap();
+        let refused: Value = serde_json::from_slice(&i.replace(&bytes, 1).unwrap()).unwrap();
+        prop_assert_eq!(&refused["ok"], &Value::Bool(false));
+        prop_assert_eq!(i.status().unwrap(), serving);
         let _ = i.load(&bytes).unwrap();
         not_allowed(&i.decide(&bytes).unwrap());
         a_deny(&i.decide_http(&bytes).unwrap());

@@ -293,7 +293,7 @@ fn wasm_runtime_rejects_a_module_of_another_abi_version() {
     assert_eq!(err.code().as_str(), "host.module_invalid");
     assert!(
         err.to_string()
-            .contains("module speaks ABI 1, this SDK speaks 2"),
+            .contains("module speaks ABI 1, this SDK speaks 3"),
         "{err}"
     );
 }
@@ -318,8 +318,8 @@ fn the_cache_is_keyed_by_module_and_survives_corruption() {
     let rt2 = mandate_host::WasmRuntime::new(&bytes, Some(&cache), WasmLimits::default()).unwrap();
     assert_eq!(rt2.module_sha256(), rt.module_sha256());
     let mut i = rt2.instantiate().unwrap();
-    assert_eq!(i.abi_version().unwrap(), 2);
-    assert_eq!(mandate_host::ABI_VERSION, 2);
+    assert_eq!(i.abi_version().unwrap(), mandate_host::ABI_VERSION);
+    assert_eq!(mandate_host::ABI_VERSION, 3);
     // A world-writable cache directory is not trusted (nothing loaded from it, nothing written).
     use std::os::unix::fs::PermissionsExt as _;
     let open = dir.path().join("open");

@@ -72,6 +72,53 @@ fn replacement_vectors_on_every_backend() {
     }
 }
 
+/// The module's own `mandate_replace` under wasmtime, on a fresh instance per case: the rule as
+/// a host of the bare module (one that is not this SDK) gets it.
+struct ModuleReplacing(mandate_host::WasmRuntime);
+
+impl ReplaceHost for ModuleReplacing {
+    fn name(&self) -> &str {
+        "module mandate_replace"
+    }
+
+    fn replace(
+        &mut self,
+        serving: Option<&[u8]>,
+        next: &[u8],
+        now: i64,
+    ) -> Result<Option<String>, String> {
+        let mut module = self.0.instantiate().map_err(|e| e.to_string())?;
+        if let Some(serving) = serving {
+            module.load(serving).map_err(|e| e.to_string())?;
+        }
+        let before = module.status().map_err(|e| e.to_string())?;
+        let answer = module.replace(next, now).map_err(|e| e.to_string())?;
+        let after = module.status().map_err(|e| e.to_string())?;
+        let doc: Value = serde_json::from_slice(&answer).map_err(|e| e.to_string())?;
+        if doc["ok"] == true {
+            // What replaced now serves, and the answer is its status.
+            if after != answer {
+                return Err("the replacement is not what serves".into());
+            }
+            return Ok(None);
+        }
+        // A refusal leaves what served serving.
+        if after != before {
+            return Err("a refused config changed what serves".into());
+        }
+        doc["error"]["code"]
+            .as_str()
+            .map(|c| Some(c.to_owned()))
+            .ok_or_else(|| format!("not a load status: {doc}"))
+    }
+}
+
+#[test]
+fn replacement_vectors_on_the_bare_module() {
+    let corpus = ReplaceCorpus::read();
+    run_replace_corpus(&mut ModuleReplacing(common::runtime()), &corpus).assert_ok(14);
+}
+
 /// Hooks that remember what they were told.
 #[derive(Debug, Default)]
 struct Seen(Mutex<Vec<String>>);

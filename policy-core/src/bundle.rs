@@ -50,6 +50,10 @@ pub(crate) struct BundleSpec {
 #[serde(deny_unknown_fields)]
 pub(crate) struct IssuerSpec {
     iss: String,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<crate::schema::members::PublicJwk>")
+    )]
     keys: Vec<Value>,
     audiences: Vec<String>,
     #[serde(default = "default_typ")]

@@ -26,7 +26,6 @@ use crate::replace::BundleFacts;
 use crate::request::Request;
 use crate::{credentials, grant, guardrails, http, json, obligations, replay, scope};
 use alloc::{boxed::Box, string::String, vec::Vec};
-use serde_json::json;
 
 /// A decision point. Loading never fails: a bad configuration yields a `Pdp` that denies every
 /// request with the load error's code. `Send + Sync`; decide from as many threads as you like.
@@ -107,13 +106,10 @@ impl Pdp {
     /// `{"ok": true, "bundle": {...}}` or `{"ok": false, "error": {...}}`, canonical.
     #[must_use]
     pub fn status_json(&self) -> Vec<u8> {
-        let v = match &self.state {
-            Ok(l) => l.bundle.status_value(),
-            Err(r) => {
-                json!({"ok": false, "error": {"code": r.code.as_str(), "message": r.message}})
-            }
-        };
-        json::canonical(&v).into_bytes()
+        match &self.state {
+            Ok(l) => json::canonical(&l.bundle.status_value()).into_bytes(),
+            Err(r) => crate::replace::refusal_json(r),
+        }
     }
 
     /// Decides a decide input. The answer is [`Pending`] until the host has recorded its

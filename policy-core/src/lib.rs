@@ -57,6 +57,7 @@ pub use load::LoadConfig;
 pub use pending::{Pending, ReplayOutcome};
 pub use principal::Principal;
 pub use reason::{Code, Origin, Reason};
-pub use replace::{BundleFacts, may_replace, may_replace_json};
+pub use replace::{BundleFacts, may_replace, may_replace_json, refusal_json};
+pub use replay::apply_replay_json;
 pub use request::RequestSpec;
 pub use use_once::UseOnce;

@@ -20,9 +20,17 @@ pub struct LoadConfig {
     pub bundle: Option<String>,
     /// The public JWKs the bundle may be signed by.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<crate::schema::members::PublicJwk>")
+    )]
     pub trust_keys: Vec<Value>,
     /// The private JWK grants are minted with, when this decision point mints them.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::schema::members::PrivateJwk>")
+    )]
     pub grant_key: Option<Value>,
     /// This decision point's own identifiers (RFC 9068 §4): a token must name one in `aud`.
     /// Absent: the request's origin (`scheme://host[:port]`) is the decision point's identifier.

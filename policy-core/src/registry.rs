@@ -50,6 +50,10 @@ pub struct CeilingSpec {
     pub scopes: Vec<String>,
     /// RFC 9396 details.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<crate::schema::members::AuthorizationDetail>")
+    )]
     pub authorization_details: Vec<Value>,
 }
 
@@ -60,6 +64,10 @@ pub(crate) struct AgentSpec {
     id: String,
     owner: String,
     status: AgentStatus,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<crate::schema::members::PublicJwk>")
+    )]
     keys: Vec<Value>,
     #[serde(default)]
     delegators: Delegators,

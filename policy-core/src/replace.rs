@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 /// What the replacement rule compares of a verified bundle: the claims in its load status
 /// (`{"ok": true, "bundle": {…}}`). A host that only sees load statuses (the wasm backend, the
 /// JS package) applies the same rule to the statuses its engine produced.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BundleFacts {
     /// Operator-chosen revision label.
     pub revision: String,
@@ -113,17 +115,22 @@ pub fn may_replace(
 /// [`may_replace`] on load status documents, for hosts that hold only the statuses their engine
 /// produced (the JS package): `serving` is the status of what serves (`None`, or a status that
 /// is not ok: nothing valid serves), `next` the status of the freshly loaded engine. Answers
-/// `{"ok":true}` or `{"ok":false,"error":{"code":…,"message":…}}`, canonical.
+/// `{"ok":true}` or the refusal as a failed load status ([`refusal_json`]), canonical.
 #[must_use]
 pub fn may_replace_json(serving: Option<&[u8]>, next: &[u8], now: i64) -> alloc::vec::Vec<u8> {
     let serving = serving.and_then(|s| BundleFacts::from_status_json(s).ok());
     let verdict = BundleFacts::from_status_json(next)
         .and_then(|next| may_replace(serving.as_ref(), &next, now));
-    let v = match verdict {
-        Ok(()) => serde_json::json!({"ok": true}),
-        Err(r) => {
-            serde_json::json!({"ok": false, "error": {"code": r.code.as_str(), "message": r.message}})
-        }
-    };
+    match verdict {
+        Ok(()) => crate::json::canonical(&serde_json::json!({"ok": true})).into_bytes(),
+        Err(r) => refusal_json(&r),
+    }
+}
+
+/// A load that failed, or a bundle refused: `{"ok":false,"error":{"code":…,"message":…}}`,
+/// canonical. The one shape of a load status that is not ok.
+#[must_use]
+pub fn refusal_json(reason: &Reason) -> alloc::vec::Vec<u8> {
+    let v = serde_json::json!({"ok": false, "error": {"code": reason.code.as_str(), "message": reason.message}});
     crate::json::canonical(&v).into_bytes()
 }

@@ -42,3 +42,100 @@ pub fn registry() -> Schema {
 pub fn settings() -> Schema {
     schema_for!(crate::bundle::Settings)
 }
+
+/// The schemas of members the parser takes as raw JSON and checks itself (keys, RFC 9396
+/// details): what those checks accept, so the generated types say more than "any value".
+pub mod members {
+    use alloc::{collections::BTreeMap, string::String, vec::Vec};
+    use schemars::JsonSchema;
+    use serde_json::Value;
+
+    /// `kty`: only elliptic-curve keys.
+    #[derive(Debug, JsonSchema)]
+    #[schemars(rename = "JwkKty")]
+    pub enum Kty {
+        /// Elliptic curve.
+        EC,
+    }
+
+    /// `crv`: only P-256.
+    #[derive(Debug, JsonSchema)]
+    #[schemars(rename = "JwkCrv")]
+    pub enum Crv {
+        /// NIST P-256.
+        #[schemars(rename = "P-256")]
+        P256,
+    }
+
+    /// `alg`, when present: only ES256.
+    #[derive(Debug, JsonSchema)]
+    #[schemars(rename = "JwkAlg")]
+    pub enum Alg {
+        /// ECDSA P-256 SHA-256.
+        ES256,
+    }
+
+    /// `use`, when present: only signatures.
+    #[derive(Debug, JsonSchema)]
+    #[schemars(rename = "JwkUse")]
+    pub enum Use {
+        /// Signing and verification.
+        #[schemars(rename = "sig")]
+        Sig,
+    }
+
+    /// A public P-256 JWK (RFC 7517/7518) as `jose::PublicJwk::from_value` accepts it: the point
+    /// must lie on the curve, `key_ops` must allow `verify` or `sign`, a `d` is refused, and
+    /// other members are ignored. Optional members are absent or of their type: `null` is
+    /// refused, as the parser refuses it.
+    #[derive(Debug, JsonSchema)]
+    #[schemars(rename = "PublicJwk")]
+    pub struct PublicJwk {
+        /// Key type.
+        pub kty: Kty,
+        /// Curve.
+        pub crv: Crv,
+        /// base64url of the 32-byte x coordinate.
+        pub x: String,
+        /// base64url of the 32-byte y coordinate.
+        pub y: String,
+        /// Key id; a bundle's `kid` picks the trust key by it.
+        #[schemars(default, with = "String")]
+        pub kid: Option<String>,
+        /// Algorithm.
+        #[schemars(default, with = "Alg")]
+        pub alg: Option<Alg>,
+        /// Public key use.
+        #[schemars(default, rename = "use", with = "Use")]
+        pub key_use: Option<Use>,
+        /// Key operations.
+        #[schemars(default, with = "Vec<String>")]
+        pub key_ops: Option<Vec<String>>,
+        /// Other members, ignored.
+        #[schemars(flatten)]
+        pub other: BTreeMap<String, Value>,
+    }
+
+    /// A private P-256 JWK: the public members and the scalar `d`.
+    #[derive(Debug, JsonSchema)]
+    #[schemars(rename = "PrivateJwk")]
+    pub struct PrivateJwk {
+        /// The public members.
+        #[schemars(flatten)]
+        pub public: PublicJwk,
+        /// base64url of the 32-byte private scalar.
+        pub d: String,
+    }
+
+    /// An RFC 9396 authorization detail: a `type` and the members that type defines.
+    #[derive(Debug, JsonSchema)]
+    #[schemars(rename = "AuthorizationDetail")]
+    pub struct AuthorizationDetail {
+        /// The detail's type (RFC 9396 §2).
+        #[schemars(rename = "type")]
+        pub kind: String,
+        /// The type's members (`actions`, `locations`, …).
+        #[schemars(flatten)]
+        pub members: BTreeMap<String, Value>,
+    }
+}

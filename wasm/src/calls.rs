@@ -40,6 +40,30 @@ pub fn load(config: &[u8]) -> Vec<u8> {
     status
 }
 
+/// Loads a config aside and installs it only when the core's replacement rule lets it replace
+/// the serving engine at `now` ([`Pdp::may_replace`]: it loaded, it is valid now, it is not a
+/// rollback of what serves). Answers the new config's load status when it was installed, else
+/// the refusal as a failed load status; what serves keeps serving. What a host that reloads
+/// bundles from a source it polls calls instead of [`load`].
+#[must_use]
+pub fn replace(config: &[u8], now: i64) -> Vec<u8> {
+    let next = Pdp::load_json(config);
+    let mut guard = ENGINE.lock().unwrap_or_else(PoisonError::into_inner);
+    // Decided under the lock: two replacements cannot both pass against the same engine.
+    let serving = guard
+        .as_ref()
+        .and_then(|p| p.status().ok())
+        .map(mandate_core::bundle::Bundle::facts);
+    match next.may_replace(serving.as_ref(), now) {
+        Ok(()) => {
+            let status = next.status_json();
+            *guard = Some(next);
+            status
+        }
+        Err(refused) => mandate_core::refusal_json(&refused),
+    }
+}
+
 /// The load status of the serving engine.
 #[must_use]
 pub fn status() -> Vec<u8> {

@@ -49,6 +49,15 @@ pub extern "C" fn mandate_load(ptr: u32, len: u32) -> u64 {
 }
 
 #[unsafe(no_mangle)]
+pub extern "C" fn mandate_replace(ptr: u32, len: u32, now: i64) -> u64 {
+    let out = buffers::with_input(ptr as usize, len as usize, |config| {
+        calls::replace(config, now)
+    })
+    .unwrap_or_else(|_| calls::invalid_buffer());
+    answer(out)
+}
+
+#[unsafe(no_mangle)]
 pub extern "C" fn mandate_decide(ptr: u32, len: u32) -> u64 {
     over_input(ptr, len, calls::decide)
 }

@@ -14,6 +14,7 @@
 //! | `mandate_alloc(len: u32) -> u32` | a module-owned buffer of `len` bytes for the host to fill; `0` when `len` is 0, over [`buffers::MAX_BUFFER`], or memory is exhausted |
 //! | `mandate_free(ptr: u32, len: u32)` | releases a buffer from `mandate_alloc` or a result; unknown pointers are ignored |
 //! | `mandate_load(ptr, len) -> u64` | loads a load config (docs/formats.md), answers its load status |
+//! | `mandate_replace(ptr, len, now: i64) -> u64` | loads a load config aside and installs it only when the core's replacement rule lets it replace the serving engine at `now` (loaded, not expired, valid now, not a rollback); answers its load status when installed, else the refusal as a failed status (`bundle.expired`, `bundle.not_yet_valid`, `bundle.rollback`, or the load's own `bundle.*` code) |
 //! | `mandate_decide(ptr, len) -> u64` | decides a decide input, answers the decision |
 //! | `mandate_decide_http(ptr, len) -> u64` | decides an HTTP decide input (docs/formats.md, "HTTP decide input": the request as received, bound by the core's HTTP binding), answers the decision |
 //! | `mandate_apply_replay(ptr, len) -> u64` | `{"decision": …, "replayed": [jti…], "store_error": bool}` → the decision turned into a `replay.detected` (or `replay.store_unavailable`) deny |
@@ -46,6 +47,7 @@
 //! | --- | --- |
 //! | 1 | the exports above but `mandate_decide_http` |
 //! | 2 | `mandate_decide_http` added; every other export unchanged |
+//! | 3 | `mandate_replace` added; every other export unchanged |
 //!
 //! # Load semantics
 //!
@@ -56,6 +58,13 @@
 //! serves. Until a config has loaded, the serving engine is the one from the last attempt (or
 //! from an empty config), which denies with its `bundle.*` code.
 //!
+//! `mandate_load` installs what loaded with no further question, for a host that loads once.
+//! A host that reloads bundles from a source it polls calls `mandate_replace` with its clock:
+//! the module then also refuses a bundle that has expired, is not valid yet, or rolls back the
+//! serving one (issued before it, or its revision with other content), by the same rule
+//! `mandate serve`, the Envoy filter and the JS package apply (`mandate_core::may_replace`).
+//! A refused or failed config never replaces anything under `mandate_replace`.
+//!
 //! The module imports nothing: no WASI, no JS glue. Time and nonces come in the inputs.
 
 pub mod buffers;
@@ -64,4 +73,4 @@ pub mod calls;
 mod exports;
 
 /// The ABI version `mandate_abi_version` answers (see "Versions" above).
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;

@@ -64,6 +64,7 @@ fn the_module_exports_exactly_the_abi() {
         "mandate_alloc",
         "mandate_free",
         "mandate_load",
+        "mandate_replace",
         "mandate_decide",
         "mandate_decide_http",
         "mandate_apply_replay",

@@ -11,16 +11,26 @@ import { wasm } from './wasm.js';
 export const REPLAY_STORE_UNAVAILABLE = Codes.REPLAY_STORE_UNAVAILABLE;
 
 export class Pdp {
+  #module;
+  #useHost;
   #core;
   #store;
   #status;
+  #statusBytes;
   #onStoreError;
 
-  constructor(core, store, onStoreError) {
-    this.#core = core;
+  constructor(module, useHost, core, store, onStoreError) {
+    this.#module = module;
+    this.#useHost = useHost;
     this.#store = store;
     this.#onStoreError = onStoreError;
-    this.#status = parseJsonBytes(core.status());
+    this.#serve(core);
+  }
+
+  #serve(core) {
+    this.#core = core;
+    this.#statusBytes = core.status();
+    this.#status = parseJsonBytes(this.#statusBytes);
   }
 
   /**
@@ -30,13 +40,41 @@ export class Pdp {
    * module, the default elsewhere); both give the same verdicts.
    */
   static async load(config, { replayStore, onStoreError, verifier } = {}) {
-    const { Pdp: WasmPdp } = await wasm();
+    const module = await wasm();
     const useHost = verifier === undefined ? hasHostVerifier() : verifier === 'host';
     if (useHost && !hasHostVerifier()) throw new Error('mandate-pdp: no host ES256 verifier on this runtime');
-    return new Pdp(new WasmPdp(jsonBytes(config), useHost), replayStore ?? new MemoryReplayStore(), onStoreError);
+    const core = new module.Pdp(jsonBytes(config), useHost);
+    return new Pdp(module, useHost, core, replayStore ?? new MemoryReplayStore(), onStoreError);
   }
 
-  /** The load status document. */
+  /**
+   * Loads `config` aside and serves it only when the core's replacement rule lets it replace
+   * what serves at `now` (default: the host clock): it loaded, it has not expired, it is valid
+   * now, and it does not roll back the serving bundle (issued before it, or its revision with
+   * other content). The rule `mandate serve`, the Envoy filter and the module's
+   * `mandate_replace` apply. Answers the new load status; throws an Error whose `code` is the
+   * refusal's (`bundle.expired`, `bundle.not_yet_valid`, `bundle.rollback`, or the load's own
+   * `bundle.*` code), and then what served keeps serving. Decisions already started finish on
+   * the engine they started with.
+   */
+  replace(config, { now } = {}) {
+    const at = now ?? unixNow();
+    const next = new this.#module.Pdp(jsonBytes(config), this.#useHost);
+    const serving = this.#status.ok ? this.#statusBytes : undefined;
+    const verdict = parseJsonBytes(this.#module.mayReplace(serving, next.status(), at));
+    if (!verdict.ok) {
+      next.free();
+      const err = new Error(`${verdict.error.code}: ${verdict.error.message}`);
+      err.code = verdict.error.code;
+      throw err;
+    }
+    const previous = this.#core;
+    this.#serve(next);
+    previous.free();
+    return this.#status;
+  }
+
+  /** The load status document of the bundle serving. */
   get status() {
     return this.#status;
   }
@@ -138,7 +176,7 @@ export class Pdp {
     input.set(head, 0);
     input.set(decisionBytes, head.length);
     input.set(tail, head.length + decisionBytes.length);
-    return this.#core.applyReplay(input);
+    return this.#module.applyReplay(input);
   }
 }
 

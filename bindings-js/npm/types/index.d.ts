@@ -54,8 +54,16 @@ export declare class Pdp {
   private constructor();
   /** Never rejects for a bad config: the decision point then denies with a `bundle.*` code. */
   static load(config: JsonInput<LoadConfig>, options?: PdpOptions): Promise<Pdp>;
+  /** The load status of the bundle serving. */
   readonly status: LoadStatus;
   readonly replayStore: ReplayStore;
+  /**
+   * Serves `config` only when the core's replacement rule lets it replace what serves at `now`
+   * (default: the host clock): loaded, not expired, valid now, not a rollback. Answers the new
+   * status; throws an Error with `code` (`bundle.expired`, `bundle.not_yet_valid`,
+   * `bundle.rollback`, or the load's `bundle.*` code), and then what served keeps serving.
+   */
+  replace(config: JsonInput<LoadConfig>, options?: { now?: number }): LoadStatus;
   /** Decides, consulting the replay store for every use-once jti of an allow. */
   decide(input: JsonInput<DecideInput>): Promise<Decision>;
   /** `decide`, answering the canonical decision JSON bytes. */

@@ -21,12 +21,12 @@ export interface LoadConfig {
    * The private JWK grants are minted with, when this decision point mints them.
    * @default null
    */
-  grant_key?: unknown;
+  grant_key?: PrivateJwk | null;
   /**
    * The public JWKs the bundle may be signed by.
    * @default []
    */
-  trust_keys?: unknown[];
+  trust_keys?: PublicJwk[];
 }
 
 /**
@@ -180,6 +180,11 @@ export interface Settings {
 }
 
 /**
+ * A load status: the verified bundle's facts, or why nothing loaded (or a bundle was refused).
+ */
+export type LoadStatus = LoadStatusOk | LoadStatusFailed;
+
+/**
  * The canonical decision document (docs/formats.md, "Decision").
  */
 export interface Decision {
@@ -190,7 +195,7 @@ export interface Decision {
   /**
    * The effective RFC 9396 authorization details.
    */
-  authorization_details: unknown[];
+  authorization_details: AuthorizationDetail[];
   /**
    * `allow` only when every check passed and the guardrails allowed.
    */
@@ -232,7 +237,7 @@ export interface AgentSpec {
   ceiling?: CeilingSpec;
   delegators?: Delegators;
   id: string;
-  keys: unknown[];
+  keys: PublicJwk[];
   /**
    * @default {}
    */
@@ -275,7 +280,7 @@ export interface Audit {
   /**
    * The decision's reason codes, in order.
    */
-  codes: string[];
+  codes: ReasonCode[];
   /**
    * The credentials presented.
    */
@@ -383,6 +388,17 @@ export interface AuditRequest {
 }
 
 /**
+ * An RFC 9396 authorization detail: a `type` and the members that type defines.
+ */
+export interface AuthorizationDetail {
+  /**
+   * The detail's type (RFC 9396 §2).
+   */
+  type: string;
+  [member: string]: unknown;
+}
+
+/**
  * What a decision point configures about its HTTP side.
  */
 export interface Binding {
@@ -405,6 +421,34 @@ export interface Binding {
 }
 
 /**
+ * What the replacement rule compares of a verified bundle: the claims in its load status
+ * (`{"ok": true, "bundle": {…}}`). A host that only sees load statuses (the wasm backend, the
+ * JS package) applies the same rule to the statuses its engine produced.
+ */
+export interface BundleFacts {
+  /**
+   * base64url SHA-256 of the bundle JWS.
+   */
+  digest: string;
+  /**
+   * Expiry.
+   */
+  exp: number;
+  /**
+   * Issued at.
+   */
+  iat: number;
+  /**
+   * Not before.
+   */
+  nbf: number;
+  /**
+   * Operator-chosen revision label.
+   */
+  revision: string;
+}
+
+/**
  * The most an agent may ever be delegated.
  */
 export interface CeilingSpec {
@@ -412,7 +456,7 @@ export interface CeilingSpec {
    * RFC 9396 details.
    * @default []
    */
-  authorization_details?: unknown[];
+  authorization_details?: AuthorizationDetail[];
   /**
    * Scopes (wildcards allowed).
    * @default []
@@ -515,11 +559,59 @@ export interface HttpRequest {
 export interface IssuerSpec {
   audiences: string[];
   iss: string;
-  keys: unknown[];
+  keys: PublicJwk[];
   /**
    * @default ["at+jwt"]
    */
   typ?: string[];
+}
+
+/**
+ * `alg`, when present: only ES256.
+ */
+export type JwkAlg = "ES256";
+
+/**
+ * `crv`: only P-256.
+ */
+export type JwkCrv = "P-256";
+
+/**
+ * `kty`: only elliptic-curve keys.
+ */
+export type JwkKty = "EC";
+
+/**
+ * `use`, when present: only signatures.
+ */
+export type JwkUse = "sig";
+
+/**
+ * A config that did not load, or a bundle refused.
+ */
+export interface LoadStatusFailed {
+  /**
+   * The `bundle.*` code and a message.
+   */
+  error: Reason;
+  /**
+   * `false`.
+   */
+  ok: false;
+}
+
+/**
+ * A config that loaded.
+ */
+export interface LoadStatusOk {
+  /**
+   * What the replacement rule compares of the verified bundle.
+   */
+  bundle: BundleFacts;
+  /**
+   * `true`.
+   */
+  ok: true;
 }
 
 /**
@@ -576,18 +668,112 @@ export interface Principal {
 }
 
 /**
+ * A private P-256 JWK: the public members and the scalar `d`.
+ */
+export interface PrivateJwk {
+  /**
+   * Algorithm.
+   */
+  alg?: JwkAlg;
+  /**
+   * Curve.
+   */
+  crv: JwkCrv;
+  /**
+   * base64url of the 32-byte private scalar.
+   */
+  d: string;
+  /**
+   * Key operations.
+   * @default null
+   */
+  key_ops?: string[];
+  /**
+   * Key id; a bundle's `kid` picks the trust key by it.
+   * @default null
+   */
+  kid?: string;
+  /**
+   * Key type.
+   */
+  kty: JwkKty;
+  /**
+   * Public key use.
+   */
+  use?: JwkUse;
+  /**
+   * base64url of the 32-byte x coordinate.
+   */
+  x: string;
+  /**
+   * base64url of the 32-byte y coordinate.
+   */
+  y: string;
+  [member: string]: unknown;
+}
+
+/**
+ * A public P-256 JWK (RFC 7517/7518) as `jose::PublicJwk::from_value` accepts it: the point
+ * must lie on the curve, `key_ops` must allow `verify` or `sign`, a `d` is refused, and
+ * other members are ignored. Optional members are absent or of their type: `null` is
+ * refused, as the parser refuses it.
+ */
+export interface PublicJwk {
+  /**
+   * Algorithm.
+   */
+  alg?: JwkAlg;
+  /**
+   * Curve.
+   */
+  crv: JwkCrv;
+  /**
+   * Key operations.
+   * @default null
+   */
+  key_ops?: string[];
+  /**
+   * Key id; a bundle's `kid` picks the trust key by it.
+   * @default null
+   */
+  kid?: string;
+  /**
+   * Key type.
+   */
+  kty: JwkKty;
+  /**
+   * Public key use.
+   */
+  use?: JwkUse;
+  /**
+   * base64url of the 32-byte x coordinate.
+   */
+  x: string;
+  /**
+   * base64url of the 32-byte y coordinate.
+   */
+  y: string;
+  [member: string]: unknown;
+}
+
+/**
  * One cause of a deny.
  */
 export interface Reason {
   /**
    * A stable reason code (docs/reason-codes.md).
    */
-  code: string;
+  code: ReasonCode;
   /**
    * A human-readable explanation; never parse it.
    */
   message: string;
 }
+
+/**
+ * A stable code (docs/reason-codes.md), from `mandate_core::Code`.
+ */
+export type ReasonCode = "input.malformed" | "input.too_large" | "request.invalid" | "request.unrouted" | "request.header_repeated" | "bundle.missing" | "bundle.too_large" | "bundle.malformed" | "bundle.untrusted_key" | "bundle.signature_invalid" | "bundle.expired" | "bundle.not_yet_valid" | "bundle.policy_invalid" | "credentials.missing" | "credentials.conflict" | "token.too_large" | "token.malformed" | "token.alg_not_allowed" | "token.header_invalid" | "token.typ_invalid" | "token.issuer_unknown" | "token.key_unknown" | "token.signature_invalid" | "token.claims_invalid" | "token.expired" | "token.not_yet_valid" | "token.audience_invalid" | "token.audience_mismatch" | "token.revoked" | "agent.unknown" | "agent.suspended" | "agent.revoked" | "agent.key_mismatch" | "agent.key_revoked" | "delegation.delegator_not_allowed" | "delegation.scope_exceeds_ceiling" | "delegation.scope_insufficient" | "chain.parent_mismatch" | "chain.depth_exceeded" | "chain.delegate_not_allowed" | "chain.signer_mismatch" | "chain.subject_mismatch" | "chain.scope_escalation" | "chain.lifetime_extended" | "proof.missing" | "proof.malformed" | "proof.typ_invalid" | "proof.key_mismatch" | "proof.signature_invalid" | "proof.method_mismatch" | "proof.uri_mismatch" | "proof.token_mismatch" | "proof.stale" | "proof.body_mismatch" | "grant.malformed" | "grant.issuer_unknown" | "grant.signature_invalid" | "grant.expired" | "grant.not_yet_valid" | "grant.ttl_exceeded" | "grant.audience_invalid" | "grant.request_mismatch" | "grant.mint_unavailable" | "policy.denied" | "policy.not_allowed" | "policy.error" | "policy.limit_exceeded" | "policy.output_invalid" | "obligation.unsupported" | "approval.required" | "replay.detected" | "replay.store_unavailable" | "host.limit_exceeded" | "internal.error" | "abi.invalid_buffer" | "mint.invalid" | "host.module_invalid" | "host.random_unavailable" | "host.io" | "bundle.rollback" | "bundle.unreadable" | "bundle.fetch_failed" | "audit.io" | "audit.unavailable" | "audit.tampered" | "audit.invalid_record" | "cli.failure" | "file.not_found" | "file.unreadable" | "file.unwritable" | "file.exists" | "file.not_utf8" | "file.too_large" | "yaml.malformed" | "json.malformed" | "doc.not_object" | "context.malformed" | "key.malformed" | "key.invalid" | "key.not_private" | "key.no_kid" | "registry.duplicate_agent" | "agent.exists" | "label.malformed" | "policy.none" | "policy.duplicate" | "redis.invalid" | "duration.invalid";
 
 /**
  * The request as the host describes it.

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use mandate_core::http::{HttpRequest, Unrouted};
+use mandate_core::HttpDecideInput;
+use mandate_core::http::HttpRequest;
 use serde_json::{Value, json};
 
 use super::Service;
@@ -100,37 +101,23 @@ pub fn input_for(
     uri: &Uri,
     headers: &HeaderMap,
     peer: SocketAddr,
-) -> Value {
-    let http = http_request(
-        &svc.scheme,
-        svc.binding.trusted_hops,
-        method,
-        uri,
-        headers,
-        peer,
-    );
-    let routes: Vec<Value> = svc
-        .binding
-        .routes
-        .iter()
-        .map(|r| json!({"method": r.method, "path": r.path, "action": r.action, "resource": r.resource}))
-        .collect();
-    json!({
-        "now": crate::io::now(),
-        "decision_id": super::random_id(),
-        "http": {
-            "method": http.method, "scheme": http.scheme, "authority": http.authority,
-            "path": http.path, "headers": http.headers, "peer": http.peer,
-        },
-        "binding": {
-            "routes": routes,
-            "trusted_hops": svc.binding.trusted_hops,
-            "unrouted": match svc.binding.unrouted {
-                Unrouted::Deny => "deny",
-                Unrouted::Guardrails => "guardrails",
-            },
-        },
-    })
+) -> HttpDecideInput {
+    HttpDecideInput {
+        now: crate::io::now(),
+        decision_id: Some(super::random_id()),
+        http: http_request(
+            &svc.scheme,
+            svc.binding.trusted_hops,
+            method,
+            uri,
+            headers,
+            peer,
+        ),
+        binding: svc.binding.clone(),
+        context: None,
+        mint_grant: None,
+        enforces: Vec::new(),
+    }
 }
 
 fn hv(s: &str) -> HeaderValue {

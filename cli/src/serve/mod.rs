@@ -29,6 +29,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use mandate_core::HttpDecideInput;
 use mandate_core::jose::{PrivateJwk, PublicJwk};
 use mandate_host::audit::{AuditLog, AuditOptions};
 use mandate_host::replay::{
@@ -201,12 +202,10 @@ impl Service {
     pub async fn decide_http(
         &self,
         endpoint: &str,
-        input: &Value,
+        input: &HttpDecideInput,
     ) -> core::result::Result<Decision, ServiceError> {
-        let bytes =
-            serde_json::to_vec(input).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
         self.point
-            .decide_http(endpoint, &bytes)
+            .decide_http_input(endpoint, input)
             .await
             .map_err(ServiceError::Audit)
     }

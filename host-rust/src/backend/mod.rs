@@ -6,7 +6,7 @@ pub(crate) mod native;
 pub(crate) mod wasm;
 
 use crate::HostError;
-use mandate_core::{DecideInput, Pending};
+use mandate_core::{DecideInput, HttpDecideInput, Pending};
 
 pub use wasm::{WasmLimits, WasmRuntime};
 
@@ -114,6 +114,17 @@ impl Loaded {
             Loaded::Wasm(e) => {
                 let doc = serde_json::to_vec(input).map_err(|e| HostError::Trap(e.to_string()))?;
                 e.decide(&doc).map(Answer::Document)
+            }
+        }
+    }
+
+    /// A typed HTTP decide input, as [`Self::decide_input`].
+    pub(crate) fn decide_http_input(&self, input: &HttpDecideInput) -> Result<Answer, HostError> {
+        match self {
+            Loaded::Native(e) => Ok(Answer::Typed(e.decide_http_input(input))),
+            Loaded::Wasm(e) => {
+                let doc = serde_json::to_vec(input).map_err(|e| HostError::Trap(e.to_string()))?;
+                e.decide_http(&doc).map(Answer::Document)
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The native backend: the core linked into this process.
 
 use mandate_core::jose::{Es256Verifier, P256Verifier};
-use mandate_core::{DecideInput, Pdp, Pending};
+use mandate_core::{DecideInput, HttpDecideInput, Pdp, Pending};
 
 /// One loaded native engine. `Pdp` is `Send + Sync` and decides through `&self`, so one engine
 /// serves every thread at once.
@@ -33,6 +33,10 @@ impl NativeEngine {
 
     pub(crate) fn decide_input(&self, input: &DecideInput) -> Pending {
         self.pdp.decide(input)
+    }
+
+    pub(crate) fn decide_http_input(&self, input: &HttpDecideInput) -> Pending {
+        self.pdp.decide_http(input)
     }
 
     pub(crate) fn apply_replay(&self, input: &[u8]) -> Vec<u8> {

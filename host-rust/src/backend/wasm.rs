@@ -22,7 +22,7 @@ use crate::HostError;
 
 /// The ABI version this SDK speaks (`mandate_abi_version`; the module's crate docs list the
 /// versions). 2 added `mandate_decide_http`.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Bounds on each call into the module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +198,7 @@ struct Slot {
     alloc: TypedFunc<u32, u32>,
     free: TypedFunc<(u32, u32), ()>,
     load: TypedFunc<(u32, u32), u64>,
+    replace: TypedFunc<(u32, u32, i64), u64>,
     decide: TypedFunc<(u32, u32), u64>,
     decide_http: TypedFunc<(u32, u32), u64>,
     apply_replay: TypedFunc<(u32, u32), u64>,
@@ -210,6 +211,8 @@ struct Slot {
 #[derive(Debug, Clone, Copy)]
 enum Export {
     Load,
+    /// `mandate_replace` with the host's clock.
+    Replace(i64),
     Decide,
     DecideHttp,
     ApplyReplay,
@@ -260,6 +263,7 @@ impl Slot {
             alloc: export!("mandate_alloc"),
             free: export!("mandate_free"),
             load: export!("mandate_load"),
+            replace: export!("mandate_replace"),
             decide: export!("mandate_decide"),
             decide_http: export!("mandate_decide_http"),
             apply_replay: export!("mandate_apply_replay"),
@@ -325,15 +329,29 @@ impl Slot {
             ptr
         };
         let func = match export {
+            Export::Replace(now) => {
+                let replace = self.replace.clone();
+                let packed = replace.call(&mut self.store, (ptr, len, now));
+                return self.finish_call(packed, ptr, len);
+            }
             Export::Load => self.load.clone(),
             Export::Decide => self.decide.clone(),
             Export::DecideHttp => self.decide_http.clone(),
             Export::ApplyReplay => self.apply_replay.clone(),
             Export::Mint => self.mint.clone(),
         };
-        let packed = func
-            .call(&mut self.store, (ptr, len))
-            .map_err(|e| classify(&self.store, e))?;
+        let packed = func.call(&mut self.store, (ptr, len));
+        self.finish_call(packed, ptr, len)
+    }
+
+    /// Frees the input buffer of a call and reads its answer.
+    fn finish_call(
+        &mut self,
+        packed: wasmtime::Result<u64>,
+        ptr: u32,
+        len: u32,
+    ) -> Result<Vec<u8>, HostError> {
+        let packed = packed.map_err(|e| classify(&self.store, e))?;
         if len != 0 {
             self.free
                 .call(&mut self.store, (ptr, len))
@@ -465,6 +483,16 @@ impl RawInstance {
     pub fn load(&mut self, config: &[u8]) -> Result<Vec<u8>, HostError> {
         let fuel = self.slot.limits.fuel_per_load;
         self.slot.call(Export::Load, config, fuel)
+    }
+
+    /// `mandate_replace` at `now`: installs `config` only when the core's replacement rule
+    /// lets it replace what this instance serves.
+    ///
+    /// # Errors
+    /// When the module traps or exceeds its limits.
+    pub fn replace(&mut self, config: &[u8], now: i64) -> Result<Vec<u8>, HostError> {
+        let fuel = self.slot.limits.fuel_per_load;
+        self.slot.call(Export::Replace(now), config, fuel)
     }
 
     /// `mandate_decide`.

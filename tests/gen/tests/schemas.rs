@@ -152,3 +152,66 @@ fn the_schemas_refuse_unknown_members_as_the_parser_does() {
     let binding = serde_json::json!({"now": 1, "http": {"method": "GET", "scheme": "https", "path": "/"}, "binding": {"unrouted": "allow"}});
     assert!(!v["http-decide-input"].is_valid(&binding));
 }
+
+/// Every load status an engine produces validates against `load-status.schema.json`: the
+/// statuses of the vector loads (loaded and failed), and what the replacement rule answers for
+/// every case of replace.json.
+#[test]
+fn load_statuses_validate() {
+    let v = validators();
+    let mut statuses = Vec::new();
+    for file in ["conformance.json", "http.json"] {
+        for text in vectors(file)["loads"].as_object().unwrap().values() {
+            statuses.push(
+                mandate_core::Pdp::load_json(text.as_str().unwrap().as_bytes()).status_json(),
+            );
+        }
+    }
+    for case in vectors("replace.json")["cases"].as_array().unwrap() {
+        let serving = case["serving"]
+            .as_str()
+            .map(|s| mandate_core::Pdp::load_json(s.as_bytes()).status_json());
+        let next = mandate_core::Pdp::load_json(case["next"].as_str().unwrap().as_bytes());
+        let now = case["now"].as_i64().unwrap();
+        let verdict: Value = serde_json::from_slice(&mandate_core::may_replace_json(
+            serving.as_deref(),
+            &next.status_json(),
+            now,
+        ))
+        .unwrap();
+        if verdict["ok"] == false {
+            statuses.push(serde_json::to_vec(&verdict).unwrap());
+        }
+        statuses.push(next.status_json());
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for status in &statuses {
+        let doc: Value = serde_json::from_slice(status).unwrap();
+        let e = errors(&v["load-status"], &doc);
+        assert!(e.is_empty(), "{doc}: {e}");
+        if doc["ok"] == true {
+            ok += 1
+        } else {
+            failed += 1
+        }
+    }
+    assert!(
+        ok > 10 && failed > 5,
+        "{ok} loaded and {failed} failed statuses checked"
+    );
+    // The schema says which is which: a loaded status with an error, or a code outside the table,
+    // is refused.
+    let mut both = statuses
+        .iter()
+        .map(|s| serde_json::from_slice::<Value>(s).unwrap())
+        .find(|d| d["ok"] == true)
+        .unwrap();
+    both["error"] = serde_json::json!({"code": "bundle.expired", "message": "m"});
+    assert!(!v["load-status"].is_valid(&both));
+    let unknown =
+        serde_json::json!({"ok": false, "error": {"code": "bundle.exploded", "message": "m"}});
+    assert!(!v["load-status"].is_valid(&unknown));
+    assert!(v["load-status"].is_valid(
+        &serde_json::json!({"ok": false, "error": {"code": "bundle.rollback", "message": "m"}})
+    ));
+}

@@ -3,9 +3,30 @@
 //! `tests/schemas.rs` holds every conformance and HTTP vector's decision to it.
 #![allow(dead_code)]
 
+use mandate_core::Code;
+use mandate_core::schema::members::AuthorizationDetail;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+
+/// A stable code: one of `mandate_core::Code::ALL` (docs/reason-codes.md).
+#[derive(Debug)]
+pub struct ReasonCode(String);
+
+impl JsonSchema for ReasonCode {
+    fn schema_name() -> Cow<'static, str> {
+        "ReasonCode".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        json_schema!({
+            "description": "A stable code (docs/reason-codes.md), from `mandate_core::Code`.",
+            "type": "string",
+            "enum": codes,
+        })
+    }
+}
 
 /// A member that is always present, `T` or `null`.
 #[derive(Debug)]
@@ -43,7 +64,7 @@ pub struct Decision {
     /// The effective scopes.
     scopes: Vec<String>,
     /// The effective RFC 9396 authorization details.
-    authorization_details: Vec<Value>,
+    authorization_details: Vec<AuthorizationDetail>,
     /// Every entry the host must record as used until `exp` (allow only).
     use_once: Vec<UseOnce>,
     /// A minted ephemeral grant (compact JWS), only on allow with `mint_grant`.
@@ -68,7 +89,7 @@ pub enum Outcome {
 #[schemars(deny_unknown_fields)]
 pub struct Reason {
     /// A stable reason code (docs/reason-codes.md).
-    code: String,
+    code: ReasonCode,
     /// A human-readable explanation; never parse it.
     message: String,
 }
@@ -137,7 +158,7 @@ pub struct Audit {
     /// As the decision's `decision`.
     outcome: Outcome,
     /// The decision's reason codes, in order.
-    codes: Vec<String>,
+    codes: Vec<ReasonCode>,
     /// The acting agent, once proven.
     agent: OrNull<String>,
     /// RFC 7638 thumbprint of the acting key, once proven.

@@ -1,10 +1,11 @@
 //! The JSON Schemas of Mandate's wire documents and the TypeScript types made from them. The
 //! input documents' schemas come from the core's parser types (`mandate_core::schema`, feature
-//! `schema`); the decision's from a typed mirror of the document the core builds by hand
-//! ([`decision`]). `gen-schemas` writes them to `docs/schemas/` and
+//! `schema`); the decision's and the load status's from typed mirrors of the documents the core builds
+//! by hand ([`decision`], [`status`]). `gen-schemas` writes them to `docs/schemas/` and
 //! `bindings-js/npm/types/wire.d.ts`.
 
 pub mod decision;
+pub mod status;
 mod ts;
 
 use serde_json::Value;
@@ -49,6 +50,11 @@ pub fn all() -> Vec<Named> {
         named("bundle", "Bundle", core::bundle()),
         named("registry", "Registry", core::registry()),
         named("settings", "Settings", core::settings()),
+        named(
+            "load-status",
+            "LoadStatus",
+            schemars::schema_for!(status::LoadStatus),
+        ),
         named(
             "decision",
             "Decision",
