@@ -10,7 +10,8 @@
 //! - every answer is non-zero, inside memory, UTF-8 JSON, and overlaps no live buffer;
 //! - a `(ptr, len)` answers `abi.invalid_buffer` exactly when it names no live buffer (or
 //!   runs past its end), and never otherwise; the input buffer is not modified by the call;
-//! - a config that does not load leaves the serving engine's status unchanged;
+//! - a config that does not load leaves the serving engine's status unchanged, and a
+//!   `mandate_replace` (ABI 3, at any `now`) that is refused never changes it;
 //! - `mandate_abi_version` is the `ABI_VERSION` wasm/src/lib.rs declares.
 #![no_main]
 
@@ -30,6 +31,7 @@ enum Which {
     DecideHttp,
     ApplyReplay,
     Mint,
+    Replace(i64),
 }
 
 impl From<Which> for Export {
@@ -40,6 +42,7 @@ impl From<Which> for Export {
             Which::DecideHttp => Export::DecideHttp,
             Which::ApplyReplay => Export::ApplyReplay,
             Which::Mint => Export::Mint,
+            Which::Replace(now) => Export::Replace(now),
         }
     }
 }
@@ -184,13 +187,17 @@ fn call(inst: &mut Instance, model: &mut Model, which: Which, ptr: u32, len: u32
     if export == Export::DecideHttp && !inst.has_decide_http() {
         export = Export::Decide;
     }
+    if matches!(export, Export::Replace(_)) && !inst.has_replace() {
+        export = Export::Load;
+    }
     let valid = model.valid_input(ptr, len);
     let before = if valid && len <= 65536 {
         inst.read(ptr, len)
     } else {
         None
     };
-    let status_before = (export == Export::Load).then(|| inst.status());
+    let replacing = matches!(export, Export::Replace(_));
+    let status_before = (export == Export::Load || replacing).then(|| inst.status());
     let packed = inst.call_raw(export, ptr, len);
     let what = format!("{export:?}({ptr}, {len})");
     let (aptr, alen, answer) = inst.answer(&what, packed);
@@ -215,7 +222,8 @@ fn call(inst: &mut Instance, model: &mut Model, which: Which, ptr: u32, len: u32
             .ok()
             .and_then(|s| s["ok"].as_bool())
             .unwrap_or(false);
-        if !ok && serving_ok {
+        // A refused replacement never changes what serves, whether or not anything served.
+        if !ok && (serving_ok || replacing) {
             assert_eq!(
                 inst.status(),
                 status_before,

@@ -177,6 +177,12 @@ impl Instance {
     pub fn has_decide_http(&self) -> bool {
         self.decide_http.is_some()
     }
+
+    /// Whether this module has `mandate_replace` (ABI 3).
+    #[must_use]
+    pub fn has_replace(&self) -> bool {
+        self.replace.is_some()
+    }
 }
 
 /// Fuel for one call (as mandate-host's default `fuel_per_call`).
@@ -283,6 +289,8 @@ pub enum Export {
     ApplyReplay,
     /// `mandate_mint`
     Mint,
+    /// `mandate_replace` at this `now` (ABI 3)
+    Replace(i64),
 }
 
 /// One fresh instance of the module with typed exports.
@@ -293,6 +301,7 @@ pub struct Instance {
     alloc: TypedFunc<u32, u32>,
     free: TypedFunc<(u32, u32), ()>,
     load: TypedFunc<(u32, u32), u64>,
+    replace: Option<TypedFunc<(u32, u32, i64), u64>>,
     decide: TypedFunc<(u32, u32), u64>,
     decide_http: Option<TypedFunc<(u32, u32), u64>>,
     apply_replay: TypedFunc<(u32, u32), u64>,
@@ -338,6 +347,7 @@ impl Instance {
             alloc: export!("mandate_alloc"),
             free: export!("mandate_free"),
             load: export!("mandate_load"),
+            replace: instance.get_typed_func(&mut store, "mandate_replace").ok(),
             decide: export!("mandate_decide"),
             decide_http: instance
                 .get_typed_func(&mut store, "mandate_decide_http")
@@ -379,7 +389,7 @@ impl Instance {
 
     /// Calls an export with any `(ptr, len)`; returns the packed answer.
     pub fn call_raw(&mut self, export: Export, ptr: u32, len: u32) -> u64 {
-        let fuel = if export == Export::Load {
+        let fuel = if matches!(export, Export::Load | Export::Replace(_)) {
             FUEL_PER_LOAD
         } else {
             FUEL_PER_CALL
@@ -394,6 +404,14 @@ impl Instance {
                 .expect("this module has no mandate_decide_http (ABI 1)"),
             Export::ApplyReplay => &self.apply_replay,
             Export::Mint => &self.mint,
+            Export::Replace(now) => {
+                let f = self
+                    .replace
+                    .as_ref()
+                    .expect("this module has no mandate_replace (ABI 1 or 2)");
+                let r = f.call(&mut self.store, (ptr, len, now));
+                return no_trap(&format!("{export:?}({ptr}, {len})"), &self.store, r);
+            }
         };
         let r = f.call(&mut self.store, (ptr, len));
         no_trap(&format!("{export:?}({ptr}, {len})"), &self.store, r)
