@@ -543,6 +543,73 @@ async fn metrics_count_decisions_by_outcome_and_code_with_latency() {
     );
 }
 
+/// A restart during a bundle outage: the only bundle at hand verified but expired. serve must
+/// not exit (a crash loop under a supervisor); it serves the bundle, every decision denies with
+/// `bundle.expired`, /healthz is 503 and says why, and the first fresh bundle takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_first_bundle_denies_until_a_fresh_one_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let mut old = w.contents("r0-expired", "active");
+    old["exp"] = json!(common::now() - 5);
+    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&old, &w.root));
+    let s = Server::start(&w, &[]);
+    let c = client();
+    let alice = w.alice();
+    let health = c.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    let hz: Value = health.json().await.unwrap();
+    assert_eq!(
+        (
+            hz["status"].as_str(),
+            hz["bundle"]["revision"].as_str(),
+            hz["bundle"]["expired"].as_bool(),
+            hz["last_reload_error"]["code"].as_str(),
+        ),
+        (
+            Some("unavailable"),
+            Some("r0-expired"),
+            Some(true),
+            Some("bundle.expired")
+        ),
+        "{hz}"
+    );
+    let input = w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice);
+    let (status, d) = post(&c, &s.url("/v1/decide"), &input).await;
+    assert_eq!(
+        (
+            status,
+            d["decision"].as_str(),
+            d["reasons"][0]["code"].as_str()
+        ),
+        (200, Some("deny"), Some("bundle.expired")),
+        "{d}"
+    );
+    assert!(
+        s.log().contains("outside its validity window"),
+        "{}",
+        s.log()
+    );
+
+    w.write_bundle("r1", "active", &w.root);
+    let got = eventually(200, || async {
+        (revision(&c, &s).await["bundle"]["revision"] == "r1").then_some(())
+    })
+    .await;
+    assert!(
+        got.is_some(),
+        "the fresh bundle was not loaded: {}",
+        s.log()
+    );
+    let health = c.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let hz: Value = health.json().await.unwrap();
+    assert!(hz["last_reload_error"].is_null(), "{hz}");
+    let input = w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice);
+    let (_, d) = post(&c, &s.url("/v1/decide"), &input).await;
+    assert_eq!(d["decision"], "allow", "{d}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_from_a_file_takes_good_bundles_and_keeps_serving_on_bad_ones() {
     let dir = tempfile::tempdir().unwrap();

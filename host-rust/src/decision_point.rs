@@ -75,7 +75,7 @@ pub struct Keys {
 /// The state of a decision point, for liveness and readiness endpoints.
 #[derive(Debug, Clone)]
 pub struct Health {
-    /// A bundle loaded, and it has not expired.
+    /// A bundle loaded, and it is valid now (not expired, not before its `nbf`).
     pub ok: bool,
     /// What serves.
     pub status: LoadStatus,
@@ -170,6 +170,42 @@ impl<S: ReplayStore> DecisionPoint<S> {
         result
     }
 
+    /// Installs the **first** bundle of a decision point that has to run whatever the bundle's
+    /// clock says. As [`Self::load_bundle`], except that a bundle that verified and is only
+    /// outside its validity window (`bundle.expired`, `bundle.not_yet_valid`) is installed
+    /// anyway: every decision then denies with that code, [`Self::health`] reports it, and the
+    /// next bundle that passes the rule replaces it. A service restarted during a bundle outage
+    /// so keeps answering (deny) and polling instead of exiting and crash-looping. Any other
+    /// refusal (a bad signature, an untrusted key, a malformed bundle) installs nothing.
+    ///
+    /// # Errors
+    /// [`HostError::Load`] with the refusal's code; for an expired or not yet valid bundle, the
+    /// bundle then serves (denying) all the same.
+    pub fn start_bundle(
+        &self,
+        bundle: &str,
+        origin: &str,
+        now: i64,
+    ) -> Result<LoadStatus, HostError> {
+        let refused = match self.load_bundle(bundle, origin, now) {
+            Err(HostError::Load { code, message })
+                if matches!(code, Code::BundleExpired | Code::BundleNotYetValid) =>
+            {
+                (code, message)
+            }
+            other => return other,
+        };
+        // Out of its window only: it verified. Installed without the rule, its decisions deny
+        // with the window's code (the core checks the window on every decision).
+        let status = self.decider.load(&self.load_config(bundle))?;
+        // The refusal stays the last reload error (`load_bundle` recorded it): health says why.
+        self.hooks.bundle_loaded(origin, &status);
+        Err(HostError::Load {
+            code: refused.0,
+            message: refused.1,
+        })
+    }
+
     /// Records a reload that failed before reaching the engine (the source could not be read):
     /// health reports it, hooks see it.
     pub fn reload_failed(&self, origin: &str, code: Code, message: &str) {
@@ -259,8 +295,9 @@ impl<S: ReplayStore> DecisionPoint<S> {
     pub fn health(&self, now: i64) -> Health {
         let status = self.decider.status();
         let expired = status.exp.is_some_and(|e| now >= e);
+        let early = status.nbf.is_some_and(|n| now < n);
         Health {
-            ok: status.ok && !expired,
+            ok: status.ok && !expired && !early,
             status,
             expired,
             last_reload_error: self.reload_error().clone(),

@@ -319,3 +319,57 @@ async fn without_an_audit_log_decisions_are_answered() {
         .unwrap();
     assert!(d.is_allow(), "{:?}", d.reasons());
 }
+
+#[tokio::test]
+async fn a_first_bundle_out_of_its_window_serves_denials_other_refusals_install_nothing() {
+    let world = World::new();
+    for backend in [Backend::native(), Backend::wasm(&common::runtime())] {
+        let fresh = || {
+            let decider = Decider::new(backend.clone(), MemoryReplayStore::default()).unwrap();
+            DecisionPoint::new(decider, None, keys(&world), Arc::new(NoHooks))
+        };
+        // Under another root: refused, nothing serves.
+        let point = fresh();
+        let err = point
+            .start_bundle(&bundle_of(&World::other()), "test", NOW)
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Code::BundleSignatureInvalid,
+            "{}",
+            backend.name()
+        );
+        assert!(!point.decider().status().ok);
+
+        // Verified but expired at `exp`: it serves, denying with bundle.expired, unhealthy.
+        let point = fresh();
+        let exp = {
+            let probe = fresh();
+            probe.load_bundle(&bundle_of(&world), "test", NOW).unwrap();
+            probe.decider().status().exp.unwrap()
+        };
+        let err = point
+            .start_bundle(&bundle_of(&world), "test", exp)
+            .unwrap_err();
+        assert_eq!(err.code(), Code::BundleExpired, "{}", backend.name());
+        assert!(point.decider().status().ok, "{}", backend.name());
+        let health = point.health(exp);
+        assert!(!health.ok && health.expired, "{}", backend.name());
+        assert_eq!(
+            health.last_reload_error.map(|(c, _)| c),
+            Some(Code::BundleExpired)
+        );
+        let mut late: Value = serde_json::from_slice(&world.input("jti-dp-4")).unwrap();
+        late["now"] = Value::from(exp);
+        let d = point
+            .decide("decide", &serde_json::to_vec(&late).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(d.code(), Some("bundle.expired"), "{}", backend.name());
+        // Before its nbf, the same bundle is not healthy either.
+        assert!(!point.health(i64::MIN / 2).ok);
+        // A bundle that passes the rule replaces it and clears the error.
+        point.load_bundle(&bundle_of(&world), "test", NOW).unwrap();
+        assert!(point.health(NOW).ok && point.health(NOW).last_reload_error.is_none());
+    }
+}

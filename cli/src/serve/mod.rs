@@ -197,6 +197,27 @@ impl Service {
             })
     }
 
+    /// Installs the first bundle: as [`Self::load_bundle`], except that one that verified and is
+    /// only outside its validity window serves anyway, denying with `bundle.expired` (or
+    /// `bundle.not_yet_valid`) until a fresh bundle replaces it
+    /// ([`DecisionPoint::start_bundle`]). Answers that code as a warning when so.
+    pub fn start_bundle(
+        &self,
+        jws: &str,
+        origin: &str,
+    ) -> core::result::Result<Option<(Code, String)>, (Code, String)> {
+        match self.point.start_bundle(jws, origin, crate::io::now()) {
+            Ok(_) => Ok(None),
+            Err(mandate_host::HostError::Load { code, message })
+                if self.point.decider().status().ok =>
+            {
+                Ok(Some((code, message)))
+            }
+            Err(mandate_host::HostError::Load { code, message }) => Err((code, message)),
+            Err(e) => Err((e.code(), e.to_string())),
+        }
+    }
+
     /// Decides one HTTP decide input (the request as received, with its binding, already
     /// filled with `now` and `decision_id`) through the core's HTTP binding; audited.
     pub async fn decide_http(
@@ -499,7 +520,10 @@ pub async fn start(config: Config) -> Result<Running> {
         grant_ttl: config.grant_ttl,
     });
 
-    // The first bundle must load: a decision point that starts without one only denies.
+    // The first bundle must verify: a decision point that starts without one only denies. One
+    // that verified but is out of its validity window serves anyway (every decision denies with
+    // its code, /healthz is 503) while the poller waits for a fresh one: a restart during a
+    // bundle outage must not become a crash loop.
     let client = source::client().map_err(|e| CliError::failure(e.message))?;
     let mut seen = Seen::default();
     let origin = config.source.describe();
@@ -523,13 +547,17 @@ pub async fn start(config: Config) -> Result<Running> {
     let loaded = {
         let svc = Arc::clone(&svc);
         let origin = origin.clone();
-        tokio::task::spawn_blocking(move || svc.load_bundle(&first, &origin)).await
+        tokio::task::spawn_blocking(move || svc.start_bundle(&first, &origin)).await
     };
     match loaded {
-        Ok(Ok(())) => {}
+        Ok(Ok(None)) => {}
+        Ok(Ok(Some((code, message)))) => log(
+            "warn",
+            "the bundle is outside its validity window: every decision denies until a fresh one loads",
+            &json!({"origin": origin, "code": code, "message": message}),
+        ),
         Ok(Err((code, message))) => {
             let hint = match code {
-                Code::BundleExpired => "build and sign a fresh bundle",
                 Code::BundleUntrustedKey | Code::BundleSignatureInvalid => {
                     "check --trust names the key that signed the bundle"
                 }
