@@ -60,9 +60,9 @@ pub struct HttpRequest {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpDecideInput {
-    /// As in [`crate::DecideInput`].
+    /// As in the decide input (`DecideInput`).
     pub now: i64,
-    /// As in [`crate::DecideInput`].
+    /// As in the decide input (`DecideInput`).
     #[serde(default)]
     pub decision_id: Option<String>,
     /// The HTTP request.
@@ -70,13 +70,13 @@ pub struct HttpDecideInput {
     /// Routes and forwarded-hop trust.
     #[serde(default)]
     pub binding: Binding,
-    /// As in [`crate::DecideInput`].
+    /// As in the decide input (`DecideInput`).
     #[serde(default)]
     pub context: Option<Map<String, Value>>,
-    /// As in [`crate::DecideInput`].
+    /// As in the decide input (`DecideInput`).
     #[serde(default)]
     pub mint_grant: Option<MintRequest>,
-    /// As in [`crate::DecideInput`].
+    /// As in the decide input (`DecideInput`).
     #[serde(default)]
     pub enforces: Vec<String>,
 }

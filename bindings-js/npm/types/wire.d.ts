@@ -80,19 +80,19 @@ export interface HttpDecideInput {
    */
   binding?: Binding;
   /**
-   * As in [`crate::DecideInput`].
+   * As in the decide input (`DecideInput`).
    * @default null
    */
   context?: {
     [member: string]: unknown;
   } | null;
   /**
-   * As in [`crate::DecideInput`].
+   * As in the decide input (`DecideInput`).
    * @default null
    */
   decision_id?: string | null;
   /**
-   * As in [`crate::DecideInput`].
+   * As in the decide input (`DecideInput`).
    * @default []
    */
   enforces?: string[];
@@ -101,12 +101,12 @@ export interface HttpDecideInput {
    */
   http: HttpRequest;
   /**
-   * As in [`crate::DecideInput`].
+   * As in the decide input (`DecideInput`).
    * @default null
    */
   mint_grant?: MintRequest | null;
   /**
-   * As in [`crate::DecideInput`].
+   * As in the decide input (`DecideInput`).
    */
   now: number;
 }

@@ -215,3 +215,28 @@ fn load_statuses_validate() {
         &serde_json::json!({"ok": false, "error": {"code": "bundle.rollback", "message": "m"}})
     ));
 }
+
+/// Descriptions reach JSON Schema readers and TypeScript users: rustdoc link syntax
+/// (`` [`crate::X`] ``) means nothing there.
+#[test]
+fn descriptions_carry_no_rustdoc_links() {
+    fn walk(v: &Value, at: &str, found: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    if k == "description" && x.as_str().is_some_and(|d| d.contains("[`")) {
+                        found.push(format!("{at}: {x}"));
+                    }
+                    walk(x, &format!("{at}/{k}"), found);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, at, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for n in schemas::all() {
+        walk(&n.schema, n.file, &mut found);
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}
