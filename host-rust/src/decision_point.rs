@@ -178,32 +178,32 @@ impl<S: ReplayStore> DecisionPoint<S> {
     /// so keeps answering (deny) and polling instead of exiting and crash-looping. Any other
     /// refusal (a bad signature, an untrusted key, a malformed bundle) installs nothing.
     ///
+    /// Answers `None` when the bundle passed the rule, or the window's `(code, message)` when
+    /// it serves out of its window.
+    ///
     /// # Errors
-    /// [`HostError::Load`] with the refusal's code; for an expired or not yet valid bundle, the
-    /// bundle then serves (denying) all the same.
+    /// [`HostError::Load`] with the refusal's code when nothing was installed.
     pub fn start_bundle(
         &self,
         bundle: &str,
         origin: &str,
         now: i64,
-    ) -> Result<LoadStatus, HostError> {
-        let refused = match self.load_bundle(bundle, origin, now) {
+    ) -> Result<Option<(Code, String)>, HostError> {
+        let out_of_window = match self.load_bundle(bundle, origin, now) {
+            Ok(_) => return Ok(None),
             Err(HostError::Load { code, message })
                 if matches!(code, Code::BundleExpired | Code::BundleNotYetValid) =>
             {
                 (code, message)
             }
-            other => return other,
+            Err(e) => return Err(e),
         };
         // Out of its window only: it verified. Installed without the rule, its decisions deny
         // with the window's code (the core checks the window on every decision).
         let status = self.decider.load(&self.load_config(bundle))?;
         // The refusal stays the last reload error (`load_bundle` recorded it): health says why.
         self.hooks.bundle_loaded(origin, &status);
-        Err(HostError::Load {
-            code: refused.0,
-            message: refused.1,
-        })
+        Ok(Some(out_of_window))
     }
 
     /// Records a reload that failed before reaching the engine (the source could not be read):

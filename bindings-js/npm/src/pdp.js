@@ -60,8 +60,8 @@ export class Pdp {
   replace(config, { now } = {}) {
     const at = now ?? unixNow();
     const next = new this.#module.Pdp(jsonBytes(config), this.#useHost);
-    const serving = this.#status.ok ? this.#statusBytes : undefined;
-    const verdict = parseJsonBytes(this.#module.mayReplace(serving, next.status(), at));
+    // A serving status that is not ok means nothing valid serves: the core's rule reads it so.
+    const verdict = parseJsonBytes(this.#module.mayReplace(this.#statusBytes, next.status(), at));
     if (!verdict.ok) {
       next.free();
       const err = new Error(`${verdict.error.code}: ${verdict.error.message}`);

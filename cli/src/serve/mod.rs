@@ -184,6 +184,14 @@ pub fn log(level: &str, msg: &str, fields: &Value) {
     errln!("{line}");
 }
 
+/// A bundle refusal as its code and message (a load refusal carries the core's own message).
+fn refusal(e: mandate_host::HostError) -> (Code, String) {
+    match e {
+        mandate_host::HostError::Load { code, message } => (code, message),
+        e => (e.code(), e.to_string()),
+    }
+}
+
 impl Service {
     /// Installs a bundle JWS when it verifies and may replace the serving one (the decision
     /// point's one replacement rule); reports it in metrics and the log.
@@ -191,10 +199,7 @@ impl Service {
         self.point
             .load_bundle(jws, origin, crate::io::now())
             .map(|_| ())
-            .map_err(|e| match e {
-                mandate_host::HostError::Load { code, message } => (code, message),
-                e => (e.code(), e.to_string()),
-            })
+            .map_err(refusal)
     }
 
     /// Installs the first bundle: as [`Self::load_bundle`], except that one that verified and is
@@ -206,16 +211,9 @@ impl Service {
         jws: &str,
         origin: &str,
     ) -> core::result::Result<Option<(Code, String)>, (Code, String)> {
-        match self.point.start_bundle(jws, origin, crate::io::now()) {
-            Ok(_) => Ok(None),
-            Err(mandate_host::HostError::Load { code, message })
-                if self.point.decider().status().ok =>
-            {
-                Ok(Some((code, message)))
-            }
-            Err(mandate_host::HostError::Load { code, message }) => Err((code, message)),
-            Err(e) => Err((e.code(), e.to_string())),
-        }
+        self.point
+            .start_bundle(jws, origin, crate::io::now())
+            .map_err(refusal)
     }
 
     /// Decides one HTTP decide input (the request as received, with its binding, already
