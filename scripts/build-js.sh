@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the npm package mandate-pdp (bindings-js/npm): the wasm-bindgen crate mandate-js for
+# Builds the npm package mandate-pdp (bindings-js/npm): the wasm-bindgen crate bindings-js for
 # wasm32-unknown-unknown, then its JS glue with the pinned wasm-bindgen CLI into bindings-js/npm/wasm.
 # Idempotent: installs the CLI into .tools/ (or $MANDATE_TOOLS_DIR) only when `wasm-bindgen --version`
 # is not 0.2.130.
@@ -23,10 +23,10 @@ fi
 
 # shellcheck source=wasm-env.sh
 source "$ROOT/scripts/wasm-env.sh"
-wasm_cargo build --release -p mandate-js --lib
+wasm_cargo build --release -p bindings-js --lib
 
 OUT="$ROOT/bindings-js/npm/wasm"
 mkdir -p "$OUT"
 wasm-bindgen --target web --no-typescript --out-name mandate_js --out-dir "$OUT" \
-  "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/mandate_js.wasm"
+  "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/bindings_js.wasm"
 echo "build-js: $(wc -c < "$OUT/mandate_js_bg.wasm") bytes in $OUT/mandate_js_bg.wasm" >&2

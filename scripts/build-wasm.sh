@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the portable module: dist/mandate.wasm (crate mandate-wasm), and enforces its size budget.
+# Builds the portable module: dist/mandate.wasm (crate wasm), and enforces its size budget.
 #
 #   scripts/build-wasm.sh            # zc: "z", with the crypto crates at 3 (see docs/bench/host.md)
 #   MANDATE_WASM_OPT=z scripts/build-wasm.sh   # size-optimised throughout, for comparison
@@ -53,7 +53,7 @@ if [ -n "${WASM_BUILD_STD:-}" ]; then
   PANIC=immediate-abort
   STD_FEATURES=(-Zbuild-std-features=optimize_for_size -Zpanic-immediate-abort)
 fi
-wasm_cargo build -p mandate-wasm --profile "$PROFILE" "${STD_FEATURES[@]}" \
+wasm_cargo build -p wasm --profile "$PROFILE" "${STD_FEATURES[@]}" \
   --config "profile.$PROFILE.inherits=\"release\"" \
   --config "profile.$PROFILE.lto=true" \
   --config "profile.$PROFILE.codegen-units=1" \
@@ -62,7 +62,7 @@ wasm_cargo build -p mandate-wasm --profile "$PROFILE" "${STD_FEATURES[@]}" \
   --config "profile.$PROFILE.strip=\"debuginfo\"" \
   "${EXTRA[@]}"
 
-RAW_MODULE="$WASM_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/mandate_wasm.wasm"
+RAW_MODULE="$WASM_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/wasm.wasm"
 mkdir -p "$(dirname "$OUT")"
 # Explicit features: `-all` would enable proposals (e.g. GC, exceptions) that Node 20 rejects.
 "$WASM_OPT" "$WASM_OPT_LEVEL" \

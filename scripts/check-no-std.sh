@@ -6,10 +6,10 @@ source "$(dirname "$0")/wasm-env.sh"
 cd "$MANDATE_ROOT"
 if [ "$WASM_CARGO" = "/usr/bin/cargo" ]; then
   PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTUP_TOOLCHAIN= \
-    /usr/bin/cargo build --locked --release -p mandate-core --no-default-features \
+    /usr/bin/cargo build --locked --release -p policy-core --no-default-features \
     --target wasm32-unknown-unknown -Zbuild-std=core,alloc --target-dir "$WASM_TARGET_DIR"
 else
-  cargo build --locked --release -p mandate-core --no-default-features \
+  cargo build --locked --release -p policy-core --no-default-features \
     --target wasm32-unknown-unknown --target-dir "$WASM_TARGET_DIR"
 fi
-echo "no_std: mandate-core builds for wasm32-unknown-unknown with core + alloc only"
+echo "no_std: policy-core builds for wasm32-unknown-unknown with core + alloc only"

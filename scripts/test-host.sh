@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Tests the portable module (mandate-wasm) and the Rust host SDK (mandate-host):
+# Tests the portable module (wasm) and the Rust host SDK (host-rust):
 # builds dist/mandate.wasm (size budget enforced), starts a throwaway redis-server on a free
-# loopback port, runs `cargo test -p mandate-host -p mandate-wasm`, and stops Redis.
+# loopback port, runs `cargo test -p host-rust -p wasm`, and stops Redis.
 # Installs what it needs (Debian redis-server; the wasm toolchain and wasm-opt via build-wasm.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,4 +36,4 @@ redis-cli -p "$PORT" ping | grep -q PONG
 echo "test-host: redis-server (pid $REDIS_PID) on 127.0.0.1:$PORT" >&2
 
 export MANDATE_REDIS_URL="redis://127.0.0.1:$PORT/"
-cargo test -p mandate-host -p mandate-wasm
+cargo test -p host-rust -p wasm

@@ -16,13 +16,13 @@ stage() {
 
 stage "format" cargo fmt --all -- --check
 stage "clippy (workspace, all targets, -D warnings)" cargo clippy --locked --workspace --all-targets -- -D warnings
-stage "clippy (core --no-default-features, -D warnings)" cargo clippy --locked -p mandate-core --no-default-features -- -D warnings
+stage "clippy (core --no-default-features, -D warnings)" cargo clippy --locked -p policy-core --no-default-features -- -D warnings
 stage "clippy (wasm32: core no_std with core + alloc only, module)" scripts/clippy-wasm.sh
 stage "docs (-D warnings)" env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
-stage "vectors are current" cargo run -q --locked -p mandate-vectors --bin gen-vectors -- --check
-stage "schemas are current" cargo run -q --locked -p mandate-vectors --bin gen-schemas -- --check
-stage "replay vectors are current" cargo run -q --locked -p mandate-vectors --bin gen-replay -- --check
-stage "rust tests (core, vectors, properties, Wycheproof)" cargo test --locked -p mandate-core -p mandate-vectors
+stage "vectors are current" cargo run -q --locked -p testkit --bin gen-vectors -- --check
+stage "schemas are current" cargo run -q --locked -p testkit --bin gen-schemas -- --check
+stage "replay vectors are current" cargo run -q --locked -p testkit --bin gen-replay -- --check
+stage "rust tests (core, vectors, properties, Wycheproof)" cargo test --locked -p policy-core -p testkit
 for area in host cli js envoy fuzz; do
   if [ -x "scripts/test-$area.sh" ]; then
     stage "$area" "scripts/test-$area.sh"

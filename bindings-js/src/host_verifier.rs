@@ -1,6 +1,6 @@
 //! ES256 verification answered by the JS host (see `npm/src/verifier.js`).
 
-use mandate_core::{Es256Verifier, PublicJwk};
+use policy_core::{Es256Verifier, PublicJwk};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 // `raw_module` keeps the specifier as written, so the glue (npm/wasm/mandate_js.js) imports the

@@ -1,6 +1,6 @@
 //! wasm-bindgen surface of Mandate's decision engine, packaged on npm as `mandate-pdp`.
 //!
-//! Every export is a one-line wrapper over a `mandate_core` JSON entry point: UTF-8 JSON bytes in,
+//! Every export is a one-line wrapper over a `policy_core` JSON entry point: UTF-8 JSON bytes in,
 //! canonical JSON bytes out. Nothing crosses the boundary as an object walk, and no decision logic
 //! lives here or in the JS around it (see `bindings-js/npm/src`).
 //!
@@ -15,14 +15,14 @@ extern crate alloc;
 mod host_verifier;
 
 use alloc::vec::Vec;
-use mandate_core::{Es256Verifier, P256Verifier, PublicJwk};
+use policy_core::{Es256Verifier, P256Verifier, PublicJwk};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// A loaded decision point: one verified bundle, ready to decide.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Pdp {
-    inner: mandate_core::Pdp,
+    inner: policy_core::Pdp,
 }
 
 #[wasm_bindgen]
@@ -33,12 +33,12 @@ impl Pdp {
     #[wasm_bindgen(constructor)]
     pub fn new(config: &[u8], host_verifier: bool) -> Pdp {
         let inner = if host_verifier {
-            mandate_core::Pdp::load_json_with_verifier(
+            policy_core::Pdp::load_json_with_verifier(
                 config,
                 alloc::boxed::Box::new(host_verifier::HostVerifier),
             )
         } else {
-            mandate_core::Pdp::load_json(config)
+            policy_core::Pdp::load_json(config)
         };
         Pdp { inner }
     }
@@ -67,20 +67,20 @@ impl Pdp {
 /// is settled the same whichever bundle decided it.
 #[wasm_bindgen(js_name = applyReplay)]
 pub fn apply_replay(input: &[u8]) -> Vec<u8> {
-    mandate_core::apply_replay_json(input)
+    policy_core::apply_replay_json(input)
 }
 
 /// May the engine whose load status is `next` replace the one whose status is `serving`
 /// (`None`: nothing serves) at `now`? The core's replacement rule on the two verified bundles
-/// (`mandate_core::may_replace_json`): `{"ok":true}`, or the refusal as a failed load status
+/// (`policy_core::may_replace_json`): `{"ok":true}`, or the refusal as a failed load status
 /// (`bundle.expired`, `bundle.not_yet_valid`, `bundle.rollback`, or `next`'s own load error).
 /// `now` is Unix seconds; anything but a whole number there is refused as `bundle.malformed`.
 #[wasm_bindgen(js_name = mayReplace)]
 pub fn may_replace(serving: Option<Vec<u8>>, next: &[u8], now: f64) -> Vec<u8> {
     match whole_seconds(now) {
-        Some(now) => mandate_core::may_replace_json(serving.as_deref(), next, now),
-        None => mandate_core::refusal_json(&mandate_core::Reason::new(
-            mandate_core::Code::BundleMalformed,
+        Some(now) => policy_core::may_replace_json(serving.as_deref(), next, now),
+        None => policy_core::refusal_json(&policy_core::Reason::new(
+            policy_core::Code::BundleMalformed,
             "now must be whole Unix seconds",
         )),
     }
@@ -96,7 +96,7 @@ fn whole_seconds(now: f64) -> Option<i64> {
 /// Mints a token (bundle, delegation, sub-delegation or proof) with a supplied private JWK.
 #[wasm_bindgen]
 pub fn mint(input: &[u8]) -> Vec<u8> {
-    mandate_core::mint::mint_json(input)
+    policy_core::mint::mint_json(input)
 }
 
 /// The portable verifier's verdict on one ES256 signature (`key` as SEC1 bytes), for the

@@ -1,10 +1,10 @@
 //! `mandate audit verify`.
 
-use mandate_core::Code;
+use policy_core::Code;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use mandate_host::audit::{self, AuditError, Head};
+use host_rust::audit::{self, AuditError, Head};
 use serde_json::json;
 
 use crate::error::{CliError, Kind, Result};

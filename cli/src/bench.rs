@@ -5,7 +5,7 @@
 //! when the audit log does not hold exactly one verified record per answered request.
 
 use core::time::Duration;
-use mandate_core::Code;
+use policy_core::Code;
 use std::time::Instant;
 
 use clap::Args;
@@ -178,7 +178,7 @@ pub async fn run(args: &BenchArgs, out: &Out) -> Result<u8> {
     let audit = if args.no_audit {
         json!({"enabled": false})
     } else {
-        match mandate_host::audit::verify(tmp.0.join("audit.jsonl"), None) {
+        match host_rust::audit::verify(tmp.0.join("audit.jsonl"), None) {
             Ok(r) => json!({"enabled": true, "ok": r.records == decisions, "records": r.records}),
             Err(e) => json!({"enabled": true, "ok": false, "error": e.to_string()}),
         }

@@ -1,10 +1,10 @@
 //! `mandate bundle build|sign|inspect|verify`.
 
-use mandate_core::Code;
+use policy_core::Code;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use mandate_core::jose::{PublicJwk, Unverified};
+use policy_core::jose::{PublicJwk, Unverified};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -243,11 +243,11 @@ pub fn build_contents(args: &BuildArgs, now: i64) -> Result<Value> {
 /// Checks contents by signing them with a throwaway key and loading them in the engine, so a
 /// schema or Rego error shows at build time rather than at the decision point.
 pub fn check_contents(contents: &Value) -> Result<()> {
-    let key = mandate_host::issuer::generate_key(Some("check"))
+    let key = host_rust::issuer::generate_key(Some("check"))
         .map_err(|e| CliError::failure(e.to_string()))?;
-    let jws = mandate_host::issuer::sign_bundle(contents, &key);
-    let config = mandate_host::issuer::load_config(&jws, &[key.public().clone()], None);
-    let pdp = mandate_core::Pdp::load_json(&config);
+    let jws = host_rust::issuer::sign_bundle(contents, &key);
+    let config = host_rust::issuer::load_config(&jws, &[key.public().clone()], None);
+    let pdp = policy_core::Pdp::load_json(&config);
     if let Err(r) = pdp.status() {
         return Err(CliError::new(
             Kind::Bundle,
@@ -273,7 +273,7 @@ pub fn decode(path: &Path, jws: &str) -> Result<(Map<String, Value>, Map<String,
         )
         .hint("sign contents with `mandate bundle sign`")
     };
-    let parsed = Unverified::parse(jws.trim(), mandate_core::limits::MAX_BUNDLE_BYTES, false)
+    let parsed = Unverified::parse(jws.trim(), policy_core::limits::MAX_BUNDLE_BYTES, false)
         .map_err(|e| not_a_bundle(&e))?;
     let contents =
         crate::token::unverified_payload(jws.trim()).ok_or_else(|| not_a_bundle(&"payload"))?;
@@ -286,16 +286,16 @@ pub fn verify_jws(
     jws: &str,
     trust: &[PublicJwk],
     now: i64,
-) -> Result<mandate_host::LoadStatus> {
-    let config = mandate_host::issuer::load_config(jws.trim(), trust, None);
-    let decider = mandate_host::Decider::new(
-        mandate_host::Backend::native(),
-        mandate_host::replay::MemoryReplayStore::new(1),
+) -> Result<host_rust::LoadStatus> {
+    let config = host_rust::issuer::load_config(jws.trim(), trust, None);
+    let decider = host_rust::Decider::new(
+        host_rust::Backend::native(),
+        host_rust::replay::MemoryReplayStore::new(1),
     )
     .map_err(|e| CliError::failure(e.to_string()))?;
     let status = match decider.load(&config) {
         Ok(s) => s,
-        Err(mandate_host::HostError::Load { code, message }) => {
+        Err(host_rust::HostError::Load { code, message }) => {
             let hint = match code {
                 Code::BundleUntrustedKey | Code::BundleSignatureInvalid => {
                     "check --trust names the public half of the key that signed it"
@@ -319,7 +319,7 @@ pub fn verify_jws(
 }
 
 /// `bundle.expired` / `bundle.not_yet_valid` as CLI errors.
-pub fn check_time(path: &Path, status: &mandate_host::LoadStatus, now: i64) -> Result<()> {
+pub fn check_time(path: &Path, status: &host_rust::LoadStatus, now: i64) -> Result<()> {
     let rev = status.revision.clone().unwrap_or_default();
     if let Some(exp) = status.exp
         && now >= exp
@@ -406,7 +406,7 @@ pub fn run(args: &BundleArgs, out: &Out) -> Result<()> {
                 .hint("make it with `mandate keygen --kid ...`"));
             }
             check_contents(&contents)?;
-            let jws = mandate_host::issuer::sign_bundle(&contents, &key);
+            let jws = host_rust::issuer::sign_bundle(&contents, &key);
             match &s.out {
                 Some(p) => {
                     io::write(p, format!("{jws}\n").as_bytes(), false)?;
@@ -425,7 +425,7 @@ pub fn run(args: &BundleArgs, out: &Out) -> Result<()> {
         BundleCmd::Inspect(i) => {
             let jws = io::read_bundle(&i.bundle)?;
             let (header, contents) = decode(&i.bundle, &jws)?;
-            let digest = mandate_core::b64::encode(&<sha2::Sha256 as sha2::Digest>::digest(
+            let digest = policy_core::b64::encode(&<sha2::Sha256 as sha2::Digest>::digest(
                 jws.trim().as_bytes(),
             ));
             let v = json!({"verified": false, "header": header, "digest": digest, "contents": contents});

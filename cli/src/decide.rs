@@ -1,12 +1,12 @@
 //! `mandate decide`: a request plus credentials in, the decision JSON out; exit 0 on allow,
 //! 3 on deny.
 
-use mandate_core::Code;
+use policy_core::Code;
 use std::path::PathBuf;
 
 use clap::Args;
-use mandate_host::replay::MemoryReplayStore;
-use mandate_host::{Backend, Decider};
+use host_rust::replay::MemoryReplayStore;
+use host_rust::{Backend, Decider};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Kind, Result};
@@ -101,24 +101,24 @@ fn is_json(bytes: &[u8]) -> bool {
 
 /// Builds the decide input from `--input` and the flags.
 ///
-/// The core parses the input strictly (`mandate_core::json::parse_strict`: no duplicate member
+/// The core parses the input strictly (`policy_core::json::parse_strict`: no duplicate member
 /// names, bounded size and depth), so this never reads it more leniently than the core would:
 /// the `--input` file is parsed with the same parser, and when that refuses it (a duplicate
 /// member, too large, too deep) its bytes go to the core as they are, for the core's own
 /// `input.malformed` / `input.too_large` deny. A file that is not JSON at all is a usage error
 /// (exit 5). With no flags to add and a `now` of its own, the file goes to the core unchanged.
 pub fn build_input(a: &DecideArgs) -> Result<Input> {
-    use mandate_core::limits::{MAX_DEPTH, MAX_INPUT_BYTES};
+    use policy_core::limits::{MAX_DEPTH, MAX_INPUT_BYTES};
     let clock = || a.now.unwrap_or_else(io::now);
     let (mut input, raw) = match &a.input {
         Some(p) => {
             // At most one byte over the core's limit: enough for the core to say input.too_large.
             let bytes = io::read_upto(p, MAX_INPUT_BYTES)?;
-            match mandate_core::json::parse_strict(&bytes, MAX_INPUT_BYTES, MAX_DEPTH) {
+            match policy_core::json::parse_strict(&bytes, MAX_INPUT_BYTES, MAX_DEPTH) {
                 Ok(v) => (v, Some(bytes)),
                 Err(
-                    mandate_core::json::JsonError::TooLarge { .. }
-                    | mandate_core::json::JsonError::TooDeep(_),
+                    policy_core::json::JsonError::TooLarge { .. }
+                    | policy_core::json::JsonError::TooDeep(_),
                 ) => {
                     return Ok(Input {
                         bytes,
@@ -201,7 +201,7 @@ pub fn build_input(a: &DecideArgs) -> Result<Input> {
                 format!("--context is not JSON: {e}"),
             ));
         }
-        match mandate_core::json::parse_strict(ctx.as_bytes(), MAX_INPUT_BYTES, MAX_DEPTH) {
+        match policy_core::json::parse_strict(ctx.as_bytes(), MAX_INPUT_BYTES, MAX_DEPTH) {
             Ok(v) => set(obj, "context", v),
             Err(_) => {
                 obj.remove("context");
@@ -244,12 +244,12 @@ pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
         .as_deref()
         .map(io::read_private_key)
         .transpose()?;
-    let config = mandate_host::issuer::load_config(jws.trim(), &trust, grant_key.as_ref());
+    let config = host_rust::issuer::load_config(jws.trim(), &trust, grant_key.as_ref());
     let decider = Decider::new(Backend::native(), MemoryReplayStore::default())
         .map_err(|e| CliError::failure(e.to_string()))?;
     match decider.load(&config) {
         Ok(status) => crate::bundle::check_time(&a.bundle, &status, now)?,
-        Err(mandate_host::HostError::Load { code, message }) => {
+        Err(host_rust::HostError::Load { code, message }) => {
             return Err(CliError::new(
                 Kind::Bundle,
                 code,
@@ -262,7 +262,7 @@ pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
     let decision = decider.decide(&input.bytes).await;
     if let (Some(path), Some(record)) = (&a.audit, decision.audit()) {
         let (log, _) =
-            mandate_host::audit::AuditLog::open(path, mandate_host::audit::AuditOptions::default())
+            host_rust::audit::AuditLog::open(path, host_rust::audit::AuditOptions::default())
                 .map_err(|e| {
                     CliError::new(
                         Kind::Audit,

@@ -2,12 +2,12 @@
 //! with keys generated at start and every request sent over real HTTP to a real `serve`
 //! instance on loopback.
 
-use mandate_core::Code;
+use policy_core::Code;
 use std::path::Path;
 
 use clap::Args;
-use mandate_core::jose::PrivateJwk;
-use mandate_host::issuer;
+use host_rust::issuer;
+use policy_core::jose::PrivateJwk;
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Result};
@@ -527,7 +527,7 @@ pub async fn run(args: &DemoArgs, out: &Out) -> Result<u8> {
 
     let audit_path = dir.join("audit.jsonl");
     running.shutdown().await?;
-    let verified = mandate_host::audit::verify(&audit_path, None);
+    let verified = host_rust::audit::verify(&audit_path, None);
     let all_expected = rows.iter().all(|r| r.expected);
 
     if out.json {

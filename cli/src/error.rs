@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use mandate_core::reason::Code;
+use policy_core::reason::Code;
 
 /// Exit codes. `0` is success (and `allow` for `decide`); clap exits with `2` on usage errors.
 pub mod exit {

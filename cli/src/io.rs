@@ -1,11 +1,11 @@
 //! Reading and writing the files the CLI works on, with errors that say which file and how to
 //! fix it.
 
-use mandate_core::Code;
+use policy_core::Code;
 use std::io::Read as _;
 use std::path::Path;
 
-use mandate_core::jose::{PrivateJwk, PublicJwk};
+use policy_core::jose::{PrivateJwk, PublicJwk};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -14,9 +14,9 @@ use crate::error::{CliError, Kind, Result};
 
 /// The most the CLI reads of a file it was named (a registry, issuers, data, settings, bundle
 /// contents, a bundle, a key, a token): everything it reads ends up in a bundle (at most
-/// [`mandate_core::limits::MAX_BUNDLE_BYTES`]) or is smaller, so a larger file is refused
+/// [`policy_core::limits::MAX_BUNDLE_BYTES`]) or is smaller, so a larger file is refused
 /// rather than read whole.
-pub const MAX_FILE_BYTES: usize = mandate_core::limits::MAX_BUNDLE_BYTES + 64 * 1024;
+pub const MAX_FILE_BYTES: usize = policy_core::limits::MAX_BUNDLE_BYTES + 64 * 1024;
 
 /// Nesting depth allowed in the YAML/JSON files the CLI reads (the core caps bundle payloads
 /// itself).
@@ -89,7 +89,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 /// `bundle.too_large` (exit 6), as the engine would refuse it.
 pub fn read_bundle(path: &Path) -> Result<String> {
     // A trailing newline (or a little whitespace) is trimmed before the engine sees it.
-    let max = mandate_core::limits::MAX_BUNDLE_BYTES + 1024;
+    let max = policy_core::limits::MAX_BUNDLE_BYTES + 1024;
     let bytes = read_upto(path, max)?;
     if bytes.len() > max {
         return Err(CliError::new(
@@ -98,7 +98,7 @@ pub fn read_bundle(path: &Path) -> Result<String> {
             format!(
                 "{} is over the {}-byte bundle limit",
                 path.display(),
-                mandate_core::limits::MAX_BUNDLE_BYTES
+                policy_core::limits::MAX_BUNDLE_BYTES
             ),
         )
         .hint("a bundle holds a registry, policies and data; keep it under the limit"));
@@ -111,10 +111,10 @@ pub fn read_bundle(path: &Path) -> Result<String> {
     })
 }
 
-/// Parses JSON strictly, as the core does ([`mandate_core::json::parse_strict`]): a document
+/// Parses JSON strictly, as the core does ([`policy_core::json::parse_strict`]): a document
 /// with a duplicate member name is refused, not read as "the last one wins".
 pub fn parse_json_strict(bytes: &[u8]) -> core::result::Result<Value, String> {
-    mandate_core::json::parse_strict(bytes, bytes.len(), MAX_DOC_DEPTH).map_err(|e| e.to_string())
+    policy_core::json::parse_strict(bytes, bytes.len(), MAX_DOC_DEPTH).map_err(|e| e.to_string())
 }
 
 pub fn read_string(path: &Path) -> Result<String> {
@@ -244,7 +244,7 @@ fn key_value(path: &Path) -> Result<Value> {
     })
 }
 
-fn key_error(path: &Path, e: &mandate_core::jose::JoseError) -> CliError {
+fn key_error(path: &Path, e: &policy_core::jose::JoseError) -> CliError {
     CliError::invalid(
         Code::KeyInvalid,
         format!(
@@ -302,7 +302,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         };
         hasher.update(buf.get(..n).unwrap_or(&[]));
     }
-    Ok(mandate_core::b64::encode(&hasher.finalize()))
+    Ok(policy_core::b64::encode(&hasher.finalize()))
 }
 
 /// A token argument: the token itself, `@file`, or `-` for stdin.

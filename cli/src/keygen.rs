@@ -1,6 +1,6 @@
 //! `mandate keygen`: a P-256 key pair as two JWK files.
 
-use mandate_core::Code;
+use policy_core::Code;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -48,7 +48,7 @@ pub fn run(args: &KeygenArgs, out: &Out) -> Result<()> {
             .hint("pass --force to overwrite it, or choose another --out"));
         }
     }
-    let key = mandate_host::issuer::generate_key(Some(&args.kid))
+    let key = host_rust::issuer::generate_key(Some(&args.kid))
         .map_err(|e| CliError::failure(e.to_string()))?;
     let private_json = serde_json::to_vec_pretty(&key.to_json_value())
         .map_err(|e| CliError::failure(e.to_string()))?;

@@ -1,7 +1,7 @@
 //! `mandate agent …`: edits the agent registry file (YAML or JSON, by extension) that lives in
 //! git and goes into bundles with `mandate bundle build`.
 
-use mandate_core::Code;
+use policy_core::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -129,7 +129,7 @@ impl RegistryFile {
                 .hint("keep one record per agent id"));
             }
             for (i, k) in a.keys.iter().enumerate() {
-                mandate_core::PublicJwk::from_value(k).map_err(|e| {
+                policy_core::PublicJwk::from_value(k).map_err(|e| {
                     CliError::invalid(
                         Code::KeyInvalid,
                         format!(
@@ -290,7 +290,7 @@ fn summary(a: &AgentRecord) -> Value {
         .keys
         .iter()
         .map(|k| {
-            let jkt = mandate_core::PublicJwk::from_value(k)
+            let jkt = policy_core::PublicJwk::from_value(k)
                 .map(|p| p.thumbprint())
                 .unwrap_or_default();
             json!({"kid": k.get("kid"), "thumbprint": jkt})
@@ -403,7 +403,7 @@ pub fn run(args: &AgentArgs, out: &Out) -> Result<()> {
             let agent = reg.agent_mut(path, &r.id)?;
             let jkt = key.thumbprint();
             let has = agent.keys.iter().any(|k| {
-                mandate_core::PublicJwk::from_value(k).is_ok_and(|p| p.thumbprint() == jkt)
+                policy_core::PublicJwk::from_value(k).is_ok_and(|p| p.thumbprint() == jkt)
             });
             if !has {
                 agent.keys.push(key.to_json_value());
@@ -411,7 +411,7 @@ pub fn run(args: &AgentArgs, out: &Out) -> Result<()> {
             let mut retired = Vec::new();
             if r.retire_old {
                 agent.keys.retain(|k| {
-                    let t = mandate_core::PublicJwk::from_value(k)
+                    let t = policy_core::PublicJwk::from_value(k)
                         .map(|p| p.thumbprint())
                         .unwrap_or_default();
                     if t == jkt {

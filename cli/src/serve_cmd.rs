@@ -109,8 +109,8 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
     config.scheme.clone_from(&a.scheme);
     config.trusted_hops = a.trusted_hops;
     config.unrouted = match a.unrouted {
-        UnroutedArg::Deny => mandate_core::http::Unrouted::Deny,
-        UnroutedArg::Guardrails => mandate_core::http::Unrouted::Guardrails,
+        UnroutedArg::Deny => policy_core::http::Unrouted::Deny,
+        UnroutedArg::Guardrails => policy_core::http::Unrouted::Guardrails,
     };
     config.audiences.clone_from(&a.audiences);
     config.wasm.clone_from(&a.wasm);

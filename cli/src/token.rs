@@ -1,11 +1,11 @@
 //! `mandate token delegate|subdelegate|proof|grant|inspect`.
 
-use mandate_core::Code;
+use policy_core::Code;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use mandate_core::jose::Unverified;
-use mandate_host::issuer;
+use host_rust::issuer;
+use policy_core::jose::Unverified;
 use serde_json::{Map, Value, json};
 
 use crate::error::{CliError, Result};
@@ -274,10 +274,10 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
                 _ => "unknown",
             };
             let hash =
-                mandate_core::b64::encode(&<sha2::Sha256 as sha2::Digest>::digest(t.as_bytes()));
+                policy_core::b64::encode(&<sha2::Sha256 as sha2::Digest>::digest(t.as_bytes()));
             let jwk_thumbprint = header
                 .get("jwk")
-                .and_then(|j| mandate_core::PublicJwk::from_value(j).ok())
+                .and_then(|j| policy_core::PublicJwk::from_value(j).ok())
                 .map(|k| k.thumbprint());
             let v = json!({"verified": false, "kind": kind, "header": header, "claims": claims, "hash": hash, "jwk_thumbprint": jwk_thumbprint});
             out.result(&v, || {
@@ -317,7 +317,7 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
 /// Decodes a compact JWS without verifying it.
 pub fn decode(token: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
     let jws =
-        Unverified::parse(token, mandate_core::limits::MAX_BUNDLE_BYTES, true).map_err(|e| {
+        Unverified::parse(token, policy_core::limits::MAX_BUNDLE_BYTES, true).map_err(|e| {
             CliError::invalid(
                 Code::TokenMalformed,
                 format!("not a token Mandate reads: {e}"),
@@ -334,8 +334,8 @@ pub fn decode(token: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
 /// deliberately has no accessor for the claims of an unverified token, so inspection decodes the
 /// segment itself.
 pub(crate) fn unverified_payload(token: &str) -> Option<Map<String, Value>> {
-    let bytes = mandate_core::b64::decode(token.split('.').nth(1)?)?;
-    match mandate_core::json::parse_strict(&bytes, bytes.len(), mandate_core::limits::MAX_DEPTH) {
+    let bytes = policy_core::b64::decode(token.split('.').nth(1)?)?;
+    match policy_core::json::parse_strict(&bytes, bytes.len(), policy_core::limits::MAX_DEPTH) {
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     }

@@ -247,7 +247,7 @@ fn keygen_writes_a_p256_pair_and_refuses_to_overwrite() {
     );
     assert!(private["d"].is_string() && public.get("d").is_none());
     assert_eq!(
-        mandate_core::PublicJwk::from_value(&public)
+        policy_core::PublicJwk::from_value(&public)
             .unwrap()
             .thumbprint(),
         v["thumbprint"].as_str().unwrap()
@@ -1177,9 +1177,9 @@ fn audit_verify_finds_tampering() {
         4,
         "none.jsonl does not exist",
     );
-    let (log, _) = mandate_host::audit::AuditLog::open(
+    let (log, _) = host_rust::audit::AuditLog::open(
         d.join("a.jsonl"),
-        mandate_host::audit::AuditOptions::default(),
+        host_rust::audit::AuditOptions::default(),
     )
     .unwrap();
     for i in 0..3 {
@@ -1336,9 +1336,9 @@ fn serve_refuses_to_start_on_bad_input() {
         "missing.wasm does not exist",
     );
     // A tampered audit log: the service refuses to append to it.
-    let (log, _) = mandate_host::audit::AuditLog::open(
+    let (log, _) = host_rust::audit::AuditLog::open(
         d.join("audit.jsonl"),
-        mandate_host::audit::AuditOptions::default(),
+        host_rust::audit::AuditOptions::default(),
     )
     .unwrap();
     for i in 0..2 {
@@ -1673,7 +1673,7 @@ fn files_with_duplicate_keys_are_refused_not_read_last_wins() {
 /// Decodes a compact JWS's payload (no verification).
 fn payload(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&mandate_core::b64::decode(part).unwrap()).unwrap()
+    serde_json::from_slice(&policy_core::b64::decode(part).unwrap()).unwrap()
 }
 
 #[test]

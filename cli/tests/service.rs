@@ -435,8 +435,8 @@ fn unverified_parts(
     serde_json::Map<String, Value>,
     serde_json::Map<String, Value>,
 )> {
-    let jws = mandate_core::jose::Unverified::parse(token, 1 << 20, true).ok()?;
-    let bytes = mandate_core::b64::decode(token.split('.').nth(1)?)?;
+    let jws = policy_core::jose::Unverified::parse(token, 1 << 20, true).ok()?;
+    let bytes = policy_core::b64::decode(token.split('.').nth(1)?)?;
     match serde_json::from_slice(&bytes).ok()? {
         Value::Object(claims) => Some((jws.header().clone(), claims)),
         _ => None,
@@ -552,7 +552,7 @@ async fn an_expired_first_bundle_denies_until_a_fresh_one_loads() {
     let w = World::new(dir.path());
     let mut old = w.contents("r0-expired", "active");
     old["exp"] = json!(common::now() - 5);
-    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&old, &w.root));
+    w.write_raw_bundle(&host_rust::issuer::sign_bundle(&old, &w.root));
     let s = Server::start(&w, &[]);
     let c = client();
     let alice = w.alice();
@@ -676,7 +676,7 @@ async fn hot_reload_from_a_file_takes_good_bundles_and_keeps_serving_on_bad_ones
     assert!(err.is_some(), "{}", s.log());
     let mut old = w.contents("r4-expired", "active");
     old["exp"] = json!(common::now() - 5);
-    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&old, &w.root));
+    w.write_raw_bundle(&host_rust::issuer::sign_bundle(&old, &w.root));
     let err = eventually(200, || async {
         revision(&c, &s).await["last_reload_error"]["code"]
             .as_str()
@@ -733,7 +733,7 @@ async fn hot_reload_from_a_file_takes_good_bundles_and_keeps_serving_on_bad_ones
     // A rollback: a validly signed bundle issued before the one serving is refused.
     let mut older = w.contents("r0-older", "active");
     older["iat"] = json!(w.now - 3000);
-    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&older, &w.root));
+    w.write_raw_bundle(&host_rust::issuer::sign_bundle(&older, &w.root));
     let err = eventually(200, || async {
         let hz = revision(&c, &s).await;
         hz["last_reload_error"]["code"]
@@ -786,7 +786,7 @@ async fn hot_reload_from_a_url_uses_etags() {
     let host = Arc::new(BundleHost::default());
     *host.body.lock().unwrap() = (
         "\"r1\"".into(),
-        mandate_host::issuer::sign_bundle(&w.contents("r1", "active"), &w.root),
+        host_rust::issuer::sign_bundle(&w.contents("r1", "active"), &w.root),
     );
     let url = serve_bundles(host.clone()).await;
     let s = Server::start_with_bundle(&w, &url, &[]);
@@ -801,7 +801,7 @@ async fn hot_reload_from_a_url_uses_etags() {
     // A new ETag: fetched and loaded.
     *host.body.lock().unwrap() = (
         "\"r2\"".into(),
-        mandate_host::issuer::sign_bundle(&w.contents("r2", "suspended"), &w.root),
+        host_rust::issuer::sign_bundle(&w.contents("r2", "suspended"), &w.root),
     );
     let got = eventually(200, || async {
         (revision(&c, &s).await["bundle"]["revision"] == "r2").then_some(())
@@ -1090,7 +1090,7 @@ async fn hot_reload_compares_only_the_claims_of_a_verified_bundle() {
         let mut v = w.contents(revision, "active");
         v["iat"] = json!(iat);
         v["exp"] = json!(exp);
-        mandate_host::issuer::sign_bundle(&v, &rogue)
+        host_rust::issuer::sign_bundle(&v, &rogue)
     };
     let wait_for = |code: &'static str, n: f64| {
         let c = c.clone();
@@ -1139,7 +1139,7 @@ async fn hot_reload_compares_only_the_claims_of_a_verified_bundle() {
     // after r1 (but before the forged iat) is taken...
     let mut r2 = w.contents("r2", "active");
     r2["iat"] = json!(w.now - 30);
-    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&r2, &w.root));
+    w.write_raw_bundle(&host_rust::issuer::sign_bundle(&r2, &w.root));
     let got = eventually(200, || async {
         (revision(&c, &s).await["bundle"]["revision"] == "r2").then_some(())
     })
@@ -1148,7 +1148,7 @@ async fn hot_reload_compares_only_the_claims_of_a_verified_bundle() {
     // ...and a genuine one issued before r2 is a rollback, compared with r2's verified iat.
     let mut r1b = w.contents("r1b", "active");
     r1b["iat"] = json!(w.now - 45);
-    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&r1b, &w.root));
+    w.write_raw_bundle(&host_rust::issuer::sign_bundle(&r1b, &w.root));
     assert!(
         wait_for("bundle.rollback", 1.0).await.is_some(),
         "{}",
@@ -1235,7 +1235,7 @@ async fn bundle_download_is_capped_and_the_old_bundle_keeps_serving() {
     let w = World::new(dir.path());
     let host = Arc::new(RawHost::default());
     *host.good.lock().unwrap() =
-        mandate_host::issuer::sign_bundle(&w.contents("r1", "active"), &w.root);
+        host_rust::issuer::sign_bundle(&w.contents("r1", "active"), &w.root);
     let url = raw_bundle_host(host.clone());
     let s = Server::start_with_bundle(&w, &url, &[]);
     let c = client();
@@ -1726,7 +1726,7 @@ fn check_denies_obligations_it_cannot_enforce_and_decide_passes_enforces_on() {
 obligations["redact_response"] := true if input.request.action == "trips:export"
 "#
     ));
-    w.write_raw_bundle(&mandate_host::issuer::sign_bundle(&contents, &w.root));
+    w.write_raw_bundle(&host_rust::issuer::sign_bundle(&contents, &w.root));
     let s = Server::start(
         &w,
         &[
@@ -1789,13 +1789,13 @@ obligations["redact_response"] := true if input.request.action == "trips:export"
     assert_eq!(d["reasons"][0]["code"], "approval.required", "{d}");
 }
 
-/// The vectors' key for `label` (tests/gen/src/world.rs: the scalar is SHA-256 of
+/// The vectors' key for `label` (tests/testkit/src/world.rs: the scalar is SHA-256 of
 /// `mandate-vectors/<label>`, re-hashed while out of range).
-fn vector_key(label: &str, kid: &str) -> mandate_core::PrivateJwk {
+fn vector_key(label: &str, kid: &str) -> policy_core::PrivateJwk {
     use sha2::{Digest, Sha256};
     let mut seed: [u8; 32] = Sha256::digest(format!("mandate-vectors/{label}").as_bytes()).into();
     loop {
-        if let Ok(k) = mandate_core::PrivateJwk::from_scalar_bytes(&seed) {
+        if let Ok(k) = policy_core::PrivateJwk::from_scalar_bytes(&seed) {
             return k.with_kid(Some(kid.to_string()));
         }
         seed = Sha256::digest(seed).into();
@@ -1809,7 +1809,7 @@ fn vector_key(label: &str, kid: &str) -> mandate_core::PrivateJwk {
 /// moving the tokens instead keeps each case as it was, `delta` seconds on.
 struct Resigner {
     delta: i64,
-    keys: Vec<mandate_core::PrivateJwk>,
+    keys: Vec<policy_core::PrivateJwk>,
     /// Old token hash → re-signed token.
     by_hash: std::collections::HashMap<String, String>,
 }
@@ -1833,9 +1833,9 @@ impl Resigner {
         }
     }
 
-    fn key(&self, header: &serde_json::Map<String, Value>) -> mandate_core::PrivateJwk {
+    fn key(&self, header: &serde_json::Map<String, Value>) -> policy_core::PrivateJwk {
         let found = if let Some(jwk) = header.get("jwk") {
-            let jkt = mandate_core::PublicJwk::from_value(jwk)
+            let jkt = policy_core::PublicJwk::from_value(jwk)
                 .unwrap()
                 .thumbprint();
             self.keys.iter().find(|k| k.public().thumbprint() == jkt)
@@ -1852,7 +1852,7 @@ impl Resigner {
 
     /// The re-signed token, or `value` as it was when it is not a JWS.
     fn token(&mut self, value: &str) -> String {
-        use mandate_core::token_hash;
+        use policy_core::token_hash;
         let Some((header, claims)) = unverified_parts(value) else {
             return value.to_string();
         };
@@ -1871,7 +1871,7 @@ impl Resigner {
                 claims[k] = json!(token_hash(bound));
             }
         }
-        let new = mandate_core::jose::sign(&header, &claims, &self.key(&header));
+        let new = policy_core::jose::sign(&header, &claims, &self.key(&header));
         self.by_hash.insert(old, new.clone());
         new
     }
@@ -1960,7 +1960,7 @@ fn http_vectors_replay_through_serve() {
     assert_eq!(
         json!([root.public().to_json_value()]),
         load["trust_keys"],
-        "the vectors' root key is derived as tests/gen derives it"
+        "the vectors' root key is derived as tests/testkit derives it"
     );
     let bundle = bundle_signer.token(load["bundle"].as_str().unwrap());
     std::fs::write(dir.path().join("bundle.jws"), &bundle).unwrap();

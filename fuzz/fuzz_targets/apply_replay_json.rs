@@ -12,15 +12,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mandate_core::{json, limits};
-use mandate_fuzz::pdp;
+use policy_core::{json, limits};
+use fuzz::pdp;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
     let out = pdp().apply_replay_json(data);
     let text = std::str::from_utf8(&out).expect("UTF-8");
     let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    mandate_fuzz::assert_canonical(&v, text, "the answer");
+    fuzz::assert_canonical(&v, text, "the answer");
     let decision = v["decision"].as_str();
 
     let input = json::parse_strict(data, limits::MAX_INPUT_BYTES * 4, limits::MAX_DEPTH);

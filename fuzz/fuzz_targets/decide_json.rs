@@ -1,7 +1,7 @@
 //! `Pdp::decide_json` in the default world (tests/vectors/conformance.json `loads.default`) on
 //! arbitrary bytes, seeded with the vectors' inputs.
 //!
-//! - The answer is a well-formed decision (`mandate_fuzz::check_decision`): canonical JSON,
+//! - The answer is a well-formed decision (`fuzz::check_decision`): canonical JSON,
 //!   allow or deny, at least one reason code on deny and none on allow, the audit record agrees,
 //!   no `use_once` or grant on deny.
 //! - An allow needs credentials the fuzzer cannot forge: every string under `credentials` in an
@@ -12,8 +12,8 @@
 use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
-use mandate_core::{json, limits};
-use mandate_fuzz::{check_decision, known_credentials, pdp, strings};
+use policy_core::{json, limits};
+use fuzz::{check_decision, known_credentials, pdp, strings};
 
 fuzz_target!(|data: &[u8]| {
     let pdp = pdp();

@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 
 use libfuzzer_sys::fuzz_target;
-use mandate_fuzz::{Export, Instance, check_decision, pdp};
+use fuzz::{Export, Instance, check_decision, pdp};
 
 static MODULE: Mutex<Option<Instance>> = Mutex::new(None);
 

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mandate_core::json::{self, JsonError};
+use policy_core::json::{self, JsonError};
 use serde_json::Value;
 
 fn depth(v: &Value) -> usize {
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
                 "nesting {} over {max_depth}",
                 depth(&v)
             );
-            if mandate_fuzz::tolerate_float_drift() && mandate_fuzz::has_float(&v) {
+            if fuzz::tolerate_float_drift() && fuzz::has_float(&v) {
                 return;
             }
             let c = json::canonical(&v);

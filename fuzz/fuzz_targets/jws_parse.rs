@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mandate_core::jose::Unverified;
-use mandate_core::{b64, json, limits};
+use policy_core::jose::Unverified;
+use policy_core::{b64, json, limits};
 use serde_json::Value;
 
 const FORBIDDEN: &[&str] = &[

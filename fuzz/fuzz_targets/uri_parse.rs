@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mandate_core::limits;
-use mandate_core::request::TargetUri;
+use policy_core::limits;
+use policy_core::request::TargetUri;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {

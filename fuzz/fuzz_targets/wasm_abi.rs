@@ -3,7 +3,7 @@
 //! writes, and every call export over live buffers, over-long lengths and wild pointers.
 //!
 //! A model of the live buffers predicts every outcome, and the target checks:
-//! - no call ever traps (under mandate-host's fuel and memory limits);
+//! - no call ever traps (under host-rust's fuel and memory limits);
 //! - `mandate_alloc` answers 0 exactly for 0 and over 64 MiB, otherwise a zeroed buffer inside
 //!   memory that overlaps no live buffer;
 //! - `mandate_decide` and `mandate_decide_http` (ABI 2) answer allow or deny documents;
@@ -17,7 +17,7 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use mandate_fuzz::{Export, Instance, default_config};
+use fuzz::{Export, Instance, default_config};
 use serde_json::Value;
 
 const MAX_BUFFER: u32 = 64 << 20;
@@ -327,7 +327,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 inst.free(p, l);
             }
             Op::AbiVersion => {
-                assert_eq!(inst.abi_version(), mandate_fuzz::expected_abi_version());
+                assert_eq!(inst.abi_version(), fuzz::expected_abi_version());
             }
         }
     }

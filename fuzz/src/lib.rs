@@ -3,14 +3,14 @@
 //! module hands back (packed pointer in bounds, non-zero, JSON).
 //!
 //! The driver is written against the module's ABI (wasm/src/lib.rs) rather than reusing
-//! mandate-host, so the fuzz build does not pull `mandate-core/std` (the module builds the core
+//! host-rust, so the fuzz build does not pull `policy-core/std` (the module builds the core
 //! without it) and so the targets can pass any pointer and length, not only well-formed ones.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use mandate_core::Pdp;
+use policy_core::Pdp;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use wasmtime::{
@@ -111,7 +111,7 @@ pub fn assert_canonical(v: &Value, text: &str, what: &str) {
         return;
     }
     assert_eq!(
-        mandate_core::json::canonical(v),
+        policy_core::json::canonical(v),
         text,
         "{what} is not canonical"
     );
@@ -185,11 +185,11 @@ impl Instance {
     }
 }
 
-/// Fuel for one call (as mandate-host's default `fuel_per_call`).
+/// Fuel for one call (as host-rust's default `fuel_per_call`).
 pub const FUEL_PER_CALL: u64 = 1_000_000_000;
-/// Fuel for a load (as mandate-host's default `fuel_per_load`).
+/// Fuel for a load (as host-rust's default `fuel_per_load`).
 pub const FUEL_PER_LOAD: u64 = 10_000_000_000;
-/// Memory limit of one instance (as mandate-host's default).
+/// Memory limit of one instance (as host-rust's default).
 pub const MEMORY_BYTES: usize = 256 << 20;
 
 /// What a store carries: the memory limit and whether it refused to grow.

@@ -1,7 +1,7 @@
 //! Host benchmarks: decision latency native vs wasmtime (warm), instantiation, cold start from a
 //! serialized module to the first decision.
 //!
-//! Run: `scripts/build-wasm.sh && cargo bench -p mandate-host --bench host`
+//! Run: `scripts/build-wasm.sh && cargo bench -p host-rust --bench host`
 //! (`MANDATE_WASM=path` benches another build of the module). Figures: docs/bench/host.md.
 #![allow(
     clippy::std_instead_of_core,
@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mandate_host::replay::{ReplayError, ReplayStore, UseOnce};
-use mandate_host::{Backend, Decider, WasmLimits, WasmRuntime};
-use mandate_vectors::kit::Corpus;
+use host_rust::replay::{ReplayError, ReplayStore, UseOnce};
+use host_rust::{Backend, Decider, WasmLimits, WasmRuntime};
+use testkit::kit::Corpus;
 
 /// A store that never sees a replay, so one input can be decided again and again.
 struct AcceptAll;
@@ -93,14 +93,14 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     // The verifier seam side by side: the portable p256 (what wasm runs) against ring.
-    let key = mandate_core::PrivateJwk::from_scalar_bytes(&[5u8; 32]).unwrap();
+    let key = policy_core::PrivateJwk::from_scalar_bytes(&[5u8; 32]).unwrap();
     let msg = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
     let sig = key.sign(msg);
     let mut g = c.benchmark_group("es256_verify");
     g.bench_function("p256", |b| {
         b.iter(|| {
-            mandate_core::jose::Es256Verifier::verify(
-                &mandate_core::P256Verifier,
+            policy_core::jose::Es256Verifier::verify(
+                &policy_core::P256Verifier,
                 key.public(),
                 msg,
                 &sig,
@@ -109,8 +109,8 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("ring", |b| {
         b.iter(|| {
-            mandate_core::jose::Es256Verifier::verify(
-                &mandate_host::verifier::RingVerifier,
+            policy_core::jose::Es256Verifier::verify(
+                &host_rust::verifier::RingVerifier,
                 key.public(),
                 msg,
                 &sig,

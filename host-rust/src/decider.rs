@@ -15,8 +15,8 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use mandate_core::reason::Code;
-use mandate_core::{DecideInput, HttpDecideInput, Pending, ReplayOutcome};
+use policy_core::reason::Code;
+use policy_core::{DecideInput, HttpDecideInput, Pending, ReplayOutcome};
 use serde_json::Value;
 
 use crate::HostError;
@@ -129,7 +129,7 @@ impl<S: ReplayStore> Decider<S> {
     }
 
     /// Loads a config aside and swaps it in only when it loaded **and** the core's replacement
-    /// rule ([`mandate_core::may_replace`]) lets it replace what serves at `now`: not expired,
+    /// rule ([`policy_core::may_replace`]) lets it replace what serves at `now`: not expired,
     /// valid now, not a rollback (issued before the serving bundle, or its revision with other
     /// content). The rule compares the facts both engines verified (their load statuses), so it
     /// is the same for the native engine and the module. What every host that reloads bundles
@@ -141,7 +141,7 @@ impl<S: ReplayStore> Decider<S> {
     pub fn replace(&self, config: &[u8], now: i64) -> Result<LoadStatus, HostError> {
         let (engine, status) = Loaded::load(&self.backend, config)?;
         let status = LoadStatus::parse(status);
-        let refused = |r: mandate_core::Reason| HostError::Load {
+        let refused = |r: policy_core::Reason| HostError::Load {
             code: r.code,
             message: r.message,
         };
@@ -150,7 +150,7 @@ impl<S: ReplayStore> Decider<S> {
         // Decided under the write lock: two replacements racing cannot both pass against the
         // same serving bundle.
         let current = serving.status.facts().ok();
-        mandate_core::may_replace(current.as_ref(), &next, now).map_err(refused)?;
+        policy_core::may_replace(current.as_ref(), &next, now).map_err(refused)?;
         *serving = Arc::new(Serving {
             engine,
             status: status.clone(),

@@ -28,9 +28,9 @@ impl Decision {
     }
 
     /// A settled decision from the native core: its document, built once (no bytes parsed).
-    pub(crate) fn from_core(decision: &mandate_core::Decision) -> Decision {
+    pub(crate) fn from_core(decision: &policy_core::Decision) -> Decision {
         let value = decision.to_value();
-        let bytes = mandate_core::json::canonical(&value).into_bytes();
+        let bytes = policy_core::json::canonical(&value).into_bytes();
         Decision { bytes, value }
     }
 
@@ -39,11 +39,11 @@ impl Decision {
     pub(crate) fn host_deny(
         decision_id: &str,
         now: i64,
-        code: mandate_core::reason::Code,
+        code: policy_core::reason::Code,
         message: &str,
     ) -> Decision {
-        let reason = mandate_core::reason::Reason::new(code, message);
-        let bytes = mandate_core::Decision::deny(decision_id.into(), now, reason).to_json();
+        let reason = policy_core::reason::Reason::new(code, message);
+        let bytes = policy_core::Decision::deny(decision_id.into(), now, reason).to_json();
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Decision { bytes, value }
     }

@@ -18,8 +18,8 @@ use core::time::Duration;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use mandate_core::reason::Code;
-use mandate_core::{DecideInput, HttpDecideInput, PrivateJwk, PublicJwk};
+use policy_core::reason::Code;
+use policy_core::{DecideInput, HttpDecideInput, PrivateJwk, PublicJwk};
 use serde_json::Value;
 
 use crate::audit::{AuditError, AuditLog, Receipt};

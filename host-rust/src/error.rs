@@ -1,7 +1,7 @@
 //! The SDK's error type. Every variant maps to a stable code ([`HostError::code`]) that crosses
 //! host boundaries (HTTP bodies, CLI exit reports); messages are for people.
 
-use mandate_core::reason::Code;
+use policy_core::reason::Code;
 
 use crate::audit::AuditError;
 use crate::replay::ReplayError;

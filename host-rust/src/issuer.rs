@@ -1,16 +1,16 @@
 //! Issuer helpers: keys, bundles, delegation tokens, sub-delegations, DPoP proofs and grants.
 //!
-//! Thin wrappers over `mandate_core::mint`, so every token the SDK, the CLI and the tests make
+//! Thin wrappers over `policy_core::mint`, so every token the SDK, the CLI and the tests make
 //! is made by the same code the engine verifies against. The one thing added here is what the
 //! core must not have: randomness, from the operating system (`getrandom`).
 
-use mandate_core::bundle::GRANT_TYP;
-use mandate_core::jose::{PrivateJwk, PublicJwk};
-use mandate_core::mint;
-use mandate_core::reason::Code;
+use policy_core::bundle::GRANT_TYP;
+use policy_core::jose::{PrivateJwk, PublicJwk};
+use policy_core::mint;
+use policy_core::reason::Code;
 use serde_json::{Value, json};
 
-pub use mandate_core::mint::{Proof, SubDelegation};
+pub use policy_core::mint::{Proof, SubDelegation};
 
 use crate::HostError;
 
@@ -40,7 +40,7 @@ pub fn generate_key(kid: Option<&str>) -> Result<PrivateJwk, HostError> {
 pub fn random_id() -> Result<String, HostError> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|e| HostError::Random(e.to_string()))?;
-    Ok(mandate_core::b64::encode(&b))
+    Ok(policy_core::b64::encode(&b))
 }
 
 /// Signs bundle contents (the schema of `policy-core/src/bundle.rs`) with the bundle key.

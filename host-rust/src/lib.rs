@@ -18,5 +18,5 @@ pub use decider::Decider;
 pub use decision::{Decision, Reason};
 pub use decision_point::{DecisionPoint, Health, Hooks, Keys, NoHooks};
 pub use error::HostError;
-pub use mandate_core::jose::{PrivateJwk, PublicJwk};
+pub use policy_core::jose::{PrivateJwk, PublicJwk};
 pub use status::LoadStatus;

@@ -1,7 +1,7 @@
 //! The load status of an engine (docs/formats.md).
 
-use mandate_core::BundleFacts;
-use mandate_core::reason::{Code, Reason};
+use policy_core::BundleFacts;
+use policy_core::reason::{Code, Reason};
 use serde_json::Value;
 
 /// What loading a config gave: `ok` with the bundle's facts, or the error's code.
@@ -26,7 +26,7 @@ pub struct LoadStatus {
 }
 
 impl LoadStatus {
-    /// What the replacement rule compares ([`mandate_core::may_replace`]), read from the status
+    /// What the replacement rule compares ([`policy_core::may_replace`]), read from the status
     /// the engine produced; the load's reason when it did not load.
     ///
     /// # Errors

@@ -3,7 +3,7 @@
 //! not change (the conformance vectors and Wycheproof's P-256 vectors, `acceptable` cases
 //! included, are held to the same verdicts as `p256` in `tests/verifier.rs`).
 
-use mandate_core::jose::{Es256Verifier, PublicJwk};
+use policy_core::jose::{Es256Verifier, PublicJwk};
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 
 /// ES256 through ring.

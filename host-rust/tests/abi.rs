@@ -12,7 +12,7 @@
 
 mod common;
 
-use mandate_host::RawInstance;
+use host_rust::RawInstance;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -96,7 +96,7 @@ fn the_real_input_is_allowed_so_the_properties_mean_something() {
     let used = i.fuel_used();
     eprintln!("fuel for one allow (2 ES256 verifies + guardrail): {used}");
     assert!(
-        used > 0 && used < mandate_host::WasmLimits::default().fuel_per_call / 10,
+        used > 0 && used < host_rust::WasmLimits::default().fuel_per_call / 10,
         "{used}"
     );
 }

@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use mandate_host::audit::{self, AuditError, AuditLog, AuditOptions, Head, Redactor, Tamper};
+use host_rust::audit::{self, AuditError, AuditLog, AuditOptions, Head, Redactor, Tamper};
 use serde_json::json;
 
 fn record(i: u64) -> serde_json::Value {

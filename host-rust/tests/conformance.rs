@@ -8,9 +8,9 @@
 
 mod common;
 
-use mandate_host::replay::{MemoryReplayStore, ReplayStore, UseOnce};
-use mandate_host::{Backend, Decider, Decision};
-use mandate_vectors::kit::{Corpus, Host, Replay, run_corpus};
+use host_rust::replay::{MemoryReplayStore, ReplayStore, UseOnce};
+use host_rust::{Backend, Decider, Decision};
+use testkit::kit::{Corpus, Host, Replay, run_corpus};
 use tokio::runtime::Runtime;
 
 /// A `Decider` on one backend as a kit host; the kit's trait is synchronous, so it blocks on

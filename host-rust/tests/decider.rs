@@ -11,8 +11,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{DownStore, Recording, World};
-use mandate_host::replay::{MemoryReplayStore, ReplayStore};
-use mandate_host::{Backend, Decider, Decision, HostError, WasmLimits};
+use host_rust::replay::{MemoryReplayStore, ReplayStore};
+use host_rust::{Backend, Decider, Decision, HostError, WasmLimits};
 
 fn backends() -> Vec<Backend> {
     vec![Backend::native(), Backend::wasm(&common::runtime())]
@@ -23,9 +23,9 @@ fn assert_send_sync<T: Send + Sync>() {}
 #[test]
 fn deciders_are_send_and_sync() {
     assert_send_sync::<Decider<MemoryReplayStore>>();
-    assert_send_sync::<mandate_host::WasmRuntime>();
+    assert_send_sync::<host_rust::WasmRuntime>();
     #[cfg(feature = "redis")]
-    assert_send_sync::<Decider<mandate_host::replay::RedisReplayStore>>();
+    assert_send_sync::<Decider<host_rust::replay::RedisReplayStore>>();
 }
 
 #[tokio::test]
@@ -65,7 +65,7 @@ async fn typed_inputs_decide_as_their_documents() {
             Decider::with_config(backend.clone(), MemoryReplayStore::default(), &world.config)
                 .unwrap();
         let doc = world.input("jti-typed");
-        let input: mandate_core::DecideInput = serde_json::from_slice(&doc).unwrap();
+        let input: policy_core::DecideInput = serde_json::from_slice(&doc).unwrap();
         let a = typed.decide_input(&input).await;
         let b = bytes.decide(&doc).await;
         assert!(a.is_allow(), "{}: {:?}", backend.name(), a.reasons());
@@ -267,9 +267,9 @@ fn wasm_runtime_rejects_a_module_that_imports() {
         0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
         0x02, 0x07, 0x01, 0x01, b'e', 0x01, b'f', 0x00, 0x00, // import e.f
     ];
-    let err = mandate_host::WasmRuntime::new(wasm, None, WasmLimits::default()).unwrap_err();
+    let err = host_rust::WasmRuntime::new(wasm, None, WasmLimits::default()).unwrap_err();
     assert_eq!(err.code().as_str(), "host.module_invalid");
-    let err = mandate_host::WasmRuntime::new(b"garbage", None, WasmLimits::default()).unwrap_err();
+    let err = host_rust::WasmRuntime::new(b"garbage", None, WasmLimits::default()).unwrap_err();
     assert_eq!(err.code().as_str(), "host.module_invalid");
 }
 
@@ -289,7 +289,7 @@ fn wasm_runtime_rejects_a_module_of_another_abi_version() {
     wasm.extend_from_slice(b"mandate_abi_version");
     wasm.extend_from_slice(&[0x00, 0x00]);
     wasm.extend_from_slice(&[0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x01, 0x0b]); // code: i32.const 1
-    let err = mandate_host::WasmRuntime::new(&wasm, None, WasmLimits::default()).unwrap_err();
+    let err = host_rust::WasmRuntime::new(&wasm, None, WasmLimits::default()).unwrap_err();
     assert_eq!(err.code().as_str(), "host.module_invalid");
     assert!(
         err.to_string()
@@ -303,7 +303,7 @@ fn the_cache_is_keyed_by_module_and_survives_corruption() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("c");
     let bytes = common::module_bytes();
-    let rt = mandate_host::WasmRuntime::new(&bytes, Some(&cache), WasmLimits::default()).unwrap();
+    let rt = host_rust::WasmRuntime::new(&bytes, Some(&cache), WasmLimits::default()).unwrap();
     let files: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -315,17 +315,17 @@ fn the_cache_is_keyed_by_module_and_survives_corruption() {
     let n = art.len();
     art[n / 2] ^= 0xff;
     std::fs::write(&files[0], &art).unwrap();
-    let rt2 = mandate_host::WasmRuntime::new(&bytes, Some(&cache), WasmLimits::default()).unwrap();
+    let rt2 = host_rust::WasmRuntime::new(&bytes, Some(&cache), WasmLimits::default()).unwrap();
     assert_eq!(rt2.module_sha256(), rt.module_sha256());
     let mut i = rt2.instantiate().unwrap();
-    assert_eq!(i.abi_version().unwrap(), mandate_host::ABI_VERSION);
-    assert_eq!(mandate_host::ABI_VERSION, 3);
+    assert_eq!(i.abi_version().unwrap(), host_rust::ABI_VERSION);
+    assert_eq!(host_rust::ABI_VERSION, 3);
     // A world-writable cache directory is not trusted (nothing loaded from it, nothing written).
     use std::os::unix::fs::PermissionsExt as _;
     let open = dir.path().join("open");
     std::fs::create_dir(&open).unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-    mandate_host::WasmRuntime::new(&bytes, Some(&open), WasmLimits::default()).unwrap();
+    host_rust::WasmRuntime::new(&bytes, Some(&open), WasmLimits::default()).unwrap();
     assert_eq!(std::fs::read_dir(&open).unwrap().count(), 0);
 }
 

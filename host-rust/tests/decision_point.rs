@@ -16,14 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{NOW, World};
-use mandate_core::Code;
-use mandate_host::audit::{AuditError, AuditLog, AuditOptions, Receipt};
-use mandate_host::replay::MemoryReplayStore;
-use mandate_host::{
+use host_rust::audit::{AuditError, AuditLog, AuditOptions, Receipt};
+use host_rust::replay::MemoryReplayStore;
+use host_rust::{
     Backend, Decider, Decision, DecisionPoint, Hooks, HostError, Keys, LoadStatus, NoHooks,
 };
-use mandate_vectors::kit::{ReplaceCorpus, ReplaceHost, run_replace_corpus};
+use policy_core::Code;
 use serde_json::Value;
+use testkit::kit::{ReplaceCorpus, ReplaceHost, run_replace_corpus};
 
 /// `Decider::replace` on one backend: the serving config installed as it is, then the next one
 /// offered under the rule.
@@ -74,7 +74,7 @@ fn replacement_vectors_on_every_backend() {
 
 /// The module's own `mandate_replace` under wasmtime, on a fresh instance per case: the rule as
 /// a host of the bare module (one that is not this SDK) gets it.
-struct ModuleReplacing(mandate_host::WasmRuntime);
+struct ModuleReplacing(host_rust::WasmRuntime);
 
 impl ReplaceHost for ModuleReplacing {
     fn name(&self) -> &str {
@@ -211,7 +211,7 @@ async fn every_answer_is_audited_before_it_is_given() {
                 "decided decide replay.detected".into(),
             ]
         );
-        let report = mandate_host::audit::verify(&path, None).unwrap();
+        let report = host_rust::audit::verify(&path, None).unwrap();
         assert_eq!(report.records, 2, "{}", backend.name());
         assert_eq!(point.audit().unwrap().head().seq, 2);
         // The records are the decisions' own audit objects, in order.

@@ -7,14 +7,14 @@
 mod common;
 
 use common::World;
-use mandate_host::issuer::{self, SubDelegation};
-use mandate_host::replay::MemoryReplayStore;
-use mandate_host::{Backend, Decider};
+use host_rust::issuer::{self, SubDelegation};
+use host_rust::replay::MemoryReplayStore;
+use host_rust::{Backend, Decider};
 use serde_json::{Value, json};
 
 fn header(token: &str) -> Value {
     let h = token.split('.').next().unwrap();
-    serde_json::from_slice(&mandate_core::b64::decode(h).unwrap()).unwrap()
+    serde_json::from_slice(&policy_core::b64::decode(h).unwrap()).unwrap()
 }
 
 #[test]

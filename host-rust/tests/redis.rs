@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::World;
-use mandate_host::issuer;
-use mandate_host::replay::{RedisReplayStore, ReplayStore, UseOnce};
-use mandate_host::{Backend, Decider};
+use host_rust::issuer;
+use host_rust::replay::{RedisReplayStore, ReplayStore, UseOnce};
+use host_rust::{Backend, Decider};
 
 /// A `redis-server` child process, killed on drop.
 struct RedisServer {

@@ -10,10 +10,10 @@
 // options cover only #[test] functions, so this file still allows it for its helpers.
 #![allow(clippy::std_instead_of_core, clippy::unwrap_used, clippy::expect_used)]
 
-use mandate_host::replay::{
+use host_rust::replay::{
     DEFAULT_CAPACITY, MAX_TTL_SECONDS, MemoryReplayStore, ReplayStore, UseOnce,
 };
-use mandate_vectors::kit::{self, ReplayCase, ReplayCorpus, ReplayHost, run_replay_corpus};
+use testkit::kit::{self, ReplayCase, ReplayCorpus, ReplayHost, run_replay_corpus};
 use tokio::runtime::Runtime;
 
 fn vectors() -> ReplayCorpus {
@@ -81,8 +81,8 @@ fn memory_store_follows_every_replay_vector() {
 #[cfg(feature = "redis")]
 mod redis_store {
     use super::*;
-    use mandate_host::issuer;
-    use mandate_host::replay::RedisReplayStore;
+    use host_rust::issuer;
+    use host_rust::replay::RedisReplayStore;
     use redis::aio::MultiplexedConnection;
     use std::net::TcpListener;
     use std::process::{Child, Command, Stdio};
@@ -245,7 +245,7 @@ mod redis_store {
     async fn redis_store_sets_the_exact_key_and_px_of_every_host() {
         let (url, _guard) = shared_url();
         let v = vectors();
-        assert_eq!(v.redis.prefix, mandate_host::replay::DEFAULT_PREFIX);
+        assert_eq!(v.redis.prefix, host_rust::replay::DEFAULT_PREFIX);
         let store = RedisReplayStore::connect(&url).unwrap();
         let mut admin = conn(&url).await;
         for set in &v.redis.sets {

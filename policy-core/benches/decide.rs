@@ -1,5 +1,5 @@
 //! Criterion benchmarks of a full decision and its parts, on the conformance vectors' world.
-//! Run: `cargo bench -p mandate-core --bench decide`.
+//! Run: `cargo bench -p policy-core --bench decide`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,11 +10,11 @@
 use core::hint::black_box;
 use core::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
-use mandate_core::Pdp;
-use mandate_core::guardrails::Guardrails;
-use mandate_core::jose::{Es256Verifier, P256Verifier};
-use mandate_vectors::kit::Corpus;
+use policy_core::Pdp;
+use policy_core::guardrails::Guardrails;
+use policy_core::jose::{Es256Verifier, P256Verifier};
 use serde_json::{Value, json};
+use testkit::kit::Corpus;
 
 fn benches(c: &mut Criterion) {
     let v = Corpus::conformance();
@@ -46,7 +46,7 @@ fn benches(c: &mut Criterion) {
         )
     });
 
-    let key = mandate_vectors::world::Keys::new().idp;
+    let key = testkit::world::Keys::new().idp;
     let msg = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
     let sig = key.sign(msg);
     assert!(P256Verifier.verify(key.public(), msg, &sig));

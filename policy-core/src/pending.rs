@@ -6,7 +6,7 @@
 //! allow by mistake: the type has no `is_allow`.
 //!
 //! ```compile_fail
-//! fn read_before_settling(p: mandate_core::Pending) -> bool {
+//! fn read_before_settling(p: policy_core::Pending) -> bool {
 //!     p.is_allow() // no such method: settle first
 //! }
 //! ```

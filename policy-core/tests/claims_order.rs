@@ -1,16 +1,16 @@
 //! Typed claims keep the reasons of claims read one by one: which claim is named when several
 //! are bad, and whether a bad claim or another check (signature, time) decides. Each case
 //! re-signs the seed vector's delegation with one change, using the vector world's keys (the kit's
-//! seeded world, `tests/gen/src/world.rs`), and a fresh proof for it.
+//! seeded world, `tests/testkit/src/world.rs`), and a fresh proof for it.
 // Helpers outside #[test] functions fail the test by panicking; clippy.toml's *-in-tests
 // options cover only #[test] functions, so this file still allows it for its helpers.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use mandate_core::jose::PrivateJwk;
-use mandate_core::{Pdp, b64, mint};
-use mandate_vectors::kit::Corpus;
-use mandate_vectors::world::key;
+use policy_core::jose::PrivateJwk;
+use policy_core::{Pdp, b64, mint};
 use serde_json::{Value, json};
+use testkit::kit::Corpus;
+use testkit::world::key;
 
 fn payload(token: &str) -> Value {
     serde_json::from_slice(&b64::decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()

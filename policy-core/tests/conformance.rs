@@ -2,9 +2,9 @@
 //! tests/vectors/ must produce its expected decision, its reason codes, and its exact output
 //! bytes. Also checks that the vectors exercise every reason code a decision can carry.
 
-use mandate_core::{Code, Pdp};
-use mandate_vectors::kit::{CoreHost, Corpus, run_corpus};
+use policy_core::{Code, Pdp};
 use std::collections::BTreeSet;
+use testkit::kit::{CoreHost, Corpus, run_corpus};
 
 #[test]
 fn every_vector_matches_bytes_and_codes() {
@@ -45,7 +45,7 @@ fn vectors_cover_every_reason_code() {
     let exempt: BTreeSet<Code> = NOT_IN_VECTORS.iter().map(|(c, _)| *c).collect();
     let missing: Vec<&str> = Code::ALL
         .iter()
-        .filter(|c| c.origin() == mandate_core::reason::Origin::Decision)
+        .filter(|c| c.origin() == policy_core::reason::Origin::Decision)
         .filter(|c| !exempt.contains(c) && !seen.contains(c.as_str()))
         .map(|c| c.as_str())
         .collect();

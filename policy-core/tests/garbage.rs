@@ -4,13 +4,13 @@
 // options cover only #[test] functions, so this file still allows it for its helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use mandate_core::jose::Unverified;
-use mandate_core::request::TargetUri;
-use mandate_core::{Pdp, json, mint};
-use mandate_vectors::kit::Corpus;
+use policy_core::jose::Unverified;
+use policy_core::request::TargetUri;
+use policy_core::{Pdp, json, mint};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::sync::OnceLock;
+use testkit::kit::Corpus;
 
 fn vectors() -> &'static Corpus {
     static V: OnceLock<Corpus> = OnceLock::new();
@@ -45,7 +45,7 @@ proptest! {
         let _ = Unverified::parse(&text, 8192, true);
         let _ = json::parse_strict(&bytes, 4096, 32);
         let _ = TargetUri::parse(&text);
-        let _ = mandate_core::b64::decode(&text);
+        let _ = policy_core::b64::decode(&text);
         let _ = mint::mint_json(&bytes);
         prop_assert!(never_allows(&pdp().decide_json(&bytes)));
         let loaded = Pdp::load_json(&bytes);

@@ -4,7 +4,7 @@
 // options cover only #[test] functions, so this file still allows it for its helpers.
 #![allow(clippy::unwrap_used)]
 
-use mandate_core::{Code, Pdp, PrivateJwk, mint};
+use policy_core::{Code, Pdp, PrivateJwk, mint};
 use serde_json::json;
 
 fn key(b: u8) -> PrivateJwk {
@@ -38,7 +38,7 @@ fn runaway_guardrail_is_stopped() {
     // produce, so exercise the evaluator directly through the public policy API.
     let mut policies = std::collections::BTreeMap::new();
     policies.insert("p.rego".to_string(), rego.to_string());
-    let g = mandate_core::guardrails::Guardrails::compile(
+    let g = policy_core::guardrails::Guardrails::compile(
         &policies,
         &serde_json::Map::new(),
         "data.mandate",

@@ -1,4 +1,4 @@
-//! Every code lives in one table, `mandate_core::Code` (policy-core/src/reason.rs). The hosts'
+//! Every code lives in one table, `policy_core::Code` (policy-core/src/reason.rs). The hosts'
 //! production sources — the CLI, the Rust SDK, the Envoy filter and the npm package — name codes
 //! through it (`Code::ReplayDetected`, `Codes.REPLAY_DETECTED`), never as string literals: this
 //! test scans their string literals and fails naming file:line for any that holds a code (the
@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mandate_core::Code;
+use policy_core::Code;
 
 /// Directories of production sources, and the extension scanned in each.
 const SCANNED: &[(&str, &str)] = &[
@@ -268,7 +268,7 @@ fn hosts_name_codes_through_the_table() {
     );
     assert!(
         found.is_empty(),
-        "code string literals outside the table (use mandate_core::Code / Codes.X):\n{}",
+        "code string literals outside the table (use policy_core::Code / Codes.X):\n{}",
         found.join("\n")
     );
 }

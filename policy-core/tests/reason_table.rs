@@ -1,9 +1,9 @@
 //! docs/reason-codes.md is the reason-code table, generated from `Code`. Regenerate with
-//! `MANDATE_BLESS=1 cargo test -p mandate-core --test reason_table`.
+//! `MANDATE_BLESS=1 cargo test -p policy-core --test reason_table`.
 
-use mandate_core::Code;
-use mandate_core::reason::Origin;
-use mandate_vectors::kit::{Case, Corpus};
+use policy_core::Code;
+use policy_core::reason::Origin;
+use testkit::kit::{Case, Corpus};
 
 /// Where the code comes from, and an example: the first conformance vector that yields it, or
 /// the test that covers a code no vector can carry.
@@ -66,7 +66,7 @@ fn reason_table_is_current() {
     let have = std::fs::read_to_string(path).unwrap_or_default();
     assert_eq!(
         have, want,
-        "docs/reason-codes.md is stale: MANDATE_BLESS=1 cargo test -p mandate-core --test reason_table"
+        "docs/reason-codes.md is stale: MANDATE_BLESS=1 cargo test -p policy-core --test reason_table"
     );
     for c in Code::ALL {
         assert_eq!(Code::parse(c.as_str()), Some(*c));

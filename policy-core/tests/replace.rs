@@ -1,7 +1,7 @@
 //! The one replacement rule (`may_replace`): which verified bundle may replace the serving one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use mandate_core::{Code, Pdp, PrivateJwk, mint};
+use policy_core::{Code, Pdp, PrivateJwk, mint};
 use serde_json::json;
 
 fn root() -> PrivateJwk {
@@ -21,7 +21,7 @@ fn load(revision: &str, iat: i64, nbf: i64, exp: i64, note: &str) -> Pdp {
     pdp
 }
 
-fn code(r: Result<(), mandate_core::Reason>) -> Option<Code> {
+fn code(r: Result<(), policy_core::Reason>) -> Option<Code> {
     r.err().map(|r| r.code)
 }
 
@@ -83,7 +83,7 @@ fn a_bundle_that_did_not_load_never_replaces() {
 #[test]
 fn the_rule_on_statuses_is_the_rule_on_bundles() {
     let verdict = |serving: Option<&Pdp>, next: &Pdp, now: i64| {
-        let doc = mandate_core::may_replace_json(
+        let doc = policy_core::may_replace_json(
             serving.map(|s| s.status_json()).as_deref(),
             &next.status_json(),
             now,
@@ -135,7 +135,7 @@ struct Core {
     statuses: bool,
 }
 
-impl mandate_vectors::kit::ReplaceHost for Core {
+impl testkit::kit::ReplaceHost for Core {
     fn name(&self) -> &str {
         if self.statuses {
             "core (statuses)"
@@ -153,7 +153,7 @@ impl mandate_vectors::kit::ReplaceHost for Core {
         let serving = serving.map(Pdp::load_json);
         let next = Pdp::load_json(next);
         if self.statuses {
-            let doc = mandate_core::may_replace_json(
+            let doc = policy_core::may_replace_json(
                 serving.as_ref().map(Pdp::status_json).as_deref(),
                 &next.status_json(),
                 now,
@@ -171,8 +171,8 @@ impl mandate_vectors::kit::ReplaceHost for Core {
 
 #[test]
 fn replacement_vectors() {
-    let corpus = mandate_vectors::kit::ReplaceCorpus::read();
+    let corpus = testkit::kit::ReplaceCorpus::read();
     for statuses in [false, true] {
-        mandate_vectors::kit::run_replace_corpus(&mut Core { statuses }, &corpus).assert_ok(14);
+        testkit::kit::run_replace_corpus(&mut Core { statuses }, &corpus).assert_ok(14);
     }
 }

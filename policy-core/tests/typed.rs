@@ -9,7 +9,7 @@
     clippy::indexing_slicing
 )]
 
-use mandate_core::{
+use policy_core::{
     Code, DecideInput, HttpDecideInput, LoadConfig, Pdp, Pending, ReplayOutcome, json,
 };
 use serde::de::DeserializeOwned;

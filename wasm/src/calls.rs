@@ -5,7 +5,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use mandate_core::Pdp;
+use policy_core::Pdp;
 
 /// The engine that is serving, once anything was loaded (or a decision asked for one).
 static ENGINE: Mutex<Option<Pdp>> = Mutex::new(None);
@@ -53,14 +53,14 @@ pub fn replace(config: &[u8], now: i64) -> Vec<u8> {
     let serving = guard
         .as_ref()
         .and_then(|p| p.status().ok())
-        .map(mandate_core::bundle::Bundle::facts);
+        .map(policy_core::bundle::Bundle::facts);
     match next.may_replace(serving.as_ref(), now) {
         Ok(()) => {
             let status = next.status_json();
             *guard = Some(next);
             status
         }
-        Err(refused) => mandate_core::refusal_json(&refused),
+        Err(refused) => policy_core::refusal_json(&refused),
     }
 }
 
@@ -92,15 +92,15 @@ pub fn apply_replay(input: &[u8]) -> Vec<u8> {
 /// Mints a token with a supplied private key (the core's `mint_json`).
 #[must_use]
 pub fn mint(input: &[u8]) -> Vec<u8> {
-    mandate_core::mint::mint_json(input)
+    policy_core::mint::mint_json(input)
 }
 
 /// The answer for a `(ptr, len)` pair that names no live buffer.
 #[must_use]
 pub fn invalid_buffer() -> Vec<u8> {
     let doc = serde_json::json!({"error": {
-        "code": mandate_core::Code::AbiInvalidBuffer.as_str(),
+        "code": policy_core::Code::AbiInvalidBuffer.as_str(),
         "message": "the pointer and length do not name a live buffer from mandate_alloc",
     }});
-    mandate_core::json::canonical(&doc).into_bytes()
+    policy_core::json::canonical(&doc).into_bytes()
 }

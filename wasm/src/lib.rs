@@ -62,7 +62,7 @@
 //! A host that reloads bundles from a source it polls calls `mandate_replace` with its clock:
 //! the module then also refuses a bundle that has expired, is not valid yet, or rolls back the
 //! serving one (issued before it, or its revision with other content), by the same rule
-//! `mandate serve`, the Envoy filter and the JS package apply (`mandate_core::may_replace`).
+//! `mandate serve`, the Envoy filter and the JS package apply (`policy_core::may_replace`).
 //! A refused or failed config never replaces anything under `mandate_replace`.
 //!
 //! The module imports nothing: no WASI, no JS glue. Time and nonces come in the inputs.

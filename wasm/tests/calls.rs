@@ -3,9 +3,9 @@
 // options cover only #[test] functions, so this file still allows it for its helpers.
 #![allow(clippy::std_instead_of_core, clippy::unwrap_used)]
 
-use mandate_vectors::kit::Corpus;
-use mandate_wasm::{buffers, calls};
 use serde_json::Value;
+use testkit::kit::Corpus;
+use wasm::{buffers, calls};
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap()

@@ -9,9 +9,9 @@
     clippy::indexing_slicing
 )]
 
-use mandate_vectors::kit::{Corpus, Host, Replay, run_corpus};
-use mandate_wasm::calls;
 use serde_json::Value;
+use testkit::kit::{Corpus, Host, Replay, run_corpus};
+use wasm::calls;
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap()

@@ -1,7 +1,7 @@
 // HTTP plumbing shared by the Express, Hono and fetch (Workers) helpers and the MCP guard: hand
 // the core the request exactly as it was received, and shape the 403 answer. What a request *is*
 // (its route, its Host, its path, its credentials, its client address) is decided by the core's
-// one HTTP binding (`Pdp.decideHttp`, mandate_core::http), the same as `mandate serve` and the
+// one HTTP binding (`Pdp.decideHttp`, policy_core::http), the same as `mandate serve` and the
 // Envoy filter; nothing here parses a header or matches a route.
 
 import { Codes } from './codes.js';

@@ -2,7 +2,7 @@
 // which records them and reports which were already there. The default store is in memory (one
 // process); RedisReplayStore and DurableObjectReplayStore share it between nodes.
 //
-// Every store follows the same semantics as the Rust host's stores (mandate_host::replay), pinned
+// Every store follows the same semantics as the Rust host's stores (host_rust::replay), pinned
 // by tests/vectors/replay.json (tests/README.md, "Replay vectors"):
 // - an entry is keyed by `<kind>:<jti>` (a proof and a grant with the same jti do not collide);
 // - it is remembered through the second `max(exp, now)`, `now` being the decision's time: a TTL

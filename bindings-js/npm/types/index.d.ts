@@ -91,7 +91,7 @@ export declare const REPLAY_STORE_UNAVAILABLE: (typeof Codes)['REPLAY_STORE_UNAV
 /** Instantiates the WebAssembly module (browsers: optionally from `source`). Node and Workers load it at import. */
 export declare function init(source?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
 
-/** Mint inputs of the core (`mandate_core::mint::mint_json`). Errors reject with `code` `mint.invalid`. */
+/** Mint inputs of the core (`policy_core::mint::mint_json`). Errors reject with `code` `mint.invalid`. */
 export type MintInput =
   | { kind: 'bundle'; key: PrivateJwk; contents: BundleContents }
   | { kind: 'delegation'; key: PrivateJwk; claims: DelegationClaims }

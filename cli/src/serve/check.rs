@@ -2,7 +2,7 @@
 //!
 //! Envoy sends the original request's method, path (after the configured `path_prefix`) and
 //! headers. This endpoint does not interpret them: it hands the request, as received, to the
-//! core's one HTTP binding (`mandate_core::http`, through the decider's `decide_http`), which
+//! core's one HTTP binding (`policy_core::http`, through the decider's `decide_http`), which
 //! every host shares — the Host rules, the refusal of ambiguous paths, the headers that may
 //! appear once, the routes matched on the normalized path, the credentials
 //! (`Authorization: DPoP <token>` + `DPoP: <proof>` [+ `Mandate-Chain`], or
@@ -20,14 +20,14 @@
 //!   peer, or the entry that many hops from the right of `x-forwarded-for`).
 
 use core::net::SocketAddr;
-use mandate_core::Code;
+use policy_core::Code;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use mandate_core::HttpDecideInput;
-use mandate_core::http::HttpRequest;
+use policy_core::HttpDecideInput;
+use policy_core::http::HttpRequest;
 use serde_json::{Value, json};
 
 use super::Service;

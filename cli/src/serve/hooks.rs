@@ -1,9 +1,9 @@
 //! What `serve` does when its decision point reports: Prometheus metrics and JSON log lines.
 
 use core::time::Duration;
-use mandate_core::Code;
-use mandate_host::audit::{AuditError, Receipt};
-use mandate_host::{Decision, Hooks, LoadStatus};
+use host_rust::audit::{AuditError, Receipt};
+use host_rust::{Decision, Hooks, LoadStatus};
+use policy_core::Code;
 use serde_json::json;
 
 use super::log;

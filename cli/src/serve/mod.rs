@@ -8,7 +8,7 @@
 //!
 //! This module holds the HTTP handlers only. Deciding, the replay check, the audit append (fsynced
 //! before the answer is sent: an answer the client received is an audit record on disk), bundle
-//! replacement and health are mandate-host's `DecisionPoint`; metrics and logs are its hooks
+//! replacement and health are host-rust's `DecisionPoint`; metrics and logs are its hooks
 //! (`hooks.rs`). `now`, decision ids and grant nonces come from
 //! this process (system clock, OS randomness), never from the client.
 
@@ -19,7 +19,7 @@ pub mod source;
 
 use core::net::SocketAddr;
 use core::time::Duration;
-use mandate_core::Code;
+use policy_core::Code;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,18 +29,16 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use mandate_core::HttpDecideInput;
-use mandate_core::jose::{PrivateJwk, PublicJwk};
-use mandate_host::audit::{AuditLog, AuditOptions};
-use mandate_host::replay::{
-    MemoryReplayStore, RedisReplayStore, ReplayError, ReplayStore, UseOnce,
-};
-use mandate_host::{Backend, Decider, Decision, DecisionPoint, Keys};
+use host_rust::audit::{AuditLog, AuditOptions};
+use host_rust::replay::{MemoryReplayStore, RedisReplayStore, ReplayError, ReplayStore, UseOnce};
+use host_rust::{Backend, Decider, Decision, DecisionPoint, Keys};
+use policy_core::HttpDecideInput;
+use policy_core::jose::{PrivateJwk, PublicJwk};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-pub use mandate_core::http::Route;
 use metrics::Metrics;
+pub use policy_core::http::Route;
 use source::{Fetched, Seen, Source};
 
 use crate::error::{CliError, Kind, Result};
@@ -83,7 +81,7 @@ pub struct Config {
     pub trusted_hops: u8,
     /// What `/v1/check` does with a request no route matches (when there are routes): deny it
     /// (`request.unrouted`), or let the guardrails decide it without an action.
-    pub unrouted: mandate_core::http::Unrouted,
+    pub unrouted: policy_core::http::Unrouted,
     /// This decision point's identifiers: a token's `aud` must name one. Empty: the request's
     /// origin (`scheme://host[:port]`) must be in `aud`.
     pub audiences: Vec<String>,
@@ -110,7 +108,7 @@ impl Config {
             routes: Vec::new(),
             scheme: "https".into(),
             trusted_hops: 0,
-            unrouted: mandate_core::http::Unrouted::Deny,
+            unrouted: policy_core::http::Unrouted::Deny,
             audiences: Vec::new(),
             grant_ttl: 30,
             wasm: None,
@@ -125,7 +123,7 @@ pub struct Service {
     point: DecisionPoint<Store>,
     pub metrics: Metrics,
     /// Routes and trusted hops for `/v1/check`, handed to the core's HTTP binding.
-    binding: mandate_core::http::Binding,
+    binding: policy_core::http::Binding,
     scheme: String,
     grant_ttl: i64,
 }
@@ -136,7 +134,7 @@ pub enum ServiceError {
     /// The request is not a decide input (400).
     BadRequest(String),
     /// The audit record could not be written, so the decision is not given (503).
-    Audit(mandate_host::HostError),
+    Audit(host_rust::HostError),
 }
 
 impl IntoResponse for ServiceError {
@@ -164,7 +162,7 @@ impl IntoResponse for ServiceError {
 
 fn random_id() -> String {
     // The OS's randomness; if it fails there is no safe nonce, and the host's deny says so.
-    mandate_host::issuer::random_id().unwrap_or_default()
+    host_rust::issuer::random_id().unwrap_or_default()
 }
 
 /// Silences the service's log lines (the demo and the load run print their own story).
@@ -185,9 +183,9 @@ pub fn log(level: &str, msg: &str, fields: &Value) {
 }
 
 /// A bundle refusal as its code and message (a load refusal carries the core's own message).
-fn refusal(e: mandate_host::HostError) -> (Code, String) {
+fn refusal(e: host_rust::HostError) -> (Code, String) {
     match e {
-        mandate_host::HostError::Load { code, message } => (code, message),
+        host_rust::HostError::Load { code, message } => (code, message),
         e => (e.code(), e.to_string()),
     }
 }
@@ -297,8 +295,8 @@ fn stamp(
     svc: &Service,
     body: &[u8],
 ) -> core::result::Result<Stamped, ServiceError> {
-    use mandate_core::json::{JsonError, parse_strict};
-    use mandate_core::limits::{MAX_DEPTH, MAX_INPUT_BYTES};
+    use policy_core::json::{JsonError, parse_strict};
+    use policy_core::limits::{MAX_DEPTH, MAX_INPUT_BYTES};
     let rejected = |reason: &str| {
         svc.metrics
             .rejected
@@ -467,9 +465,9 @@ pub async fn start(config: Config) -> Result<Running> {
         Some(path) => {
             // A module is a few MiB; refuse anything far larger rather than read it whole.
             let module = crate::io::read_max(path, 256 * 1024 * 1024)?;
-            let limits = mandate_host::WasmLimits::default();
+            let limits = host_rust::WasmLimits::default();
             let cache = config.wasm_cache.as_deref();
-            let runtime = mandate_host::WasmRuntime::new(&module, cache, limits).map_err(|e| {
+            let runtime = host_rust::WasmRuntime::new(&module, cache, limits).map_err(|e| {
                 CliError::invalid(e.code(), format!("{}: {e}", path.display()))
                     .hint("build the module with scripts/build-wasm.sh")
             })?;
@@ -509,7 +507,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let svc = Arc::new(Service {
         point: DecisionPoint::new(decider, audit, keys, hooks),
         metrics,
-        binding: mandate_core::http::Binding {
+        binding: policy_core::http::Binding {
             routes: config.routes.clone(),
             trusted_hops: config.trusted_hops,
             unrouted: config.unrouted,

@@ -2,7 +2,7 @@
 //! `If-None-Match`), and the check a new bundle passes before it is swapped in.
 
 use core::time::Duration;
-use mandate_core::Code;
+use policy_core::Code;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -64,7 +64,7 @@ fn err(code: Code, message: impl Into<String>) -> FetchError {
 /// (the core refuses a load config over this). A larger file or download is refused
 /// (`bundle.too_large`) after reading at most this many bytes (and one more); the bundle that
 /// is serving keeps serving.
-pub const MAX_SOURCE_BYTES: usize = mandate_core::limits::MAX_BUNDLE_BYTES + 64 * 1024;
+pub const MAX_SOURCE_BYTES: usize = policy_core::limits::MAX_BUNDLE_BYTES + 64 * 1024;
 
 fn too_large(what: &str) -> FetchError {
     err(

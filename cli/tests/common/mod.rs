@@ -14,8 +14,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use mandate_core::jose::PrivateJwk;
-use mandate_host::issuer;
+use host_rust::issuer;
+use policy_core::jose::PrivateJwk;
 use serde_json::{Value, json};
 
 pub const API: &str = "https://api.example.com";
@@ -84,11 +84,11 @@ pub struct World {
 }
 
 impl World {
-    /// The seeded world's keys (the test kit's `mandate_vectors::world::Keys`: `root-1`,
+    /// The seeded world's keys (the test kit's `testkit::world::Keys`: `root-1`,
     /// `idp-1`, `pdp-1`, `tb-1`, `sum-1`) at the wall clock, since these tests run the real
     /// binary and server; [`key`] makes fresh keys for a test that needs a stranger.
     pub fn new(dir: &Path) -> World {
-        let k = mandate_vectors::world::Keys::new();
+        let k = testkit::world::Keys::new();
         let w = World {
             dir: dir.to_path_buf(),
             root: k.root,

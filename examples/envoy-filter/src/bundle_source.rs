@@ -2,11 +2,11 @@
 //!
 //! Each worker's root context polls the configured cluster with `If-None-Match`. A `200` body is
 //! loaded into a fresh engine; it replaces the serving one only when it loaded and the core's
-//! replacement rule (`mandate_core::may_replace`: not expired, valid now, not a rollback) lets
+//! replacement rule (`policy_core::may_replace`: not expired, valid now, not a rollback) lets
 //! it, so a bad, tampered, expired or older bundle leaves the last good one serving. The rule is
 //! held to `tests/vectors/replace.json` (`tests/replace_vectors.rs`).
 
-use mandate_core::{Code, Pdp};
+use policy_core::{Code, Pdp};
 
 use crate::config::{BundleSource, FilterConfig};
 
@@ -94,7 +94,7 @@ pub fn on_response(
     let serving = serving
         .status()
         .ok()
-        .map(mandate_core::bundle::Bundle::facts);
+        .map(policy_core::bundle::Bundle::facts);
     if let Err(r) = pdp.may_replace(serving.as_ref(), now) {
         return Fetched::Rejected {
             code: r.code,
@@ -116,7 +116,7 @@ pub fn on_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mandate_core::{PrivateJwk, mint};
+    use policy_core::{PrivateJwk, mint};
     use serde_json::json;
 
     fn key(byte: u8, kid: &str) -> Option<PrivateJwk> {

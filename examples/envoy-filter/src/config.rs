@@ -3,7 +3,7 @@
 //! Parsed strictly (`deny_unknown_fields`): a typo in a security option must stop Envoy from
 //! accepting the filter, not silently fall back to a default.
 
-use mandate_core::http::{Binding, Route, Unrouted};
+use policy_core::http::{Binding, Route, Unrouted};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -30,7 +30,7 @@ pub struct FilterConfig {
     #[serde(default)]
     pub headers: HeaderNames,
     /// Maps requests to the decide input's `action` and `resource`; first match wins. Each rule
-    /// is the core's [`Route`] (`mandate_core::http`), matched by the core on the normalized path.
+    /// is the core's [`Route`] (`policy_core::http`), matched by the core on the normalized path.
     #[serde(default)]
     pub routes: Vec<RouteRule>,
     /// How many proxies in front of this Envoy each append to `X-Forwarded-For`: 0 (default)

@@ -2,11 +2,11 @@
 //! context per request (read the request, decide, answer or forward).
 
 use core::time::Duration;
-use mandate_core::Code;
+use policy_core::Code;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
-use mandate_core::{Pdp, ReplayOutcome};
+use policy_core::{Pdp, ReplayOutcome};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, MapType};

@@ -3,13 +3,13 @@
 //! The filter does not map HTTP itself. It hands the request to the core as it received it —
 //! `:method`, `:scheme`, `:authority`, `:path`, every other header pair in order (repeats kept),
 //! and `source.address` as the socket peer — and the core's one HTTP binding
-//! (`mandate_core::http::bind`) decides what the request is: it refuses an ambiguous path, a bad
+//! (`policy_core::http::bind`) decides what the request is: it refuses an ambiguous path, a bad
 //! or disagreeing Host, a repeated credential header, matches the routes on the normalized path,
 //! takes the client address by the `trusted_hops` rule and reads the credentials. What stays here
 //! is Envoy's: the clock, the decision id from a header, the grant's `jti` from `x-request-id`.
 
-use mandate_core::http::{self, HttpRequest};
-use mandate_core::{DecideInput, HttpDecideInput, MintRequest, Pdp, Pending, Reason};
+use policy_core::http::{self, HttpRequest};
+use policy_core::{DecideInput, HttpDecideInput, MintRequest, Pdp, Pending, Reason};
 use serde_json::Value;
 
 use crate::config::FilterConfig;
@@ -134,7 +134,7 @@ fn mint_grant(config: &FilterConfig, parts: &RequestParts) -> Option<MintRequest
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mandate_core::{Code, ReplayOutcome};
+    use policy_core::{Code, ReplayOutcome};
 
     fn pairs(list: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
         list.iter()

@@ -1,6 +1,6 @@
 //! The core's decision JSON -> what the filter does with the request. Pure: no proxy calls here.
 
-use mandate_core::Code;
+use policy_core::Code;
 use serde_json::{Value, json};
 
 use crate::config::HeaderNames;

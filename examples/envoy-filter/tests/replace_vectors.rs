@@ -2,11 +2,11 @@
 //! its next bundle answered by the bundle source (`200`), and the filter's verdict compared.
 #![allow(clippy::indexing_slicing)]
 
-use mandate_core::Pdp;
-use mandate_envoy_filter::bundle_source::{Fetched, on_response};
-use mandate_envoy_filter::config::FilterConfig;
-use mandate_vectors::kit::{ReplaceCorpus, ReplaceHost, run_replace_corpus};
+use envoy_filter::bundle_source::{Fetched, on_response};
+use envoy_filter::config::FilterConfig;
+use policy_core::Pdp;
 use serde_json::{Value, json};
+use testkit::kit::{ReplaceCorpus, ReplaceHost, run_replace_corpus};
 
 struct Filter;
 

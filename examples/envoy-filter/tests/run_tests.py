@@ -1,7 +1,7 @@
 """End-to-end tests of the Mandate filter in a real Envoy. Driven by scripts/test-envoy.sh.
 
 1. The fixtures binary mints, for the current time, a bundle (v1), an updated bundle (v2), a
-   tampered bundle, and one request per case (tokens and DPoP proofs from mandate_core::mint).
+   tampered bundle, and one request per case (tokens and DPoP proofs from policy_core::mint).
 2. One Envoy (2 workers) serves a listener with the filter; the upstream echoes what it received.
 3. Each case is sent and its answer asserted: status, x-mandate-reason and JSON body on a deny;
    on an allow, the principal headers the upstream saw and the stripped credentials.
@@ -387,7 +387,7 @@ def readme_config_validates(args):
     with open(readme) as f:
         match = re.search(r"## Envoy configuration\n\n```yaml\n(.*?)```", f.read(), re.S)
     check(match, "no Envoy configuration block in the README")
-    yaml = match.group(1).replace("/etc/envoy/mandate_envoy_filter.wasm", args.wasm)
+    yaml = match.group(1).replace("/etc/envoy/envoy_filter.wasm", args.wasm)
     # The snippet elides the backend cluster; give it one so the file is complete.
     backend = ("  - name: api_backend\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment: {cluster_name: api_backend, "
                "endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 9}}}}]}]}\n")

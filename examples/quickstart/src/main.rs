@@ -2,11 +2,11 @@
 //! task, and every request is decided — allowed, denied with a reason, replay refused — on an
 //! embedded default bundle with keys generated at start.
 //!
-//! Run: `cargo run -p mandate-quickstart`
+//! Run: `cargo run -p quickstart`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use mandate_core::mint::{self, Proof, SubDelegation};
-use mandate_core::{Pdp, PrivateJwk, json};
+use policy_core::mint::{self, Proof, SubDelegation};
+use policy_core::{Pdp, PrivateJwk, json};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -57,7 +57,7 @@ fn keygen(kid: &str) -> PrivateJwk {
 fn nonce() -> String {
     let mut b = [0u8; 12];
     getrandom::fill(&mut b).expect("OS randomness");
-    mandate_core::b64::encode(&b)
+    policy_core::b64::encode(&b)
 }
 
 struct Demo {

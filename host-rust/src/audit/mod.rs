@@ -48,7 +48,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use mandate_core::reason::Code;
+use policy_core::reason::Code;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 

@@ -6,7 +6,7 @@ pub(crate) mod native;
 pub(crate) mod wasm;
 
 use crate::HostError;
-use mandate_core::{DecideInput, HttpDecideInput, Pending};
+use policy_core::{DecideInput, HttpDecideInput, Pending};
 
 pub use wasm::{WasmLimits, WasmRuntime};
 

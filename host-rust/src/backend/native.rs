@@ -1,7 +1,7 @@
 //! The native backend: the core linked into this process.
 
-use mandate_core::jose::{Es256Verifier, P256Verifier};
-use mandate_core::{DecideInput, HttpDecideInput, Pdp, Pending};
+use policy_core::jose::{Es256Verifier, P256Verifier};
+use policy_core::{DecideInput, HttpDecideInput, Pdp, Pending};
 
 /// One loaded native engine. `Pdp` is `Send + Sync` and decides through `&self`, so one engine
 /// serves every thread at once.

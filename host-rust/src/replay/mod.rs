@@ -16,7 +16,7 @@ mod redis;
 
 use core::future::Future;
 
-use mandate_core::reason::Code;
+use policy_core::reason::Code;
 
 pub use memory::{DEFAULT_CAPACITY, MemoryReplayStore};
 #[cfg(feature = "redis")]

@@ -14,9 +14,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use mandate_host::issuer::{self, Proof};
-use mandate_host::replay::{MemoryReplayStore, ReplayError, ReplayStore, UseOnce};
-use mandate_host::{PrivateJwk, WasmLimits, WasmRuntime};
+use host_rust::issuer::{self, Proof};
+use host_rust::replay::{MemoryReplayStore, ReplayError, ReplayStore, UseOnce};
+use host_rust::{PrivateJwk, WasmLimits, WasmRuntime};
 use serde_json::{Value, json};
 
 pub fn root() -> PathBuf {
@@ -35,7 +35,7 @@ pub fn module_bytes() -> Vec<u8> {
 }
 
 pub fn cache_dir() -> PathBuf {
-    root().join("target/mandate-host-test-cache")
+    root().join("target/host-rust-test-cache")
 }
 
 /// One compiled runtime per test binary (compiling is the slow part; the disk cache makes the
@@ -119,7 +119,7 @@ pub const PDP: &str = "https://pdp.example.com";
 pub const SECRET_URI: &str = "https://api.example.com/v1/secrets/db";
 
 /// A fresh world made with the issuer helpers over the seeded world's keys (the test kit's
-/// `mandate_vectors::world::Keys`): a signed bundle with one agent and the seed's guardrail, a
+/// `testkit::world::Keys`): a signed bundle with one agent and the seed's guardrail, a
 /// delegation from alice. Each world has its own bundle revision and delegation jti, so worlds
 /// never share replay entries (the Redis tests share one server).
 pub struct World {
@@ -159,7 +159,7 @@ impl World {
     }
 
     fn build(policy: &str, other: bool) -> World {
-        let k = mandate_vectors::world::Keys::new();
+        let k = testkit::world::Keys::new();
         let (root, idp) = if other {
             (k.rogue, k.stranger)
         } else {

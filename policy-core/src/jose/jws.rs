@@ -33,7 +33,7 @@ const PAYLOAD_MAX_DEPTH: usize = 16;
 /// [`Unverified::verify`], which consumes it and returns a [`Verified`].
 ///
 /// ```compile_fail,E0599
-/// use mandate_core::jose::Unverified;
+/// use policy_core::jose::Unverified;
 /// fn peek(token: &str) {
 ///     let jws = Unverified::parse(token, 8192, false).unwrap();
 ///     // error[E0599]: an unverified JWS has no claims to read
@@ -42,7 +42,7 @@ const PAYLOAD_MAX_DEPTH: usize = 16;
 /// ```
 ///
 /// ```compile_fail,E0599
-/// use mandate_core::jose::Unverified;
+/// use policy_core::jose::Unverified;
 /// fn peek(token: &str) {
 ///     let jws = Unverified::parse(token, 8192, false).unwrap();
 ///     // error[E0599]: nor can it be turned into claims without a key
@@ -51,7 +51,7 @@ const PAYLOAD_MAX_DEPTH: usize = 16;
 /// ```
 ///
 /// ```
-/// use mandate_core::jose::{P256Verifier, PrivateJwk, Unverified, sign};
+/// use policy_core::jose::{P256Verifier, PrivateJwk, Unverified, sign};
 /// let key = PrivateJwk::from_scalar_bytes(&[9u8; 32]).unwrap();
 /// let token = sign(&Default::default(), &serde_json::json!({"sub": "alice"}), &key);
 /// let jws = Unverified::parse(&token, 8192, false).unwrap();

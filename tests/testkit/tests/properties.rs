@@ -4,13 +4,13 @@
 // options cover only #[test] functions, so this file still allows it for its helpers.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use mandate_core::scope::Scopes;
-use mandate_core::{Pdp, json};
-use mandate_vectors::tokens::{delegation, hop, proof};
-use mandate_vectors::world::{Keys, NOW, load_config, signed_bundle};
+use policy_core::scope::Scopes;
+use policy_core::{Pdp, json};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
+use testkit::tokens::{delegation, hop, proof};
+use testkit::world::{Keys, NOW, load_config, signed_bundle};
 
 const TRIPS: &str = "https://api.example.com/v1/trips/42";
 

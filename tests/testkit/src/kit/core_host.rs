@@ -1,10 +1,10 @@
-//! The reference [`Host`]: `mandate_core::Pdp` through its byte API, replay applied the way
+//! The reference [`Host`]: `policy_core::Pdp` through its byte API, replay applied the way
 //! every host must (decide, then *apply replay* with the store's answer).
 
 use super::corpus::Replay;
 use super::host::Host;
-use mandate_core::jose::Es256Verifier;
-use mandate_core::{Pdp, json};
+use policy_core::jose::Es256Verifier;
+use policy_core::{Pdp, json};
 use serde_json::Value;
 
 /// A fresh verifier for each load.

@@ -1,7 +1,7 @@
 //! The cases of `tests/vectors/replace.json`: may a freshly loaded bundle replace the one that
 //! serves? Each case names what serves (a load config, or nothing), the next load config, the
 //! host's `now`, and the code the refusal must carry (none: it replaces). Every host that
-//! reloads bundles (the core, mandate-host's `Decider::replace` on both backends, the Envoy
+//! reloads bundles (the core, host-rust's `Decider::replace` on both backends, the Envoy
 //! filter, the JS package) replays them.
 
 use crate::world::{Keys, NOW, load_config, signed_bundle};

@@ -5,7 +5,7 @@
 use crate::cases::{Builder, TRIPS, TRUSTED_IP, creds, input, req};
 use crate::tokens::{delegation, proof};
 use crate::world::{API, NOW};
-use mandate_core::mint;
+use policy_core::mint;
 use serde_json::{Value, json};
 
 /// Another API the same IdP issues tokens for (trusted in the `two-apis` load).

@@ -1,9 +1,9 @@
-//! Token builders for the vectors, on top of `mandate_core::mint`.
+//! Token builders for the vectors, on top of `policy_core::mint`.
 
 use crate::world::{API, IDP, Keys, NOW, jkt};
-use mandate_core::PrivateJwk;
-use mandate_core::jose;
-use mandate_core::mint::{self, Proof, SubDelegation};
+use policy_core::PrivateJwk;
+use policy_core::jose;
+use policy_core::mint::{self, Proof, SubDelegation};
 use serde_json::{Map, Value, json};
 
 /// Standard claims of a person's delegation to an agent.

@@ -4,12 +4,12 @@
 // options cover only #[test] functions, so this file still allows it for its helpers.
 #![allow(clippy::unwrap_used)]
 
-use mandate_vectors::kit::{
+use serde_json::Value;
+use std::collections::BTreeSet;
+use testkit::kit::{
     CoreHost, Corpus, Host, Replay, ReplayCase, ReplayCorpus, ReplayHost, UseOnce, World,
     run_corpus, run_replay_corpus, vectors_dir,
 };
-use serde_json::Value;
-use std::collections::BTreeSet;
 
 fn file(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(vectors_dir().join(name)).unwrap()).unwrap()

@@ -3,8 +3,8 @@
 
 use crate::tokens::{delegation, delegation_claims, hop, proof, with_header};
 use crate::world::{API, IDP, Keys, NOW, PDP, jkt};
-use mandate_core::mint;
-use mandate_core::{PrivateJwk, b64};
+use policy_core::mint;
+use policy_core::{PrivateJwk, b64};
 use serde_json::{Value, json};
 
 #[derive(Debug)]
@@ -982,7 +982,7 @@ fn proof_cases(b: &mut Builder<'_>) {
     );
     let no_htm = with_header(
         json!({"typ": "dpop+jwt", "jwk": k.booker.public().clone().with_kid(None).to_json_value()}),
-        &json!({"htu": TRIPS, "iat": NOW, "jti": "p1", "ath": mandate_core::token_hash(&t)}),
+        &json!({"htu": TRIPS, "iat": NOW, "jti": "p1", "ath": policy_core::token_hash(&t)}),
         &k.booker.clone().with_kid(None),
     );
     b.deny(
@@ -993,7 +993,7 @@ fn proof_cases(b: &mut Builder<'_>) {
     );
     let no_jwk = with_header(
         json!({"typ": "dpop+jwt"}),
-        &json!({"htm": "GET", "htu": TRIPS, "iat": NOW, "jti": "p2", "ath": mandate_core::token_hash(&t)}),
+        &json!({"htm": "GET", "htu": TRIPS, "iat": NOW, "jti": "p2", "ath": policy_core::token_hash(&t)}),
         &k.booker.clone().with_kid(None),
     );
     b.deny(
@@ -1004,7 +1004,7 @@ fn proof_cases(b: &mut Builder<'_>) {
     );
     let typ = with_header(
         json!({"typ": "jwt", "jwk": k.booker.public().clone().with_kid(None).to_json_value()}),
-        &json!({"htm": "GET", "htu": TRIPS, "iat": NOW, "jti": "p3", "ath": mandate_core::token_hash(&t)}),
+        &json!({"htm": "GET", "htu": TRIPS, "iat": NOW, "jti": "p3", "ath": policy_core::token_hash(&t)}),
         &k.booker.clone().with_kid(None),
     );
     b.deny("proof/typ", "typ jwt", with_proof(typ), "proof.typ_invalid");
@@ -1016,7 +1016,7 @@ fn proof_cases(b: &mut Builder<'_>) {
     );
     let forged = with_header(
         json!({"typ": "dpop+jwt", "jwk": k.booker.public().clone().with_kid(None).to_json_value()}),
-        &json!({"htm": "GET", "htu": TRIPS, "iat": NOW, "jti": "p5", "ath": mandate_core::token_hash(&t)}),
+        &json!({"htm": "GET", "htu": TRIPS, "iat": NOW, "jti": "p5", "ath": policy_core::token_hash(&t)}),
         &k.stranger.clone().with_kid(None),
     );
     b.deny(

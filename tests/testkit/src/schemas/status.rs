@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use super::decision::Reason;
-use mandate_core::BundleFacts;
+use policy_core::BundleFacts;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use std::borrow::Cow;
 

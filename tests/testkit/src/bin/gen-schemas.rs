@@ -1,14 +1,14 @@
 //! Generates `docs/schemas/<name>.schema.json` (JSON Schema 2020-12 of the load config, the
 //! decide inputs, the bundle, the registry, the settings and the decision) and
 //! `bindings-js/npm/types/wire.d.ts` (their TypeScript types), and the code table for JS
-//! (`bindings-js/npm/src/codes.js`, `bindings-js/npm/types/codes.d.ts`, from `mandate_core::Code`).
+//! (`bindings-js/npm/src/codes.js`, `bindings-js/npm/types/codes.d.ts`, from `policy_core::Code`).
 //! The input schemas derive from the core's parser types, so they cannot drift from what the
 //! parser accepts; `tests/schemas.rs` holds every vector to them. `gen-schemas --check` fails
 //! when a file is stale (or a stray one sits in `docs/schemas/`).
 
-use mandate_vectors::{codes, schemas};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use testkit::{codes, schemas};
 
 fn main() -> ExitCode {
     let check = std::env::args().any(|a| a == "--check");
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         for s in &stale {
             eprintln!("stale: {s}");
         }
-        eprintln!("run `cargo run -p mandate-vectors --bin gen-schemas`");
+        eprintln!("run `cargo run -p testkit --bin gen-schemas`");
         return ExitCode::FAILURE;
     }
     let verb = if check { "up to date" } else { "written" };

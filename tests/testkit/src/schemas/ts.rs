@@ -44,7 +44,7 @@ pub fn typescript(schemas: &[Named]) -> Result<String, String> {
     let mut out = String::from(
         "// The wire documents of docs/formats.md, exactly as the core parses and emits them.\n\
          // Generated from docs/schemas/*.schema.json by\n\
-         // `cargo run -p mandate-vectors --bin gen-schemas`; do not edit.\n",
+         // `cargo run -p testkit --bin gen-schemas`; do not edit.\n",
     );
     let mut emitted: BTreeMap<String, Value> = BTreeMap::new();
     let all = roots.into_iter().chain(defs);

@@ -1,8 +1,8 @@
 //! The fixed world every vector lives in: keys from fixed seeds, one identity provider, one
 //! grant issuer, a small agent registry, the seed's guardrail, and a fixed clock.
 
-use mandate_core::PrivateJwk;
-use mandate_core::mint;
+use policy_core::PrivateJwk;
+use policy_core::mint;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -13,7 +13,9 @@ pub const PDP: &str = "https://pdp.example.com";
 pub const API: &str = "https://api.example.com";
 
 /// A P-256 key whose scalar is SHA-256 of a fixed label (re-hashed in the rare case it is out
-/// of range), so every run produces the same keys and, with RFC 6979, the same tokens.
+/// of range), so every run produces the same keys and, with RFC 6979, the same tokens. The
+/// `mandate-vectors/` prefix is the kit's former crate name, kept: every checked-in vector's
+/// keys derive from it.
 pub fn key(label: &str, kid: Option<&str>) -> PrivateJwk {
     let mut seed: [u8; 32] = Sha256::digest(format!("mandate-vectors/{label}").as_bytes()).into();
     loop {
@@ -253,13 +255,13 @@ impl World {
     pub fn load_texts(&self) -> std::collections::BTreeMap<&'static str, String> {
         self.loads
             .iter()
-            .map(|(n, v)| (*n, mandate_core::json::canonical(v)))
+            .map(|(n, v)| (*n, policy_core::json::canonical(v)))
             .collect()
     }
 
     /// The canonical text of the load config `name` (`default`: the good bundle, the root as
     /// trust key, the grant key).
     pub fn load_text(&self, name: &str) -> Option<String> {
-        self.loads.get(name).map(mandate_core::json::canonical)
+        self.loads.get(name).map(policy_core::json::canonical)
     }
 }

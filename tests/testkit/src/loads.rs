@@ -3,7 +3,7 @@
 
 use crate::security_cases;
 use crate::world::{self, Keys, NOW, key, load_config, signed_bundle};
-use mandate_core::{b64, json};
+use policy_core::{b64, json};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -40,7 +40,7 @@ pub fn loads(k: &Keys) -> BTreeMap<&'static str, Value> {
     m.insert(
         "untrusted",
         load_config(
-            Some(&mandate_core::mint::bundle(
+            Some(&policy_core::mint::bundle(
                 &world::bundle_contents(k, |_| {}),
                 &k.rogue,
             )),
@@ -137,7 +137,7 @@ pub fn loads(k: &Keys) -> BTreeMap<&'static str, Value> {
     m.insert(
         "rotated",
         load_config(
-            Some(&mandate_core::mint::bundle(
+            Some(&policy_core::mint::bundle(
                 &world::bundle_contents(k, |_| {}),
                 &root2,
             )),

@@ -8,10 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use jsonschema::Validator;
-use mandate_core::{b64, json, limits};
-use mandate_vectors::schemas;
+use policy_core::{b64, json, limits};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use testkit::schemas;
 
 fn validators() -> BTreeMap<&'static str, Validator> {
     schemas::all()
@@ -162,18 +162,17 @@ fn load_statuses_validate() {
     let mut statuses = Vec::new();
     for file in ["conformance.json", "http.json"] {
         for text in vectors(file)["loads"].as_object().unwrap().values() {
-            statuses.push(
-                mandate_core::Pdp::load_json(text.as_str().unwrap().as_bytes()).status_json(),
-            );
+            statuses
+                .push(policy_core::Pdp::load_json(text.as_str().unwrap().as_bytes()).status_json());
         }
     }
     for case in vectors("replace.json")["cases"].as_array().unwrap() {
         let serving = case["serving"]
             .as_str()
-            .map(|s| mandate_core::Pdp::load_json(s.as_bytes()).status_json());
-        let next = mandate_core::Pdp::load_json(case["next"].as_str().unwrap().as_bytes());
+            .map(|s| policy_core::Pdp::load_json(s.as_bytes()).status_json());
+        let next = policy_core::Pdp::load_json(case["next"].as_str().unwrap().as_bytes());
         let now = case["now"].as_i64().unwrap();
-        let verdict: Value = serde_json::from_slice(&mandate_core::may_replace_json(
+        let verdict: Value = serde_json::from_slice(&policy_core::may_replace_json(
             serving.as_deref(),
             &next.status_json(),
             now,

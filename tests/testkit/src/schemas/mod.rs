@@ -1,5 +1,5 @@
 //! The JSON Schemas of Mandate's wire documents and the TypeScript types made from them. The
-//! input documents' schemas come from the core's parser types (`mandate_core::schema`, feature
+//! input documents' schemas come from the core's parser types (`policy_core::schema`, feature
 //! `schema`); the decision's and the load status's from typed mirrors of the documents the core builds
 //! by hand ([`decision`], [`status`]). `gen-schemas` writes them to `docs/schemas/` and
 //! `bindings-js/npm/types/wire.d.ts`.
@@ -38,7 +38,7 @@ fn named(file: &'static str, title: &'static str, schema: schemars::Schema) -> N
 /// Every schema, in a fixed order.
 #[must_use]
 pub fn all() -> Vec<Named> {
-    use mandate_core::schema as core;
+    use policy_core::schema as core;
     vec![
         named("load-config", "LoadConfig", core::load_config()),
         named("decide-input", "DecideInput", core::decide_input()),

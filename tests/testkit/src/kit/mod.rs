@@ -5,7 +5,7 @@
 //! name. A host implements the trait over its own decide path; the kit never depends on a host
 //! crate, and the traits are synchronous (an async host blocks on its own runtime).
 //!
-//! [`CoreHost`] is the reference implementation over `mandate_core::Pdp`'s byte API.
+//! [`CoreHost`] is the reference implementation over `policy_core::Pdp`'s byte API.
 
 mod core_host;
 mod corpus;

@@ -3,13 +3,13 @@
 //! `tests/schemas.rs` holds every conformance and HTTP vector's decision to it.
 #![allow(dead_code)]
 
-use mandate_core::Code;
-use mandate_core::schema::members::AuthorizationDetail;
+use policy_core::Code;
+use policy_core::schema::members::AuthorizationDetail;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-/// A stable code: one of `mandate_core::Code::ALL` (docs/reason-codes.md).
+/// A stable code: one of `policy_core::Code::ALL` (docs/reason-codes.md).
 #[derive(Debug)]
 pub struct ReasonCode(String);
 
@@ -21,7 +21,7 @@ impl JsonSchema for ReasonCode {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
         json_schema!({
-            "description": "A stable code (docs/reason-codes.md), from `mandate_core::Code`.",
+            "description": "A stable code (docs/reason-codes.md), from `policy_core::Code`.",
             "type": "string",
             "enum": codes,
         })

@@ -5,7 +5,7 @@
 use crate::cases::Case;
 use crate::tokens::{delegation, hop, proof};
 use crate::world::{Keys, NOW, PDP, jkt};
-use mandate_core::mint;
+use policy_core::mint;
 use serde_json::{Value, json};
 
 /// The routes every HTTP case is bound with.
