@@ -14,7 +14,7 @@ use crate::serve::{self, Config, Route, source::Source};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  mandate serve --bundle bundle.jws --trust keys/root.pub.jwk --grant-key keys/pdp.jwk \\\n    --audit /var/log/mandate/audit.jsonl --listen 0.0.0.0:8181 \\\n    --route 'GET /v1/secrets/* secrets:read' --route 'GET /v1/trips/* trips:read'\n  mandate serve --bundle https://bundles.example.com/prod.jws --trust keys/root.pub.jwk --redis redis://127.0.0.1:6379/0\n\nEndpoints: POST /v1/decide, POST /v1/grants, ANY /v1/check/{path} (Envoy ext_authz), GET /healthz, GET /metrics."
+    after_help = "Example:\n  mandate serve --bundle bundle.jws --trust keys/root.pub.jwk --grant-key keys/pdp.jwk \\\n    --audit /var/log/mandate/audit.jsonl --listen 0.0.0.0:8181 \\\n    --route 'GET /v1/secrets/* secrets:read' --route 'GET /v1/trips/* trips:read'\n  mandate serve --bundle https://bundles.example.com/prod.jws --trust keys/root.pub.jwk --redis redis://127.0.0.1:6379/0\n\nEndpoints: POST /v1/decide, POST /v1/grants, ANY /v1/check/{path} (Envoy ext_authz), GET /healthz, GET /readyz, GET /metrics."
 )]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one; the address is printed on stdout).
@@ -65,6 +65,24 @@ pub struct ServeArgs {
     /// Cache the compiled module in this directory (only this user may write it).
     #[arg(long, requires = "wasm")]
     pub wasm_cache: Option<PathBuf>,
+    /// How long one Redis command may take before the decision fails closed (replay.store_unavailable).
+    #[arg(long, default_value = "500ms", value_parser = parse_ms, requires = "redis")]
+    pub redis_timeout: Duration,
+    /// Journal used proof and grant ids to this file (synced before each answer), so a restart forgets none; without it (and without --redis) they are kept in memory only.
+    #[arg(long, conflicts_with = "redis")]
+    pub replay_file: Option<PathBuf>,
+    /// Live use-once entries the in-memory replay store holds at most; when full it denies (replay.store_unavailable).
+    #[arg(long, default_value_t = host_rust::replay::DEFAULT_CAPACITY)]
+    pub replay_capacity: usize,
+    /// Open connections at most (lowered to fit the file descriptor limit); more are answered 503 and closed.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// A request head must arrive within this; a kept-alive connection idle this long is closed.
+    #[arg(long, default_value = "10s", value_parser = parse_ms)]
+    pub header_timeout: Duration,
+    /// On SIGTERM/SIGINT, how long requests in flight may finish before they are cut off.
+    #[arg(long, default_value = "10s", value_parser = parse_ms)]
+    pub drain: Duration,
 }
 
 /// `--unrouted`.
@@ -102,6 +120,9 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
         .transpose()?;
     config.audit.clone_from(&a.audit);
     config.redis.clone_from(&a.redis);
+    config.redis_timeout = a.redis_timeout;
+    config.replay_capacity = a.replay_capacity;
+    config.replay_file.clone_from(&a.replay_file);
     config.poll = a.poll;
     config.max_body = a.max_body;
     config.timeout = a.timeout;
@@ -115,6 +136,11 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
     config.audiences.clone_from(&a.audiences);
     config.wasm.clone_from(&a.wasm);
     config.wasm_cache.clone_from(&a.wasm_cache);
+    config.limits = serve::listener::Limits {
+        max_connections: a.max_connections,
+        header_timeout: a.header_timeout,
+        drain: a.drain,
+    };
     let signal = serve::shutdown_signal()?;
     let running = serve::start(config).await?;
     outln!("mandate serve: listening on http://{}", running.addr);

@@ -545,7 +545,8 @@ async fn metrics_count_decisions_by_outcome_and_code_with_latency() {
 
 /// A restart during a bundle outage: the only bundle at hand verified but expired. serve must
 /// not exit (a crash loop under a supervisor); it serves the bundle, every decision denies with
-/// `bundle.expired`, /healthz is 503 and says why, and the first fresh bundle takes over.
+/// `bundle.expired`, /readyz is 503 and says why (/healthz, liveness, stays 200: restarting
+/// would not help), and the first fresh bundle takes over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_first_bundle_denies_until_a_fresh_one_loads() {
     let dir = tempfile::tempdir().unwrap();
@@ -557,22 +558,42 @@ async fn an_expired_first_bundle_denies_until_a_fresh_one_loads() {
     let c = client();
     let alice = w.alice();
     let health = c.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 503);
+    assert_eq!(health.status(), 200);
     let hz: Value = health.json().await.unwrap();
     assert_eq!(
         (
             hz["status"].as_str(),
+            hz["bundle_ok"].as_bool(),
             hz["bundle"]["revision"].as_str(),
             hz["bundle"]["expired"].as_bool(),
             hz["last_reload_error"]["code"].as_str(),
         ),
         (
-            Some("unavailable"),
+            Some("ok"),
+            Some(false),
             Some("r0-expired"),
             Some(true),
             Some("bundle.expired")
         ),
         "{hz}"
+    );
+    let ready = c.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let rz: Value = ready.json().await.unwrap();
+    assert_eq!(
+        (
+            rz["status"].as_str(),
+            rz["problems"][0]["part"].as_str(),
+            rz["problems"][0]["code"].as_str(),
+            rz["problems"].as_array().map(Vec::len),
+        ),
+        (
+            Some("unavailable"),
+            Some("bundle"),
+            Some("bundle.expired"),
+            Some(1)
+        ),
+        "{rz}"
     );
     let input = w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice);
     let (status, d) = post(&c, &s.url("/v1/decide"), &input).await;
@@ -605,6 +626,9 @@ async fn an_expired_first_bundle_denies_until_a_fresh_one_loads() {
     assert_eq!(health.status(), 200);
     let hz: Value = health.json().await.unwrap();
     assert!(hz["last_reload_error"].is_null(), "{hz}");
+    assert_eq!(hz["bundle_ok"], true, "{hz}");
+    let ready = c.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
     let input = w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice);
     let (_, d) = post(&c, &s.url("/v1/decide"), &input).await;
     assert_eq!(d["decision"], "allow", "{d}");

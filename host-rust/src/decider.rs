@@ -158,6 +158,12 @@ impl<S: ReplayStore> Decider<S> {
         Ok(status)
     }
 
+    /// The replay store.
+    #[must_use]
+    pub fn replay(&self) -> &S {
+        &self.replay
+    }
+
     /// The load status of the engine that is serving.
     #[must_use]
     pub fn status(&self) -> LoadStatus {

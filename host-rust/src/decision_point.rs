@@ -87,6 +87,17 @@ pub struct Health {
     pub backend: &'static str,
 }
 
+/// Whether a decision point can answer with an allow now, for a readiness endpoint: every
+/// part it needs, each problem with its code. Liveness (the process answers) needs none of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// No problem: a bundle serves inside its window, the audit log (when configured) takes
+    /// records, and the replay store answers.
+    pub ready: bool,
+    /// What is wrong, by part (`bundle`, `audit`, `replay`), with its code and message.
+    pub problems: Vec<(&'static str, Code, String)>,
+}
+
 /// A decider, its audit log, its keys and hooks. `Send + Sync`: share it behind an `Arc`.
 #[derive(Debug)]
 pub struct DecisionPoint<S> {
@@ -288,6 +299,45 @@ impl<S: ReplayStore> DecisionPoint<S> {
         }
         self.hooks.decided(endpoint, &decision, started.elapsed());
         Ok(decision)
+    }
+
+    /// Whether this decision point can allow anything now: the bundle serves inside its window,
+    /// the audit log takes records (a log whose last write failed is repaired here if it can
+    /// be, so a decision point out of rotation still comes back), and the replay store answers.
+    pub async fn readiness(&self, now: i64) -> Readiness {
+        let mut problems = Vec::new();
+        let health = self.health(now);
+        if !health.ok {
+            let (code, message) = match (&health.status.error, health.expired) {
+                (Some((c, m)), _) => (*c, m.clone()),
+                (None, true) => (Code::BundleExpired, "the serving bundle has expired".into()),
+                (None, false) => (
+                    Code::BundleNotYetValid,
+                    "the serving bundle is not valid yet".into(),
+                ),
+            };
+            problems.push(("bundle", code, message));
+        }
+        if let Some(log) = &self.audit {
+            let log = Arc::clone(log);
+            let repaired = match tokio::runtime::Handle::try_current() {
+                Ok(rt) => rt
+                    .spawn_blocking(move || log.repair())
+                    .await
+                    .unwrap_or_else(|e| Err(AuditError::Io(std::io::Error::other(e.to_string())))),
+                Err(_) => log.repair(),
+            };
+            if let Err(e) = repaired {
+                problems.push(("audit", Code::AuditUnavailable, e.to_string()));
+            }
+        }
+        if let Err(e) = self.decider.replay().ping().await {
+            problems.push(("replay", e.code(), e.to_string()));
+        }
+        Readiness {
+            ready: problems.is_empty(),
+            problems,
+        }
     }
 
     /// The state for liveness and readiness, judged at `now`.

@@ -16,7 +16,7 @@ pub use backend::wasm::{ABI_VERSION, RawInstance};
 pub use backend::{Backend, WasmLimits, WasmRuntime};
 pub use decider::Decider;
 pub use decision::{Decision, Reason};
-pub use decision_point::{DecisionPoint, Health, Hooks, Keys, NoHooks};
+pub use decision_point::{DecisionPoint, Health, Hooks, Keys, NoHooks, Readiness};
 pub use error::HostError;
 pub use policy_core::jose::{PrivateJwk, PublicJwk};
 pub use status::LoadStatus;

@@ -334,3 +334,97 @@ fn concurrent_appends_are_committed_in_groups_and_chain_in_order() {
         assert_eq!(r.hash, audit::line_hash(line.as_bytes()));
     }
 }
+
+#[test]
+fn a_second_writer_is_refused_until_the_first_closes_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let (first, _) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    first.append(&record(1)).unwrap();
+    let err =
+        AuditLog::open(&path, AuditOptions::default()).expect_err("a second writer was let in");
+    assert!(matches!(err, AuditError::Locked), "{err}");
+    assert_eq!(err.code().as_str(), "audit.locked");
+    // The refused writer touched nothing: the first writer's chain goes on.
+    assert_eq!(first.append(&record(2)).unwrap().seq, 2);
+    drop(first);
+    let (again, recovery) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    assert!(recovery.is_none());
+    assert_eq!(again.append(&record(3)).unwrap().seq, 3);
+    assert_eq!(audit::verify(&path, None).unwrap().records, 3);
+}
+
+/// A commit that fails is not acknowledged, the log refuses while it cannot repair itself, and
+/// once the fault is gone it repairs itself without a reopen: the records not acknowledged are
+/// not in it, the chain and the head verify. The fault is real I/O: the head's temporary file
+/// is made a directory, so writing the head fails after the log's own write and sync.
+#[test]
+fn a_failed_commit_is_not_acknowledged_and_the_log_repairs_itself_once_writes_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let (log, _) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    let kept = [
+        log.append(&record(1)).unwrap(),
+        log.append(&record(2)).unwrap(),
+    ];
+    let blocker = dir.path().join("audit.log.head.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+
+    let failed = log.append(&record(3)).unwrap_err();
+    assert_eq!(failed.code().as_str(), "audit.io", "{failed}");
+    assert!(log.failure().is_some());
+    assert_eq!(log.head(), kept[1]);
+    // Still failing: the repair cannot write the head either, so nothing is taken.
+    let still = log.append(&record(4)).unwrap_err();
+    assert_eq!(still.code().as_str(), "audit.io", "{still}");
+    assert!(log.repair().is_err());
+    assert!(log.failure().is_some());
+
+    std::fs::remove_dir(&blocker).unwrap();
+    // A readiness probe's repair (no append needed) brings it back...
+    log.repair().unwrap();
+    assert!(log.failure().is_none());
+    // ...and the chain goes on from the last acknowledged record.
+    let next = log.append(&record(5)).unwrap();
+    assert_eq!(next.seq, 3);
+    let report = audit::verify(
+        &path,
+        Some(&Head {
+            seq: next.seq,
+            hash: next.hash.clone(),
+        }),
+    )
+    .unwrap();
+    assert_eq!(report.records, 3);
+    let l = lines(&path);
+    let third: serde_json::Value = serde_json::from_str(&l[2]).unwrap();
+    assert_eq!(
+        (
+            third["prev"].as_str(),
+            third["audit"]["decision_id"].as_str()
+        ),
+        (Some(kept[1].hash.as_str()), Some("d-5"))
+    );
+    assert!(
+        !l.iter()
+            .any(|x| x.contains("\"d-3\"") || x.contains("\"d-4\""))
+    );
+}
+
+/// As above, without a probe: the next append repairs the log itself.
+#[test]
+fn the_next_append_after_a_fault_repairs_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let (log, _) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    log.append(&record(1)).unwrap();
+    let blocker = dir.path().join("audit.log.head.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    log.append(&record(2)).unwrap_err();
+    std::fs::remove_dir(&blocker).unwrap();
+    assert_eq!(log.append(&record(3)).unwrap().seq, 2);
+    drop(log);
+    let (reopened, recovery) = AuditLog::open(&path, AuditOptions::default()).unwrap();
+    assert!(recovery.is_none(), "{recovery:?}");
+    assert_eq!(reopened.head().seq, 2);
+}

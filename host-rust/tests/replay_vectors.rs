@@ -1,5 +1,7 @@
 //! tests/vectors/replay.json against the Rust replay stores: the memory store (every case, at
-//! the case's capacity) and the Redis store (the unbounded cases, and the exact `SET` arguments).
+//! the case's capacity), the file store (every case; once kept open, once closed and reopened
+//! from its journal before every step, so what a restart keeps is what the vectors expect) and
+//! the Redis store (the unbounded cases, and the exact `SET` arguments).
 //!
 //! Redis expires keys on its own clock, so the Redis runner plays the clock: when a step's `now`
 //! is later than every earlier one, it takes that many seconds off every key's remaining TTL
@@ -11,7 +13,7 @@
 #![allow(clippy::std_instead_of_core, clippy::unwrap_used, clippy::expect_used)]
 
 use host_rust::replay::{
-    DEFAULT_CAPACITY, MAX_TTL_SECONDS, MemoryReplayStore, ReplayStore, UseOnce,
+    DEFAULT_CAPACITY, FileReplayStore, MAX_TTL_SECONDS, MemoryReplayStore, ReplayStore, UseOnce,
 };
 use testkit::kit::{self, ReplayCase, ReplayCorpus, ReplayHost, run_replay_corpus};
 use tokio::runtime::Runtime;
@@ -76,6 +78,69 @@ fn memory_store_follows_every_replay_vector() {
     };
     let report = run_replay_corpus(&mut host, &v);
     report.assert_ok(v.cases.len());
+}
+
+/// The file store as a kit replay host: every case in a fresh journal at the case's capacity;
+/// with `reopen`, the store is dropped and reopened from its journal before every step.
+struct Journaled {
+    rt: Runtime,
+    dir: tempfile::TempDir,
+    n: usize,
+    capacity: usize,
+    reopen: bool,
+    store: Option<FileReplayStore>,
+}
+
+impl Journaled {
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join(format!("case-{}.jsonl", self.n))
+    }
+}
+
+impl ReplayHost for Journaled {
+    fn name(&self) -> &str {
+        if self.reopen {
+            "rust file (reopened before every step)"
+        } else {
+            "rust file"
+        }
+    }
+
+    fn open(&mut self, case: &ReplayCase) -> bool {
+        self.store = None;
+        self.n += 1;
+        self.capacity = case.store.capacity.unwrap_or(DEFAULT_CAPACITY);
+        self.store = Some(FileReplayStore::open(self.path(), self.capacity, 0).unwrap());
+        true
+    }
+
+    fn record(&mut self, e: &[kit::UseOnce], now: i64) -> Result<Vec<String>, String> {
+        if self.reopen {
+            self.store = None;
+            self.store = Some(FileReplayStore::open(self.path(), self.capacity, now).unwrap());
+        }
+        let store = self.store.as_ref().unwrap();
+        self.rt
+            .block_on(store.record(&entries(e), now))
+            .map_err(|e| e.code().as_str().to_owned())
+    }
+}
+
+#[test]
+fn file_store_follows_every_replay_vector_open_and_across_reopens() {
+    let v = vectors();
+    for reopen in [false, true] {
+        let mut host = Journaled {
+            rt: runtime(),
+            dir: tempfile::tempdir().unwrap(),
+            n: 0,
+            capacity: DEFAULT_CAPACITY,
+            reopen,
+            store: None,
+        };
+        let report = run_replay_corpus(&mut host, &v);
+        report.assert_ok(v.cases.len());
+    }
 }
 
 #[cfg(feature = "redis")]

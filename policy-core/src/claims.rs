@@ -90,7 +90,7 @@ typed_claims! {
         /// The person.
         sub: NonEmpty,
         /// The token id.
-        jti: NonEmpty,
+        jti: TokenId,
         /// Expiry.
         exp: i64,
         /// Issued at.
@@ -118,7 +118,7 @@ typed_claims! {
         /// The same person as the root.
         sub: NonEmpty,
         /// The token id.
-        jti: NonEmpty,
+        jti: TokenId,
         /// Expiry.
         exp: i64,
         /// Issued at.
@@ -148,7 +148,7 @@ typed_claims! {
         /// Issued at.
         iat: i64,
         /// The proof id.
-        jti: NonEmpty,
+        jti: TokenId,
         /// Hash of the presented token.
         ath: NonEmpty,
         /// Hash of the body, when bound.
@@ -164,7 +164,7 @@ typed_claims! {
         /// The person.
         sub: NonEmpty,
         /// The grant id.
-        jti: NonEmpty,
+        jti: TokenId,
         /// The decision it came from.
         decision_id: NonEmpty,
         /// Expiry.
@@ -213,6 +213,27 @@ impl<'de> Deserialize<'de> for NonEmpty {
             return Err(D::Error::custom("empty"));
         }
         Ok(NonEmpty(s))
+    }
+}
+
+/// A token or proof id (`jti`): not empty and at most [`crate::limits::MAX_JTI_BYTES`] bytes,
+/// since a host keeps every used one (in memory or in Redis) until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TokenId(String);
+
+impl TokenId {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() || s.len() > crate::limits::MAX_JTI_BYTES {
+            return Err(D::Error::custom("jti"));
+        }
+        Ok(TokenId(s))
     }
 }
 

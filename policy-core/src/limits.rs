@@ -12,3 +12,7 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_CHAIN_TOKENS: usize = 8;
 /// Longest URI accepted in a request or proof.
 pub const MAX_URI_BYTES: usize = 4096;
+/// Largest `jti` of a delegation, sub-delegation, proof or grant, in bytes: a host remembers
+/// every used one until it expires, so an id is bounded like everything else it keeps.
+/// Generated ids (UUIDs, 128-bit random in base64url) are a fraction of it.
+pub const MAX_JTI_BYTES: usize = 256;

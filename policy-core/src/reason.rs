@@ -132,6 +132,7 @@ codes! {
     Audit AuditUnavailable => "audit.unavailable", "The audit log cannot accept records; the decision point answers 503 rather than act unaudited.";
     Audit AuditTampered => "audit.tampered", "Verification found an edited, deleted, reordered or truncated record.";
     Audit AuditInvalidRecord => "audit.invalid_record", "A line of the audit log is not a record of the documented shape.";
+    Audit AuditLocked => "audit.locked", "Another writer holds the audit log; a log has one writer at a time.";
     Cli CliFailure => "cli.failure", "An unexpected failure of the command (I/O while serving, a port that cannot be bound); exit code 1.";
     Cli FileNotFound => "file.not_found", "A file that was named does not exist or cannot be opened; exit code 4.";
     Cli FileUnreadable => "file.unreadable", "Standard input could not be read; exit code 4.";
@@ -154,6 +155,7 @@ codes! {
     Cli PolicyDuplicate => "policy.duplicate", "Two policy files of a bundle build have the same name.";
     Cli RedisInvalid => "redis.invalid", "The --redis URL of `serve` is not a Redis URL the store can use.";
     Cli DurationInvalid => "duration.invalid", "A --duration is out of range.";
+    Cli ServeOverloaded => "serve.overloaded", "`serve` has as many connections open as it allows (--max-connections): a new one is answered 503 with retry-after and closed.";
 }
 
 /// Serialized as its wire form (`as_str`), so a code can sit in a JSON document as is.

@@ -90,6 +90,7 @@ export const Codes = Object.freeze({
   AUDIT_UNAVAILABLE: 'audit.unavailable',
   AUDIT_TAMPERED: 'audit.tampered',
   AUDIT_INVALID_RECORD: 'audit.invalid_record',
+  AUDIT_LOCKED: 'audit.locked',
   CLI_FAILURE: 'cli.failure',
   FILE_NOT_FOUND: 'file.not_found',
   FILE_UNREADABLE: 'file.unreadable',
@@ -112,6 +113,7 @@ export const Codes = Object.freeze({
   POLICY_DUPLICATE: 'policy.duplicate',
   REDIS_INVALID: 'redis.invalid',
   DURATION_INVALID: 'duration.invalid',
+  SERVE_OVERLOADED: 'serve.overloaded',
 });
 
 /** Who raises each code: `decision`, `module`, `minting`, `host`, `audit`, `cli`. */
@@ -202,6 +204,7 @@ export const CodeOrigins = Object.freeze({
   'audit.unavailable': 'audit',
   'audit.tampered': 'audit',
   'audit.invalid_record': 'audit',
+  'audit.locked': 'audit',
   'cli.failure': 'cli',
   'file.not_found': 'cli',
   'file.unreadable': 'cli',
@@ -224,4 +227,5 @@ export const CodeOrigins = Object.freeze({
   'policy.duplicate': 'cli',
   'redis.invalid': 'cli',
   'duration.invalid': 'cli',
+  'serve.overloaded': 'cli',
 });

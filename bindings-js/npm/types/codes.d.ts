@@ -176,6 +176,8 @@ export declare const Codes: Readonly<{
   AUDIT_TAMPERED: 'audit.tampered';
   /** A line of the audit log is not a record of the documented shape. */
   AUDIT_INVALID_RECORD: 'audit.invalid_record';
+  /** Another writer holds the audit log; a log has one writer at a time. */
+  AUDIT_LOCKED: 'audit.locked';
   /** An unexpected failure of the command (I/O while serving, a port that cannot be bound); exit code 1. */
   CLI_FAILURE: 'cli.failure';
   /** A file that was named does not exist or cannot be opened; exit code 4. */
@@ -220,6 +222,8 @@ export declare const Codes: Readonly<{
   REDIS_INVALID: 'redis.invalid';
   /** A --duration is out of range. */
   DURATION_INVALID: 'duration.invalid';
+  /** `serve` has as many connections open as it allows (--max-connections): a new one is answered 503 with retry-after and closed. */
+  SERVE_OVERLOADED: 'serve.overloaded';
 }>;
 
 /** A stable code. */

@@ -25,6 +25,20 @@ pub struct Metrics {
     pub audit_errors: IntCounter,
     /// Requests refused before deciding (bad body, bad JSON).
     pub rejected: IntCounterVec,
+    /// Responses by HTTP status class of refusal (413, 431, 408, 503): refused before or
+    /// instead of an answer.
+    pub refused: IntCounterVec,
+    /// Connections open now.
+    pub connections: IntGauge,
+    /// Entries the memory replay store holds (live or not yet swept); 0 with Redis.
+    pub replay_entries: IntGauge,
+    /// Connections answered 503 and closed because the cap was reached.
+    pub shed: IntCounter,
+    /// Accept calls that failed (a descriptor limit, despite the cap).
+    pub accept_errors: IntCounter,
+    /// Connections closed because a request head did not arrive in time (or an idle
+    /// kept-alive connection sent none).
+    pub header_timeouts: IntCounter,
 }
 
 impl Metrics {
@@ -77,6 +91,36 @@ impl Metrics {
             ),
             &["endpoint", "reason"],
         )?;
+        let refused = IntCounterVec::new(
+            Opts::new(
+                "mandate_http_refused_total",
+                "Answers 408, 413, 431 or 503 given instead of a decision (a request refused, or /readyz not ready), by status",
+            ),
+            &["status"],
+        )?;
+        let connections = IntGauge::new("mandate_connections_open", "Client connections open now")?;
+        let shed = IntCounter::new(
+            "mandate_connections_shed_total",
+            "Connections answered 503 and closed at the connection cap",
+        )?;
+        let accept_errors = IntCounter::new(
+            "mandate_accept_errors_total",
+            "Accept calls that failed (descriptor limits)",
+        )?;
+        let header_timeouts = IntCounter::new(
+            "mandate_header_timeouts_total",
+            "Connections closed: no complete request head within the header timeout",
+        )?;
+        let replay_entries = IntGauge::new(
+            "mandate_replay_store_entries",
+            "Entries held by the in-memory replay store (its capacity is --replay-capacity)",
+        )?;
+        registry.register(Box::new(replay_entries.clone()))?;
+        registry.register(Box::new(header_timeouts.clone()))?;
+        registry.register(Box::new(refused.clone()))?;
+        registry.register(Box::new(connections.clone()))?;
+        registry.register(Box::new(shed.clone()))?;
+        registry.register(Box::new(accept_errors.clone()))?;
         registry.register(Box::new(decisions.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
@@ -95,6 +139,12 @@ impl Metrics {
             audit_records,
             audit_errors,
             rejected,
+            refused,
+            connections,
+            shed,
+            accept_errors,
+            header_timeouts,
+            replay_entries,
         })
     }
 

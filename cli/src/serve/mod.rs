@@ -4,7 +4,13 @@
 //! - `POST /v1/grants`: a decide input with `mint_grant`; 200 with the grant on allow, 403 on deny.
 //! - `ANY /v1/check/{*path}`: Envoy ext_authz (HTTP service): the original request's method, path
 //!   and headers in; 200 with principal headers on allow, 403 with `x-mandate-reason` on deny.
-//! - `GET /healthz`, `GET /metrics`.
+//! - `GET /healthz` (liveness: the process answers; 200 while it does, with what it serves),
+//!   `GET /readyz` (readiness: 200 only when a bundle serves inside its window, the audit log
+//!   takes records and the replay store answers; 503 with each problem's code otherwise),
+//!   `GET /metrics`.
+//!
+//! Connections are capped, a request head must arrive in time and shutdown drains with a
+//! deadline (`listener.rs`).
 //!
 //! This module holds the HTTP handlers only. Deciding, the replay check, the audit append (fsynced
 //! before the answer is sent: an answer the client received is an audit record on disk), bundle
@@ -14,6 +20,7 @@
 
 pub mod check;
 mod hooks;
+pub mod listener;
 pub mod metrics;
 pub mod source;
 
@@ -30,7 +37,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use host_rust::audit::{AuditLog, AuditOptions};
-use host_rust::replay::{MemoryReplayStore, RedisReplayStore, ReplayError, ReplayStore, UseOnce};
+use host_rust::replay::{
+    FileReplayStore, MemoryReplayStore, RedisReplayStore, ReplayError, ReplayStore, UseOnce,
+};
 use host_rust::{Backend, Decider, Decision, DecisionPoint, Keys};
 use policy_core::HttpDecideInput;
 use policy_core::jose::{PrivateJwk, PublicJwk};
@@ -44,10 +53,12 @@ use source::{Fetched, Seen, Source};
 use crate::error::{CliError, Kind, Result};
 use crate::out::errln;
 
-/// The replay store: memory (one process) or Redis (many).
+/// The replay store: memory (one process, forgotten on restart), a journaled file (one
+/// process, kept across restarts) or Redis (many).
 #[derive(Debug)]
 pub enum Store {
     Memory(MemoryReplayStore),
+    File(FileReplayStore),
     Redis(RedisReplayStore),
 }
 
@@ -55,7 +66,16 @@ impl ReplayStore for Store {
     async fn record(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
         match self {
             Store::Memory(m) => m.record(entries, now).await,
+            Store::File(f) => f.record(entries, now).await,
             Store::Redis(r) => r.record(entries, now).await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), ReplayError> {
+        match self {
+            Store::Memory(m) => m.ping().await,
+            Store::File(f) => f.ping().await,
+            Store::Redis(r) => r.ping().await,
         }
     }
 }
@@ -69,6 +89,12 @@ pub struct Config {
     pub grant_key: Option<PrivateJwk>,
     pub audit: Option<PathBuf>,
     pub redis: Option<String>,
+    /// How long one Redis command may take before the decision fails closed.
+    pub redis_timeout: Duration,
+    /// Live entries the memory replay store holds at most (a full store denies).
+    pub replay_capacity: usize,
+    /// Journal the memory replay store to this file, so a restart forgets no used `jti`.
+    pub replay_file: Option<PathBuf>,
     pub poll: Duration,
     pub max_body: usize,
     pub timeout: Duration,
@@ -91,6 +117,8 @@ pub struct Config {
     pub wasm: Option<PathBuf>,
     /// Where to cache the compiled module (compiling takes seconds; loading a cached one does not).
     pub wasm_cache: Option<PathBuf>,
+    /// Connection cap, header timeout and shutdown drain.
+    pub limits: listener::Limits,
 }
 
 impl Config {
@@ -102,6 +130,9 @@ impl Config {
             grant_key: None,
             audit: None,
             redis: None,
+            redis_timeout: Duration::from_millis(500),
+            replay_capacity: host_rust::replay::DEFAULT_CAPACITY,
+            replay_file: None,
             poll: Duration::from_secs(2),
             max_body: 64 * 1024,
             timeout: Duration::from_secs(5),
@@ -113,6 +144,7 @@ impl Config {
             grant_ttl: 30,
             wasm: None,
             wasm_cache: None,
+            limits: listener::Limits::default(),
         }
     }
 }
@@ -168,12 +200,57 @@ fn random_id() -> String {
 /// Silences the service's log lines (the demo and the load run print their own story).
 pub static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// One JSON log line on stderr.
+/// Per message: when its last line was written, and how many were held back since.
+static RECENT: std::sync::Mutex<
+    Option<std::collections::HashMap<String, (std::time::Instant, u64)>>,
+> = std::sync::Mutex::new(None);
+
+/// At most one warning or error line per message and code per second: a fault that repeats on every request (an audit
+/// log that cannot be written, accept failing) must not flood the log. The next line written
+/// for that message says how many were held back (`suppressed`).
+fn rate_limited(msg: &str) -> Option<u64> {
+    let mut recent = RECENT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let recent = recent.get_or_insert_with(Default::default);
+    let now = std::time::Instant::now();
+    match recent.get_mut(msg) {
+        Some((last, held)) if now.duration_since(*last) < Duration::from_secs(1) => {
+            *held += 1;
+            None
+        }
+        Some((last, held)) => {
+            *last = now;
+            Some(core::mem::take(held))
+        }
+        None => {
+            if recent.len() >= 1024 {
+                recent.clear();
+            }
+            recent.insert(msg.to_string(), (now, 0));
+            Some(0)
+        }
+    }
+}
+
+/// One JSON log line on stderr (warnings and errors rate-limited, see [`rate_limited`]).
 pub fn log(level: &str, msg: &str, fields: &Value) {
     if QUIET.load(core::sync::atomic::Ordering::Relaxed) {
         return;
     }
+    let suppressed = if level == "info" {
+        0
+    } else {
+        let key = format!("{msg}|{}", fields.get("code").unwrap_or(&Value::Null));
+        let Some(n) = rate_limited(&key) else {
+            return;
+        };
+        n
+    };
     let mut line = json!({"ts": crate::io::fmt_time(crate::io::now()), "level": level, "msg": msg});
+    if let (true, Some(obj)) = (suppressed > 0, line.as_object_mut()) {
+        obj.insert("suppressed".into(), Value::from(suppressed));
+    }
     if let (Some(obj), Some(extra)) = (line.as_object_mut(), fields.as_object()) {
         for (k, v) in extra {
             obj.insert(k.clone(), v.clone());
@@ -251,17 +328,33 @@ impl Service {
             .map_err(ServiceError::Audit)
     }
 
-    fn health(&self) -> (bool, Value) {
+    /// Liveness: the process answers (always `ok` when this runs), with what it serves and
+    /// whether it could allow anything (`ready`, as `/readyz` without probing the stores).
+    fn health(&self) -> Value {
         let h = self.point.health(crate::io::now());
         let problem = |(c, m): (Code, String)| json!({"code": c, "message": m});
-        let v = json!({
-            "status": if h.ok { "ok" } else { "unavailable" },
+        json!({
+            "status": "ok",
+            "bundle_ok": h.ok,
             "bundle": {"ok": h.status.ok, "revision": h.status.revision, "digest": h.status.digest,
                        "exp": h.status.exp, "expired": h.expired, "error": h.status.error.map(problem)},
             "last_reload_error": h.last_reload_error.map(problem),
             "backend": h.backend,
-        });
-        (h.ok, v)
+        })
+    }
+
+    /// Readiness: 200 only when a bundle serves inside its window, the audit log takes records
+    /// and the replay store answers; each problem with its code.
+    async fn readiness(&self) -> (bool, Value) {
+        let r = self.point.readiness(crate::io::now()).await;
+        let problems: Vec<Value> = r
+            .problems
+            .iter()
+            .map(|(part, code, message)| json!({"part": part, "code": code, "message": message}))
+            .collect();
+        let v =
+            json!({"status": if r.ready { "ready" } else { "unavailable" }, "problems": problems});
+        (r.ready, v)
     }
 }
 
@@ -375,7 +468,11 @@ async fn grants_handler(State(svc): State<Arc<Service>>, body: Bytes) -> Respons
 }
 
 async fn healthz(State(svc): State<Arc<Service>>) -> Response {
-    let (ok, v) = svc.health();
+    json_response(StatusCode::OK, svc.health().to_string().into_bytes())
+}
+
+async fn readyz(State(svc): State<Arc<Service>>) -> Response {
+    let (ok, v) = svc.readiness().await;
     json_response(
         if ok {
             StatusCode::OK
@@ -387,6 +484,14 @@ async fn healthz(State(svc): State<Arc<Service>>) -> Response {
 }
 
 async fn metrics_handler(State(svc): State<Arc<Service>>) -> Response {
+    let entries = match svc.point.decider().replay() {
+        Store::Memory(m) => m.len(),
+        Store::File(f) => f.len(),
+        Store::Redis(_) => 0,
+    };
+    svc.metrics
+        .replay_entries
+        .set(i64::try_from(entries).unwrap_or(i64::MAX));
     (
         StatusCode::OK,
         [(
@@ -400,12 +505,14 @@ async fn metrics_handler(State(svc): State<Arc<Service>>) -> Response {
 
 /// The router, with body size limits and timeouts.
 pub fn router(svc: Arc<Service>, max_body: usize, timeout: Duration) -> Router {
+    let metrics = svc.metrics.clone();
     Router::new()
         .route("/v1/decide", post(decide_handler))
         .route("/v1/grants", post(grants_handler))
         .route("/v1/check", any(check::handler))
         .route("/v1/check/{*path}", any(check::handler))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
@@ -413,7 +520,25 @@ pub fn router(svc: Arc<Service>, max_body: usize, timeout: Duration) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::map_response(move |r: Response| {
+            count_refusal(&metrics, r.status());
+            core::future::ready(r)
+        }))
         .with_state(svc)
+}
+
+/// Counts the answers given instead of a decision: 408 (the request did not arrive in time),
+/// 413 (body over `--max-body`), 503 (audit log unavailable). 431 (a head over hyper's limit)
+/// never reaches the router; the accept loop counts it.
+fn count_refusal(metrics: &Metrics, status: StatusCode) {
+    if matches!(
+        status,
+        StatusCode::REQUEST_TIMEOUT
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        metrics.refused.with_label_values(&[status.as_str()]).inc();
+    }
 }
 
 /// A running service: its address, and how to stop it.
@@ -454,11 +579,32 @@ impl Running {
 /// multi-threaded runtime).
 pub async fn start(config: Config) -> Result<Running> {
     let store = match &config.redis {
-        Some(url) => Store::Redis(RedisReplayStore::connect(url).map_err(|e| {
-            CliError::invalid(Code::RedisInvalid, format!("--redis {url}: {e}"))
-                .hint("use redis://host:port/db")
-        })?),
-        None => Store::Memory(MemoryReplayStore::default()),
+        Some(url) => Store::Redis(
+            RedisReplayStore::connect(url)
+                .map_err(|e| {
+                    CliError::invalid(Code::RedisInvalid, format!("--redis {url}: {e}"))
+                        .hint("use redis://host:port/db")
+                })?
+                .with_timeout(config.redis_timeout),
+        ),
+        None => match &config.replay_file {
+            Some(path) => Store::File(
+                FileReplayStore::open(path, config.replay_capacity, crate::io::now()).map_err(
+                    |e| {
+                        CliError::invalid(e.code(), e.to_string())
+                            .hint("point --replay-file at a file only this service writes")
+                    },
+                )?,
+            ),
+            None => {
+                log(
+                    "warn",
+                    "replay store in memory: a restart forgets every used proof and grant (use --replay-file or --redis)",
+                    &json!({}),
+                );
+                Store::Memory(MemoryReplayStore::new(config.replay_capacity))
+            }
+        },
     };
     let backend = match &config.wasm {
         None => Backend::native(),
@@ -581,17 +727,13 @@ pub async fn start(config: Config) -> Result<Running> {
     let (stop, stop_rx) = watch::channel(false);
 
     let app = router(Arc::clone(&svc), config.max_body, config.timeout);
-    let mut rx = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.wait_for(|s| *s).await;
-        })
-        .await
-    });
+    let server = tokio::spawn(listener::serve(
+        listener,
+        app,
+        config.limits,
+        svc.metrics.clone(),
+        stop_rx.clone(),
+    ));
 
     let reloader = {
         let svc = Arc::clone(&svc);

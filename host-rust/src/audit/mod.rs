@@ -22,8 +22,19 @@
 //! so concurrent callers share the cost and each still returns only once its own record is
 //! durable. A crash mid-append leaves at most one torn line, after any intact but unacknowledged
 //! ones, at the end; [`AuditLog::open`] cuts the torn line off and reports it as a [`Recovery`].
-//! If a write or sync fails, the log refuses every later append (the records in flight are not
-//! acknowledged); reopening repairs the tail.
+//! If a write or sync fails, the records in flight are not acknowledged and the log repairs
+//! itself before it takes the next record: it cuts the file back to the last acknowledged
+//! record, syncs it, rewrites the head, and chains on from there
+//! ([`AuditLog::repair`], also what a readiness probe calls). While the repair fails (the disk
+//! is still full, no file descriptor is free) every append is refused; once it succeeds the log
+//! is writable again without a restart.
+//!
+//! # One writer
+//!
+//! [`AuditLog::open`] takes an exclusive lock on the file (`flock`) before reading it, and holds
+//! it while the log is open: a second writer on the same log (a second `mandate serve` pointed
+//! at it) is refused with `audit.locked`, rather than interleaving two chains or cutting off the
+//! first writer's records as a torn tail. Readers (`mandate audit verify`) take no lock.
 //!
 //! # What verification finds
 //!
@@ -46,7 +57,7 @@ mod verify;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use policy_core::reason::Code;
 use serde_json::Value;
@@ -78,6 +89,9 @@ pub enum AuditError {
     /// The record to append is not a JSON object.
     #[error("{code}: {0}", code = Code::AuditInvalidRecord)]
     InvalidRecord(String),
+    /// Another process has the log open for writing.
+    #[error("{code}: another writer holds the audit log", code = Code::AuditLocked)]
+    Locked,
 }
 
 impl AuditError {
@@ -88,6 +102,7 @@ impl AuditError {
             AuditError::Io(_) => Code::AuditIo,
             AuditError::Tampered { .. } => Code::AuditTampered,
             AuditError::InvalidRecord(_) => Code::AuditInvalidRecord,
+            AuditError::Locked => Code::AuditLocked,
         }
     }
 }
@@ -137,8 +152,14 @@ struct Queue {
     pending: Vec<u8>,
     durable_seq: u64,
     durable_hash: String,
+    /// The file's length through the last acknowledged record: what a repair cuts back to.
+    durable_len: u64,
     committing: bool,
+    /// Why the last commit failed; set until a repair succeeds.
     failed: Option<String>,
+    /// Counts repairs. A record queued before a repair was dropped by it (its `seq` is reused),
+    /// so an append that sees the epoch change fails rather than read a later commit as its own.
+    epoch: u64,
 }
 
 /// Lower-case hex.
@@ -182,6 +203,11 @@ impl AuditLog {
             .append(true)
             .create(true)
             .open(&path)?;
+        // Before reading: a second writer must not cut the first one's records off as a tail.
+        file.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => AuditError::Locked,
+            std::fs::TryLockError::Error(e) => AuditError::Io(e),
+        })?;
         let scan = verify::scan(&path, &mut file, true)?;
         let mut recovery = None;
         let len = file.metadata()?.len();
@@ -202,8 +228,10 @@ impl AuditLog {
                 pending: Vec::new(),
                 durable_seq: scan.last_seq,
                 durable_hash: scan.last_hash,
+                durable_len: scan.valid_len,
                 committing: false,
                 failed: None,
+                epoch: 0,
             }),
             committed: Condvar::new(),
             file: Mutex::new(file),
@@ -233,11 +261,11 @@ impl AuditLog {
             redactor.apply(&mut audit);
         }
         let mut q = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = &q.failed {
-            return Err(AuditError::Io(std::io::Error::other(format!(
-                "the audit log failed earlier: {e}"
-            ))));
+        if q.failed.is_some() {
+            q = self.idle(q);
+            self.repair_locked(&mut q)?;
         }
+        let epoch = q.epoch;
         let seq = q.seq + 1;
         let mut record = serde_json::Map::new();
         record.insert("audit".into(), audit);
@@ -250,6 +278,11 @@ impl AuditLog {
         q.seq = seq;
         q.last_hash.clone_from(&hash);
         loop {
+            if q.epoch != epoch {
+                return Err(AuditError::Io(std::io::Error::other(
+                    "the audit log failed and was repaired; this record was not written",
+                )));
+            }
             if q.durable_seq >= seq {
                 return Ok(Receipt { seq, hash });
             }
@@ -277,6 +310,7 @@ impl AuditLog {
                 Ok(()) => {
                     q.durable_seq = upto_seq;
                     q.durable_hash = upto_hash;
+                    q.durable_len += batch.len() as u64;
                 }
                 Err(e) => q.failed = Some(e.to_string()),
             }
@@ -290,6 +324,65 @@ impl AuditLog {
         file.write_all(batch)?;
         file.sync_data()?;
         write_head(&self.path, seq, hash)
+    }
+
+    /// Makes a log whose last commit failed writable again, if it can: cuts the file back to the
+    /// last acknowledged record, syncs it and rewrites the head. A no-op on a healthy log.
+    /// [`AuditLog::append`] calls it before taking a record; a readiness probe calls it so that
+    /// a log nobody appends to (the decision point is out of rotation) still comes back.
+    ///
+    /// # Errors
+    /// [`AuditError::Io`] while the repair fails (the log stays refusing appends).
+    pub fn repair(&self) -> Result<(), AuditError> {
+        let mut q = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if q.failed.is_some() {
+            q = self.idle(q);
+            self.repair_locked(&mut q)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until no commit is under way (a failed log has none: the commit that failed set the
+    /// failure as it ended, and no append leads a commit while it is set).
+    fn idle<'a>(&self, mut q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+        while q.committing {
+            q = self
+                .committed
+                .wait(q)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        q
+    }
+
+    /// The repair, with the queue locked and no commit under way. Every record queued since the
+    /// last acknowledged one was refused to its caller; none of them is kept.
+    fn repair_locked(&self, q: &mut Queue) -> Result<(), AuditError> {
+        let attempt = || -> Result<(), AuditError> {
+            let file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+            file.set_len(q.durable_len)?;
+            file.sync_all()?;
+            write_head(&self.path, q.durable_seq, &q.durable_hash)
+        };
+        if let Err(e) = attempt() {
+            q.failed = Some(e.to_string());
+            return Err(AuditError::Io(std::io::Error::other(format!(
+                "the audit log failed and cannot be repaired yet: {e}"
+            ))));
+        }
+        q.seq = q.durable_seq;
+        q.last_hash.clone_from(&q.durable_hash);
+        q.pending.clear();
+        q.failed = None;
+        q.epoch += 1;
+        Ok(())
+    }
+
+    /// Why the log refuses appends, when it does (its last commit failed and no repair has
+    /// succeeded since).
+    #[must_use]
+    pub fn failure(&self) -> Option<String> {
+        let q = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        q.failed.clone()
     }
 
     /// Appends a decision's `audit` object (see [`AuditLog::append`]).

@@ -38,6 +38,9 @@ impl Inner {
     }
 }
 
+/// An entry as kept: its store key (`<kind>:<jti>`) and the last second it is remembered through.
+pub(crate) type Kept = (String, i64);
+
 /// The default capacity: 1,000,000 live `jti`s (roughly 100 MB at worst).
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
@@ -68,13 +71,23 @@ impl MemoryReplayStore {
     }
 
     fn record_now(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
+        self.record_keys(entries, now).map(|(replayed, _)| replayed)
+    }
+
+    /// Records `entries`; answers the `jti`s already recorded and the new entries as written
+    /// (store key, last second remembered), for a store that also journals them.
+    pub(crate) fn record_keys(
+        &self,
+        entries: &[UseOnce],
+        now: i64,
+    ) -> Result<(Vec<String>, Vec<Kept>), ReplayError> {
         validate(entries, now)?;
         // A poisoned lock means a panic elsewhere mid-update; the maps are still consistent
         // (each update is two inserts that cannot panic between them), so keep serving.
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.purge(now);
         let mut replayed = Vec::new();
-        let mut fresh: Vec<(String, i64)> = Vec::new();
+        let mut fresh: Vec<Kept> = Vec::new();
         for entry in entries {
             let key = entry.store_key()?;
             if inner.by_key.contains_key(&key) || fresh.iter().any(|(k, _)| *k == key) {
@@ -84,14 +97,41 @@ impl MemoryReplayStore {
             }
         }
         // All or none of the new entries: a call that does not fit records nothing.
-        if inner.by_key.len().saturating_add(fresh.len()) > self.capacity {
+        // (A call with nothing new records nothing, so it fits even in a store that is over its
+        // capacity, as one restored from a journal can be.)
+        if !fresh.is_empty() && inner.by_key.len().saturating_add(fresh.len()) > self.capacity {
             return Err(ReplayError::Full(inner.by_key.len()));
         }
-        for (key, until) in fresh {
-            inner.by_until.insert((until, key.clone()));
-            inner.by_key.insert(key, until);
+        for (key, until) in &fresh {
+            inner.by_until.insert((*until, key.clone()));
+            inner.by_key.insert(key.clone(), *until);
         }
-        Ok(replayed)
+        Ok((replayed, fresh))
+    }
+
+    /// Puts back an entry read from a journal, whatever the capacity (a live entry is never
+    /// dropped; a store over capacity refuses new entries until enough expire).
+    pub(crate) fn restore(&self, key: String, until: i64) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = inner.by_key.get(&key).copied() {
+            if old >= until {
+                return;
+            }
+            inner.by_until.remove(&(old, key.clone()));
+        }
+        inner.by_until.insert((until, key.clone()));
+        inner.by_key.insert(key, until);
+    }
+
+    /// Every entry remembered through `now` or later, as (store key, last second).
+    pub(crate) fn live(&self, now: i64) -> Vec<Kept> {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.purge(now);
+        inner
+            .by_until
+            .iter()
+            .map(|(until, key)| (key.clone(), *until))
+            .collect()
     }
 }
 

@@ -6,10 +6,15 @@
 //! when the store cannot answer it denies with `replay.store_unavailable`. There is no fail-open
 //! switch: a decision point that cannot tell a replay from a first use refuses.
 //!
-//! Two stores: [`MemoryReplayStore`] (one process, bounded) and, with the `redis` feature,
-//! [`RedisReplayStore`] (many nodes; one `SET key 1 NX PX ttl` per `jti`, so it also works on
-//! Redis Cluster, where multi-key commands would cross slots).
+//! Three stores: [`MemoryReplayStore`] (one process, bounded, forgotten on restart),
+//! [`FileReplayStore`] (the same, journaled to a file and synced before each answer, so a
+//! restart forgets nothing) and, with the `redis` feature, [`RedisReplayStore`] (many nodes; one
+//! `SET key 1 NX PX ttl` per `jti`, so it also works on Redis Cluster, where multi-key commands
+//! would cross slots). A Redis that does not persist (no AOF, or `appendfsync` other than
+//! `always`) forgets the entries of its last moments when it restarts, exactly as a memory
+//! store does.
 
+mod file;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -18,6 +23,7 @@ use core::future::Future;
 
 use policy_core::reason::Code;
 
+pub use file::FileReplayStore;
 pub use memory::{DEFAULT_CAPACITY, MemoryReplayStore};
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_PREFIX, RedisReplayStore};
@@ -114,6 +120,12 @@ pub trait ReplayStore: Send + Sync {
         entries: &[UseOnce],
         now: i64,
     ) -> impl Future<Output = Result<Vec<String>, ReplayError>> + Send;
+
+    /// Whether the store answers now, for a readiness probe (records nothing). A store in this
+    /// process always does; a remote store sends its cheapest command, bounded by its timeout.
+    fn ping(&self) -> impl Future<Output = Result<(), ReplayError>> + Send {
+        core::future::ready(Ok(()))
+    }
 }
 
 /// Why a replay store could not answer. The decision is then a deny with

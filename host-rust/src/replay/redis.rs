@@ -131,4 +131,18 @@ where
         }
         Ok(replayed)
     }
+
+    async fn ping(&self) -> Result<(), ReplayError> {
+        let mut conn = self.conn.clone();
+        tokio::time::timeout(
+            self.timeout,
+            redis::cmd("PING").query_async::<String>(&mut conn),
+        )
+        .await
+        .map_err(|_| {
+            ReplayError::Unavailable(format!("redis did not answer within {:?}", self.timeout))
+        })?
+        .map_err(|e| ReplayError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
 }

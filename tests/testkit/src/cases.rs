@@ -124,7 +124,44 @@ pub fn all(k: &Keys) -> Vec<Case> {
     policy_cases(&mut b);
     input_cases(&mut b);
     crate::security_cases::all(&mut b);
+    jti_bound_cases(&mut b);
     b.cases
+}
+
+/// jti bounds: a host keeps every used jti, so one over `MAX_JTI_BYTES` is a bad claim, for
+/// the delegation (`token.claims_invalid`) and the proof (`proof.malformed`); at the bound, fine.
+fn jti_bound_cases(b: &mut Builder<'_>) {
+    let k = b.k;
+    let r = req("GET", TRIPS, "trips:read", TRUSTED_IP);
+    let raw = |t: String, jti: &str| input(r.clone(), creds(&[t], &k.booker, &r, jti));
+    let max = policy_core::limits::MAX_JTI_BYTES;
+    let long_delegation = b.booker("trips:read", &"d".repeat(max + 1), &r, |_| {});
+    b.deny(
+        "token/jti-too-long",
+        "a delegation jti one byte over the bound",
+        long_delegation,
+        "token.claims_invalid",
+    );
+    let fine = delegation(
+        k,
+        "alice",
+        "agent:travel-booker",
+        &k.booker,
+        "trips:read",
+        "d-jti-bound",
+        |_| {},
+    );
+    b.deny(
+        "proof/jti-too-long",
+        "a proof jti one byte over the bound",
+        raw(fine.clone(), &"p".repeat(max + 1)),
+        "proof.malformed",
+    );
+    b.allow(
+        "proof/jti-at-the-bound",
+        "a proof jti of exactly the bound",
+        raw(fine, &"q".repeat(max)),
+    );
 }
 
 fn seed(b: &mut Builder<'_>) {

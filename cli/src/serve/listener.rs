@@ -1,0 +1,177 @@
+//! The accept loop: how many connections, for how long, and how the service stops.
+//!
+//! A client must not be able to take the service down by holding connections open:
+//!
+//! - **A connection cap** ([`Limits::max_connections`]), kept below the process's file
+//!   descriptor limit with room for the audit log, the replay store and bundle fetches, so that
+//!   connections alone never exhaust descriptors. A connection over the cap is answered `503`
+//!   with `retry-after` and closed (and counted), not left to wait.
+//! - **A header timeout** ([`Limits::header_timeout`]): a request's head must arrive within it,
+//!   and a kept-alive connection that sends no next request is closed after it (slowloris, idle
+//!   connections). The request timeout of the router bounds the rest (a slow body is a `408`).
+//! - **A drain on shutdown** ([`Limits::drain`]): once stopping, the listener closes, requests in
+//!   flight finish (their audit records are durable before their answers are sent), idle
+//!   connections close at once, and after the drain deadline whatever is left is cut off.
+
+use core::time::Duration;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use policy_core::Code;
+use serde_json::json;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tower_service::Service as _;
+
+use super::log;
+use super::metrics::Metrics;
+
+/// Connection limits and the shutdown drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections at most; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// A request head must arrive within this; an idle kept-alive connection is closed after it.
+    pub header_timeout: Duration,
+    /// On shutdown, how long requests in flight may take before they are cut off.
+    pub drain: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// File descriptors kept free of connections: the audit log and its head, the replay store,
+/// bundle fetches, the module cache, the runtime's own.
+const RESERVED_FDS: u64 = 64;
+
+/// The cap actually applied: `wanted`, lowered below the soft file descriptor limit.
+#[must_use]
+pub fn effective_cap(wanted: usize) -> usize {
+    let wanted = wanted.max(1);
+    match fd_limit() {
+        Some(limit) => {
+            let room = usize::try_from(limit.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+            wanted.min(room.max(1))
+        }
+        None => wanted,
+    }
+}
+
+/// The soft `RLIMIT_NOFILE`, from `/proc/self/limits` (Linux); `None` elsewhere or unlimited.
+fn fd_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// The answer to a connection over the cap (written once, then the connection is closed).
+fn shed_response() -> Vec<u8> {
+    let body = json!({"error": {"code": Code::ServeOverloaded, "message": "too many open connections; retry later"}})
+        .to_string();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Serves `app` on `listener` until `stop` turns true, then drains.
+///
+/// # Errors
+/// Never: accept errors (a descriptor limit reached despite the cap) are logged and retried.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    metrics: Metrics,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let cap = effective_cap(limits.max_connections);
+    let shed_answer: Arc<[u8]> = shed_response().into();
+    let permits = Arc::new(Semaphore::new(cap));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and the like: the connection stays in the backlog; try again shortly.
+                metrics.accept_errors.inc();
+                log(
+                    "error",
+                    "accept failed",
+                    &json!({"error": e.to_string(), "open_connections": cap - permits.available_permits()}),
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            metrics.shed.inc();
+            tokio::spawn(shed(stream, Arc::clone(&shed_answer)));
+            continue;
+        };
+        metrics.connections.inc();
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().call(req)
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            // A client that resets, times out or sends garbage ends its own connection only.
+            if let Err(e) = conn.await {
+                if e.is_parse_too_large() {
+                    metrics.refused.with_label_values(&["431"]).inc();
+                } else if e.is_timeout() {
+                    metrics.header_timeouts.inc();
+                }
+            }
+            metrics.connections.dec();
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.drain) => {
+            log(
+                "warn",
+                "the drain deadline passed: connections still open are cut off",
+                &json!({"drain_ms": limits.drain.as_millis()}),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Answers a connection over the cap and closes it, within a second whatever the client does.
+async fn shed(mut stream: TcpStream, answer: Arc<[u8]>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
