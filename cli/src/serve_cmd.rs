@@ -32,6 +32,9 @@ pub struct ServeArgs {
     /// Append every decision's audit record to this hash-chained log (fsynced before answering).
     #[arg(long)]
     pub audit: Option<PathBuf>,
+    /// Seal the audit log into a segment (FILE.<last seq>) once it reaches this many bytes; a restart reads only the active segment. 0: one file.
+    #[arg(long, default_value_t = 64 * 1024 * 1024, requires = "audit")]
+    pub audit_segment_bytes: u64,
     /// Keep use-once ids in Redis (shared by many decision points); in memory when absent.
     #[arg(long)]
     pub redis: Option<String>,
@@ -119,6 +122,7 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
         .map(io::read_private_key)
         .transpose()?;
     config.audit.clone_from(&a.audit);
+    config.audit_segment_bytes = (a.audit_segment_bytes > 0).then_some(a.audit_segment_bytes);
     config.redis.clone_from(&a.redis);
     config.redis_timeout = a.redis_timeout;
     config.replay_capacity = a.replay_capacity;

@@ -88,6 +88,8 @@ pub struct Config {
     pub trust: Vec<PublicJwk>,
     pub grant_key: Option<PrivateJwk>,
     pub audit: Option<PathBuf>,
+    /// Seal the audit log's active segment at this size (a restart reads only the active one).
+    pub audit_segment_bytes: Option<u64>,
     pub redis: Option<String>,
     /// How long one Redis command may take before the decision fails closed.
     pub redis_timeout: Duration,
@@ -129,6 +131,7 @@ impl Config {
             trust,
             grant_key: None,
             audit: None,
+            audit_segment_bytes: Some(64 * 1024 * 1024),
             redis: None,
             redis_timeout: Duration::from_millis(500),
             replay_capacity: host_rust::replay::DEFAULT_CAPACITY,
@@ -623,15 +626,18 @@ pub async fn start(config: Config) -> Result<Running> {
     let decider = Decider::new(backend, store).map_err(|e| CliError::failure(e.to_string()))?;
     let audit = match &config.audit {
         Some(path) => {
-            let (audit_log, recovery) =
-                AuditLog::open(path, AuditOptions::default()).map_err(|e| {
-                    CliError::new(
-                        Kind::Audit,
-                        e.code(),
-                        format!("audit log {}: {e}", path.display()),
-                    )
-                    .hint("check it with `mandate audit verify`, or point --audit at a new file")
-                })?;
+            let options = AuditOptions {
+                rotate_bytes: config.audit_segment_bytes,
+                ..AuditOptions::default()
+            };
+            let (audit_log, recovery) = AuditLog::open(path, options).map_err(|e| {
+                CliError::new(
+                    Kind::Audit,
+                    e.code(),
+                    format!("audit log {}: {e}", path.display()),
+                )
+                .hint("check it with `mandate audit verify`, or point --audit at a new file")
+            })?;
             if let Some(r) = recovery {
                 log(
                     "warn",

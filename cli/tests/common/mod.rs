@@ -242,8 +242,14 @@ impl Server {
 
     /// `mandate serve --listen 127.0.0.1:0` with exactly `args`, logging to a file in `dir`.
     pub fn spawn(dir: &Path, args: &[String]) -> Server {
+        Self::spawn_command(dir, mandate(), args)
+    }
+
+    /// As [`Server::spawn`], with `command` standing for `mandate` (a wrapper that ends by
+    /// running it, e.g. in another mount namespace).
+    pub fn spawn_command(dir: &Path, mut command: Command, args: &[String]) -> Server {
         let stderr = dir.join(format!("serve-{}.log", rid()));
-        let mut child = mandate()
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())

@@ -29,10 +29,20 @@
 //! is still full, no file descriptor is free) every append is refused; once it succeeds the log
 //! is writable again without a restart.
 //!
+//! # Segments
+//!
+//! With [`AuditOptions::rotate_bytes`] the log is sealed into segments as it grows: once the
+//! active file reaches that size after a commit it is renamed `<log>.<seq>` (its last record's
+//! `seq`, 20 digits) and an empty `<log>` takes the next records, the chain going on across the
+//! boundary. [`AuditLog::open`] reads only the active segment, anchored at the newest sealed
+//! segment's last record, so a restart costs one segment, not the whole history;
+//! [`verify`] walks every segment from the genesis record. Archive sealed segments rather than
+//! delete them: verification starts from the first.
+//!
 //! # One writer
 //!
-//! [`AuditLog::open`] takes an exclusive lock on the file (`flock`) before reading it, and holds
-//! it while the log is open: a second writer on the same log (a second `mandate serve` pointed
+//! [`AuditLog::open`] takes an exclusive lock (`flock`) on `<log>.lock` before reading the log,
+//! and holds it while the log is open: a second writer on the same log (a second `mandate serve` pointed
 //! at it) is refused with `audit.locked`, rather than interleaving two chains or cutting off the
 //! first writer's records as a torn tail. Readers (`mandate audit verify`) take no lock.
 //!
@@ -47,11 +57,12 @@
 //!
 //! Sensitive fields can be replaced by their keyed hash before writing ([`Redactor`]).
 //!
-//! Opening a log reads and verifies it whole (linear in its size): rotate logs, and start a new
-//! file's chain afresh, rather than growing one file for ever.
+//! Opening a log reads and verifies its active segment (linear in its size): set
+//! [`AuditOptions::rotate_bytes`] rather than growing one file for ever.
 
 mod canonical;
 mod redact;
+mod segments;
 mod verify;
 
 use std::fs::{File, OpenOptions};
@@ -130,6 +141,9 @@ pub struct Recovery {
 pub struct AuditOptions {
     /// Fields to replace by their keyed hash before writing.
     pub redactor: Option<Redactor>,
+    /// Seal the active segment once it holds this many bytes (see "Segments" above); `None`
+    /// keeps one file.
+    pub rotate_bytes: Option<u64>,
 }
 
 /// An open audit log, safe to share between threads (appends are chained in arrival order and
@@ -141,6 +155,12 @@ pub struct AuditLog {
     state: Mutex<Queue>,
     committed: Condvar,
     file: Mutex<File>,
+    /// `<log>.lock`, locked while the log is open (the active segment's file is replaced on
+    /// rotation, so the lock is held on a file that is not).
+    _lock: File,
+    /// A seal's renames are not yet known durable (syncing the directory failed): synced before
+    /// the next commit acknowledges anything written to the new segment.
+    dir_unsynced: core::sync::atomic::AtomicBool,
 }
 
 /// The chain as appended (`seq`, `last_hash`) and as durable (`durable_*`), with the lines in
@@ -178,6 +198,13 @@ pub fn line_hash(line: &[u8]) -> String {
     hex(&Sha256::digest(line))
 }
 
+/// `path` with `suffix` appended to its file name.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// The path of a log's head file.
 #[must_use]
 pub fn head_path(log: &Path) -> PathBuf {
@@ -198,17 +225,28 @@ impl AuditLog {
         options: AuditOptions,
     ) -> Result<(AuditLog, Option<Recovery>), AuditError> {
         let path = path.as_ref().to_path_buf();
+        // Before reading: a second writer must not cut the first one's records off as a tail.
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(suffixed(&path, ".lock"))?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => AuditError::Locked,
+            std::fs::TryLockError::Error(e) => AuditError::Io(e),
+        })?;
+        // A rotation cut short by a crash may leave its empty next segment behind.
+        match std::fs::remove_file(suffixed(&path, ".next")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(&path)?;
-        // Before reading: a second writer must not cut the first one's records off as a tail.
-        file.try_lock().map_err(|e| match e {
-            std::fs::TryLockError::WouldBlock => AuditError::Locked,
-            std::fs::TryLockError::Error(e) => AuditError::Io(e),
-        })?;
-        let scan = verify::scan(&path, &mut file, true)?;
+        let anchor = segments::anchor(&path)?;
+        let scan = verify::scan(&path, &mut file, true, &anchor)?;
         let mut recovery = None;
         let len = file.metadata()?.len();
         if scan.valid_len < len {
@@ -235,6 +273,8 @@ impl AuditLog {
             }),
             committed: Condvar::new(),
             file: Mutex::new(file),
+            _lock: lock,
+            dir_unsynced: core::sync::atomic::AtomicBool::new(false),
         };
         // Bring the head up to the log (it lags by one record after a crash between the two).
         {
@@ -302,15 +342,16 @@ impl AuditLog {
             q.committing = true;
             let batch = core::mem::take(&mut q.pending);
             let (upto_seq, upto_hash) = (q.seq, q.last_hash.clone());
+            let len_after = q.durable_len + batch.len() as u64;
             drop(q);
-            let result = self.commit(&batch, upto_seq, &upto_hash);
+            let result = self.commit(&batch, upto_seq, &upto_hash, len_after);
             q = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             q.committing = false;
             match result {
-                Ok(()) => {
+                Ok(rotated) => {
                     q.durable_seq = upto_seq;
                     q.durable_hash = upto_hash;
-                    q.durable_len += batch.len() as u64;
+                    q.durable_len = if rotated { 0 } else { len_after };
                 }
                 Err(e) => q.failed = Some(e.to_string()),
             }
@@ -318,12 +359,68 @@ impl AuditLog {
         }
     }
 
-    /// One write for the group (O_APPEND puts it at the end), one fsync, then the head.
-    fn commit(&self, batch: &[u8], seq: u64, hash: &str) -> Result<(), AuditError> {
+    /// One write for the group (O_APPEND puts it at the end), one fsync, then the head; then,
+    /// when the segment has reached `rotate_bytes` (`len` bytes now), it is sealed. Answers
+    /// whether it was (the active segment is then empty).
+    fn commit(&self, batch: &[u8], seq: u64, hash: &str, len: u64) -> Result<bool, AuditError> {
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        if self
+            .dir_unsynced
+            .load(core::sync::atomic::Ordering::Acquire)
+        {
+            segments::sync_dir(&self.path)?;
+            self.dir_unsynced
+                .store(false, core::sync::atomic::Ordering::Release);
+        }
         file.write_all(batch)?;
         file.sync_data()?;
-        write_head(&self.path, seq, hash)
+        write_head(&self.path, seq, hash)?;
+        match self.options.rotate_bytes {
+            Some(limit) if len >= limit => self.seal(&mut file, seq),
+            _ => Ok(false),
+        }
+    }
+
+    /// Seals the active segment as `<log>.<seq>` and puts an empty one in its place: the next
+    /// segment is made first (`<log>.next`, synced), then the two renames, then the directory
+    /// is synced. A failure before the first rename leaves the log as it was (sealing is tried
+    /// again after the next commit); a failure between the renames is undone.
+    fn seal(&self, file: &mut File, seq: u64) -> Result<bool, AuditError> {
+        let next_path = suffixed(&self.path, ".next");
+        let next = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .truncate(false)
+            .open(&next_path)
+            .and_then(|f| f.sync_all().map(|()| f))
+        {
+            Ok(f) => f,
+            Err(_) => {
+                let _ = std::fs::remove_file(&next_path);
+                return Ok(false);
+            }
+        };
+        let sealed = segments::sealed_path(&self.path, seq);
+        if std::fs::rename(&self.path, &sealed).is_err() {
+            let _ = std::fs::remove_file(&next_path);
+            return Ok(false);
+        }
+        if let Err(e) = std::fs::rename(&next_path, &self.path) {
+            // Undo: the records stay in the active segment. If even that fails, the log has
+            // no active segment: refuse, and let a restart (which creates one) sort it out.
+            std::fs::rename(&sealed, &self.path).map_err(|_| AuditError::Io(e))?;
+            let _ = std::fs::remove_file(&next_path);
+            return Ok(false);
+        }
+        *file = next;
+        // The records sealed are durable either way; the renames must be before anything in
+        // the new segment is acknowledged.
+        if segments::sync_dir(&self.path).is_err() {
+            self.dir_unsynced
+                .store(true, core::sync::atomic::Ordering::Release);
+        }
+        Ok(true)
     }
 
     /// Makes a log whose last commit failed writable again, if it can: cuts the file back to the

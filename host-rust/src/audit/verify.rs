@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::segments::{self, Anchor};
 use super::{AuditError, GENESIS, canonical, head_path, line_hash};
 
 /// A log's head: the last acknowledged record, from `<log>.head` or kept elsewhere.
@@ -83,21 +84,130 @@ pub(super) struct Scan {
     pub valid_len: u64,
 }
 
-/// Verifies the log at `path` against its head file and, when given, a head kept elsewhere
-/// (e.g. the last [`super::Receipt`] shipped to another system).
+/// Verifies the log at `path` — every sealed segment (`<log>.<seq>`, oldest first) from the
+/// genesis record, then the active one — against its head file and, when given, a head kept
+/// elsewhere (e.g. the last [`super::Receipt`] shipped to another system).
 ///
 /// # Errors
 /// [`AuditError::Tampered`] naming the first record that does not verify; [`AuditError::Io`].
 pub fn verify(path: impl AsRef<Path>, expected: Option<&Head>) -> Result<Report, AuditError> {
     let path = path.as_ref();
+    let mut anchor: Anchor = (0, GENESIS.to_string());
+    let mut expected_hash = None;
+    let want = expected.map(|h| h.seq);
+    for (last, segment) in segments::sealed(path)? {
+        let mut bytes = Vec::new();
+        File::open(&segment)?.read_to_end(&mut bytes)?;
+        let records = records(&bytes, &anchor, false, want)?;
+        if records.last_seq != last {
+            // The name says where the segment ended; anything else was cut or appended.
+            return Err(tampered(
+                records.last_seq + 1,
+                Tamper::Truncated {
+                    last: records.last_seq,
+                    head: last,
+                },
+            ));
+        }
+        expected_hash = expected_hash.or(records.hash_at_want);
+        anchor = (records.last_seq, records.last_hash);
+    }
     let mut file = File::open(path)?;
-    let scan = scan(path, &mut file, false)?;
+    let scan = scan(path, &mut file, false, &anchor)?;
     if let Some(head) = expected {
-        check_head(path, &mut file, &scan, head)?;
+        let at = if head.seq == 0 {
+            Some(GENESIS.to_string())
+        } else if head.seq == anchor.0 {
+            Some(anchor.1.clone())
+        } else {
+            expected_hash.or_else(|| scan.hash_at_want(&mut file, head.seq, &anchor))
+        };
+        if head.seq > scan.last_seq {
+            return Err(tampered(
+                scan.last_seq + 1,
+                Tamper::Truncated {
+                    last: scan.last_seq,
+                    head: head.seq,
+                },
+            ));
+        }
+        if at.as_deref() != Some(head.hash.as_str()) {
+            return Err(tampered(head.seq, Tamper::HeadMismatch));
+        }
     }
     Ok(Report {
         records: scan.last_seq,
         last_hash: scan.last_hash,
+    })
+}
+
+/// The records of one segment, checked from `anchor`.
+struct Records {
+    last_seq: u64,
+    last_hash: String,
+    valid_len: usize,
+    /// The hash of the record whose seq was asked for, when it is in this segment.
+    hash_at_want: Option<String>,
+}
+
+/// Checks the lines of `bytes` as the records after `anchor`. When `recovering`, a torn last
+/// line, or a last line that does not verify and is past `head_seq` (never acknowledged), ends
+/// the records instead of being an error.
+fn records(
+    bytes: &[u8],
+    anchor: &Anchor,
+    recovering: bool,
+    want: Option<u64>,
+) -> Result<Records, AuditError> {
+    records_acknowledged(bytes, anchor, recovering, want, None)
+}
+
+fn records_acknowledged(
+    bytes: &[u8],
+    anchor: &Anchor,
+    recovering: bool,
+    want: Option<u64>,
+    head_seq: Option<u64>,
+) -> Result<Records, AuditError> {
+    let (mut seq, mut last_hash) = (anchor.0, anchor.1.clone());
+    let mut valid_len = 0usize;
+    let mut hash_at_want = None;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            // No newline: a torn last line.
+            if recovering {
+                break;
+            }
+            return Err(tampered(
+                seq + 1,
+                Tamper::TornTail {
+                    bytes: rest.len() as u64,
+                },
+            ));
+        };
+        let (line, tail) = rest.split_at(nl);
+        let tail = tail.get(1..).unwrap_or_default();
+        if let Err(t) = check_line(line, seq + 1, &last_hash) {
+            let unacknowledged = head_seq.is_none_or(|h| h < seq + 1);
+            if recovering && tail.is_empty() && unacknowledged {
+                break;
+            }
+            return Err(tampered(seq + 1, t));
+        }
+        seq += 1;
+        last_hash = line_hash(line);
+        if want == Some(seq) {
+            hash_at_want = Some(last_hash.clone());
+        }
+        valid_len += nl + 1;
+        rest = tail;
+    }
+    Ok(Records {
+        last_seq: seq,
+        last_hash,
+        valid_len,
+        hash_at_want,
     })
 }
 
@@ -141,53 +251,23 @@ fn check_line(line: &[u8], seq: u64, prev: &str) -> Result<(), Tamper> {
     Ok(())
 }
 
-/// Reads and checks the whole log. When `recovering`, a torn last line, or a last line that
-/// does not verify and was never acknowledged (its seq is past the head), is left out of
-/// `valid_len` instead of being an error.
-pub(super) fn scan(path: &Path, file: &mut File, recovering: bool) -> Result<Scan, AuditError> {
+/// Reads and checks the active segment from `anchor` (the last record before it), and the head
+/// file against it. When `recovering`, a torn last line, or a last line that does not verify
+/// and was never acknowledged (its seq is past the head), is left out of `valid_len` instead of
+/// being an error.
+pub(super) fn scan(
+    path: &Path,
+    file: &mut File,
+    recovering: bool,
+    anchor: &Anchor,
+) -> Result<Scan, AuditError> {
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0))?;
     file.read_to_end(&mut bytes)?;
     let head = read_head(path);
-
-    let mut seq = 0u64;
-    let mut last_hash = GENESIS.to_string();
-    let mut valid_len = 0usize;
-    let mut hash_at_head: Option<String> = None;
     let head_seq = head.as_ref().ok().and_then(|h| h.as_ref().map(|h| h.seq));
-
-    let mut rest = bytes.as_slice();
-    while !rest.is_empty() {
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            // No newline: a torn last line.
-            if recovering {
-                break;
-            }
-            return Err(tampered(
-                seq + 1,
-                Tamper::TornTail {
-                    bytes: rest.len() as u64,
-                },
-            ));
-        };
-        let (line, tail) = rest.split_at(nl);
-        let tail = tail.get(1..).unwrap_or_default();
-        if let Err(t) = check_line(line, seq + 1, &last_hash) {
-            let unacknowledged = head_seq.is_none_or(|h| h < seq + 1);
-            if recovering && tail.is_empty() && unacknowledged {
-                break;
-            }
-            return Err(tampered(seq + 1, t));
-        }
-        seq += 1;
-        last_hash = line_hash(line);
-        if head_seq == Some(seq) {
-            hash_at_head = Some(last_hash.clone());
-        }
-        valid_len += nl + 1;
-        rest = tail;
-    }
-
+    let found = records_acknowledged(&bytes, anchor, recovering, head_seq, head_seq)?;
+    let seq = found.last_seq;
     match head {
         Err(t) => return Err(tampered(seq, t)),
         Ok(None) if seq > 0 => {
@@ -204,10 +284,10 @@ pub(super) fn scan(path: &Path, file: &mut File, recovering: bool) -> Result<Sca
                     },
                 ));
             }
-            let at = if h.seq == 0 {
-                Some(GENESIS.to_string())
+            let at = if h.seq == anchor.0 {
+                Some(anchor.1.clone())
             } else {
-                hash_at_head
+                found.hash_at_want
             };
             if at.as_deref() != Some(h.hash.as_str()) {
                 return Err(tampered(h.seq, Tamper::HeadMismatch));
@@ -216,38 +296,18 @@ pub(super) fn scan(path: &Path, file: &mut File, recovering: bool) -> Result<Sca
     }
     Ok(Scan {
         last_seq: seq,
-        last_hash,
-        valid_len: valid_len as u64,
+        last_hash: found.last_hash,
+        valid_len: found.valid_len as u64,
     })
 }
 
-/// Checks a head kept elsewhere against the log.
-fn check_head(_path: &Path, file: &mut File, scan: &Scan, head: &Head) -> Result<(), AuditError> {
-    if head.seq > scan.last_seq {
-        return Err(tampered(
-            scan.last_seq + 1,
-            Tamper::Truncated {
-                last: scan.last_seq,
-                head: head.seq,
-            },
-        ));
+impl Scan {
+    /// The hash of record `seq` of the active segment (anchored at `anchor`), read again.
+    fn hash_at_want(&self, file: &mut File, seq: u64, anchor: &Anchor) -> Option<String> {
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0)).ok()?;
+        file.read_to_end(&mut bytes).ok()?;
+        let index = usize::try_from(seq.checked_sub(anchor.0)?.checked_sub(1)?).ok()?;
+        bytes.split(|&b| b == b'\n').nth(index).map(line_hash)
     }
-    if head.seq == 0 {
-        return if head.hash == GENESIS {
-            Ok(())
-        } else {
-            Err(tampered(0, Tamper::HeadMismatch))
-        };
-    }
-    let mut bytes = Vec::new();
-    file.seek(SeekFrom::Start(0))?;
-    file.read_to_end(&mut bytes)?;
-    let line = bytes
-        .split(|&b| b == b'\n')
-        .nth(usize::try_from(head.seq - 1).unwrap_or(usize::MAX))
-        .unwrap_or_default();
-    if line_hash(line) != head.hash {
-        return Err(tampered(head.seq, Tamper::HeadMismatch));
-    }
-    Ok(())
 }
