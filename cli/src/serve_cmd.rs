@@ -32,7 +32,7 @@ pub struct ServeArgs {
     /// Append every decision's audit record to this hash-chained log (fsynced before answering).
     #[arg(long)]
     pub audit: Option<PathBuf>,
-    /// Seal the audit log into a segment (FILE.<last seq>) once it reaches this many bytes; a restart reads only the active segment. 0: one file.
+    /// Seal the audit log into a segment (FILE.LASTSEQ, the last record's seq in 20 digits) once it reaches this many bytes; a restart reads only the active segment. 0: one file.
     #[arg(long, default_value_t = 64 * 1024 * 1024, requires = "audit")]
     pub audit_segment_bytes: u64,
     /// Keep use-once ids in Redis (shared by many decision points); in memory when absent.
