@@ -463,3 +463,72 @@ async fn the_audit_log_rotates_into_segments_and_verifies_across_a_restart() {
         "{stdout}"
     );
 }
+
+/// Descriptor exhaustion: serve under `ulimit -n 256` and 400 connections held open by one
+/// client. The cap is lowered to fit the limit (with room for the audit log), connections over
+/// it are shed, no accept fails, the audit log never fails, and once the client lets go the
+/// service answers again — audited, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holding_connections_cannot_exhaust_descriptors_or_break_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path());
+    let audit = w.path("audit.jsonl");
+    let mut wrapper = std::process::Command::new("sh");
+    wrapper
+        .args(["-c", r#"ulimit -n 256 && exec "$0" "$@""#])
+        .arg(common::mandate().get_program());
+    let args: Vec<String> = [
+        "--bundle",
+        w.path("bundle.jws").to_str().unwrap(),
+        "--trust",
+        w.path("root.pub.jwk").to_str().unwrap(),
+        "--audit",
+        audit.to_str().unwrap(),
+        "--header-timeout",
+        "60s",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect();
+    let s = Server::spawn_command(dir.path(), wrapper, &args);
+    let lowered = eventually(100, || async {
+        s.log()
+            .contains("connection cap lowered to fit the file descriptor limit")
+            .then_some(())
+    })
+    .await;
+    assert!(lowered.is_some(), "{}", s.log());
+    assert!(s.log().contains("\"cap\":192"), "{}", s.log());
+    let c = client();
+    let alice = w.alice();
+    let input = w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice);
+    assert_eq!(post(&c, &s.url("/v1/decide"), &input).await.0, 200);
+
+    let target = addr(&s);
+    let held: Vec<TcpStream> = (0..400)
+        .filter_map(|_| TcpStream::connect(&target).ok())
+        .collect();
+    assert!(held.len() >= 300, "{} connections", held.len());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(held);
+    let answered = eventually(100, || async {
+        let input = w.input("GET", TRIP, "trips:read", "10.20.0.7", &alice);
+        let (status, d) = post(&c, &s.url("/v1/decide"), &input).await;
+        (status == 200 && d["decision"] == "allow").then_some(())
+    })
+    .await;
+    assert!(answered.is_some(), "{}", s.log());
+    let m = metrics(&c, &s).await;
+    assert!(metric(&m, "mandate_connections_shed_total") >= 1.0, "{m}");
+    assert_eq!(metric(&m, "mandate_accept_errors_total"), 0.0, "{m}");
+    assert_eq!(metric(&m, "mandate_audit_errors_total"), 0.0, "{m}");
+    let out = common::mandate()
+        .args(["audit", "verify", audit.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -52,8 +52,12 @@ impl Default for Limits {
 }
 
 /// File descriptors kept free of connections: the audit log and its head, the replay store,
-/// bundle fetches, the module cache, the runtime's own.
+/// bundle fetches, the module cache, the runtime's own, and the connections being shed.
 const RESERVED_FDS: u64 = 64;
+
+/// Connections over the cap answered at once at most; beyond that one is closed unanswered, so
+/// shedding a flood never holds more than this many descriptors.
+const SHEDDING: usize = 16;
 
 /// The cap actually applied: `wanted`, lowered below the soft file descriptor limit.
 #[must_use]
@@ -98,8 +102,16 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let cap = effective_cap(limits.max_connections);
+    if cap < limits.max_connections {
+        log(
+            "warn",
+            "connection cap lowered to fit the file descriptor limit",
+            &json!({"max_connections": limits.max_connections, "cap": cap, "fd_limit": fd_limit()}),
+        );
+    }
     let shed_answer: Arc<[u8]> = shed_response().into();
     let permits = Arc::new(Semaphore::new(cap));
+    let shedding = Arc::new(Semaphore::new(SHEDDING));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -127,7 +139,14 @@ pub async fn serve(
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             metrics.shed.inc();
-            tokio::spawn(shed(stream, Arc::clone(&shed_answer)));
+            if let Ok(slot) = Arc::clone(&shedding).try_acquire_owned() {
+                let answer = Arc::clone(&shed_answer);
+                tokio::spawn(async move {
+                    shed(stream, answer).await;
+                    drop(slot);
+                });
+            }
+            // Else the stream is dropped here: closed unanswered.
             continue;
         };
         metrics.connections.inc();
