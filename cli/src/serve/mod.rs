@@ -12,7 +12,8 @@
 //! Connections are capped, a request head must arrive in time and shutdown drains with a
 //! deadline (`listener.rs`).
 //!
-//! This module holds the HTTP handlers only. Deciding, the replay check, the audit append (fsynced
+//! This module holds the HTTP handlers; starting and stopping is `start.rs`, the replay store
+//! by configuration `store.rs`, the log `log.rs`. Deciding, the replay check, the audit append (fsynced
 //! before the answer is sent: an answer the client received is an audit record on disk), bundle
 //! replacement and health are host-rust's `DecisionPoint`; metrics and logs are its hooks
 //! (`hooks.rs`). `now`, decision ids and grant nonces come from
@@ -21,8 +22,11 @@
 pub mod check;
 mod hooks;
 pub mod listener;
+mod log;
 pub mod metrics;
 pub mod source;
+mod start;
+mod store;
 
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -36,49 +40,18 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use host_rust::audit::{AuditLog, AuditOptions};
-use host_rust::replay::{
-    FileReplayStore, MemoryReplayStore, RedisReplayStore, ReplayError, ReplayStore, UseOnce,
-};
-use host_rust::{Backend, Decider, Decision, DecisionPoint, Keys};
+use host_rust::{Decision, DecisionPoint};
 use policy_core::HttpDecideInput;
 use policy_core::jose::{PrivateJwk, PublicJwk};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
 use metrics::Metrics;
 pub use policy_core::http::Route;
-use source::{Fetched, Seen, Source};
+use source::Source;
 
-use crate::error::{CliError, Kind, Result};
-use crate::out::errln;
-
-/// The replay store: memory (one process, forgotten on restart), a journaled file (one
-/// process, kept across restarts) or Redis (many).
-#[derive(Debug)]
-pub enum Store {
-    Memory(MemoryReplayStore),
-    File(FileReplayStore),
-    Redis(RedisReplayStore),
-}
-
-impl ReplayStore for Store {
-    async fn record(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
-        match self {
-            Store::Memory(m) => m.record(entries, now).await,
-            Store::File(f) => f.record(entries, now).await,
-            Store::Redis(r) => r.record(entries, now).await,
-        }
-    }
-
-    async fn ping(&self) -> Result<(), ReplayError> {
-        match self {
-            Store::Memory(m) => m.ping().await,
-            Store::File(f) => f.ping().await,
-            Store::Redis(r) => r.ping().await,
-        }
-    }
-}
+pub use log::{QUIET, log};
+pub use start::{shutdown_signal, start};
+pub use store::Store;
 
 /// Everything `serve` needs; the CLI flags, the demo and the tests fill it.
 #[derive(Debug, Clone)]
@@ -198,68 +171,6 @@ impl IntoResponse for ServiceError {
 fn random_id() -> String {
     // The OS's randomness; if it fails there is no safe nonce, and the host's deny says so.
     host_rust::issuer::random_id().unwrap_or_default()
-}
-
-/// Silences the service's log lines (the demo and the load run print their own story).
-pub static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-
-/// Per message: when its last line was written, and how many were held back since.
-static RECENT: std::sync::Mutex<
-    Option<std::collections::HashMap<String, (std::time::Instant, u64)>>,
-> = std::sync::Mutex::new(None);
-
-/// At most one warning or error line per message and code per second: a fault that repeats on every request (an audit
-/// log that cannot be written, accept failing) must not flood the log. The next line written
-/// for that message says how many were held back (`suppressed`).
-fn rate_limited(msg: &str) -> Option<u64> {
-    let mut recent = RECENT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let recent = recent.get_or_insert_with(Default::default);
-    let now = std::time::Instant::now();
-    match recent.get_mut(msg) {
-        Some((last, held)) if now.duration_since(*last) < Duration::from_secs(1) => {
-            *held += 1;
-            None
-        }
-        Some((last, held)) => {
-            *last = now;
-            Some(core::mem::take(held))
-        }
-        None => {
-            if recent.len() >= 1024 {
-                recent.clear();
-            }
-            recent.insert(msg.to_string(), (now, 0));
-            Some(0)
-        }
-    }
-}
-
-/// One JSON log line on stderr (warnings and errors rate-limited, see [`rate_limited`]).
-pub fn log(level: &str, msg: &str, fields: &Value) {
-    if QUIET.load(core::sync::atomic::Ordering::Relaxed) {
-        return;
-    }
-    let suppressed = if level == "info" {
-        0
-    } else {
-        let key = format!("{msg}|{}", fields.get("code").unwrap_or(&Value::Null));
-        let Some(n) = rate_limited(&key) else {
-            return;
-        };
-        n
-    };
-    let mut line = json!({"ts": crate::io::fmt_time(crate::io::now()), "level": level, "msg": msg});
-    if let (true, Some(obj)) = (suppressed > 0, line.as_object_mut()) {
-        obj.insert("suppressed".into(), Value::from(suppressed));
-    }
-    if let (Some(obj), Some(extra)) = (line.as_object_mut(), fields.as_object()) {
-        for (k, v) in extra {
-            obj.insert(k.clone(), v.clone());
-        }
-    }
-    errln!("{line}");
 }
 
 /// A bundle refusal as its code and message (a load refusal carries the core's own message).
@@ -542,268 +453,4 @@ fn count_refusal(metrics: &Metrics, status: StatusCode) {
     ) {
         metrics.refused.with_label_values(&[status.as_str()]).inc();
     }
-}
-
-/// A running service: its address, and how to stop it.
-#[derive(Debug)]
-pub struct Running {
-    pub addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    reloader: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    /// Stops accepting, lets requests in flight finish (their audit records are on disk when
-    /// their answers are sent), and returns when the server has stopped.
-    pub async fn shutdown(self) -> Result<()> {
-        let _ = self.stop.send(true);
-        let served = self.server.await;
-        self.reloader.abort();
-        match served {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(CliError::failure(format!("the server failed: {e}"))),
-            Err(e) => Err(CliError::failure(format!("the server task failed: {e}"))),
-        }
-    }
-
-    /// Waits until `signal` resolves, then shuts down.
-    pub async fn until<F: core::future::Future<Output = ()>>(self, signal: F) -> Result<()> {
-        let mut stopped = self.stop.subscribe();
-        tokio::select! {
-            () = signal => {}
-            _ = stopped.changed() => {}
-        }
-        self.shutdown().await
-    }
-}
-
-/// Loads the first bundle, binds, and starts serving in the background (within a Tokio
-/// multi-threaded runtime).
-pub async fn start(config: Config) -> Result<Running> {
-    let store = match &config.redis {
-        Some(url) => Store::Redis(
-            RedisReplayStore::connect(url)
-                .map_err(|e| {
-                    CliError::invalid(Code::RedisInvalid, format!("--redis {url}: {e}"))
-                        .hint("use redis://host:port/db")
-                })?
-                .with_timeout(config.redis_timeout),
-        ),
-        None => match &config.replay_file {
-            Some(path) => Store::File(
-                FileReplayStore::open(path, config.replay_capacity, crate::io::now()).map_err(
-                    |e| {
-                        CliError::invalid(e.code(), e.to_string())
-                            .hint("point --replay-file at a file only this service writes")
-                    },
-                )?,
-            ),
-            None => {
-                log(
-                    "warn",
-                    "replay store in memory: a restart forgets every used proof and grant (use --replay-file or --redis)",
-                    &json!({}),
-                );
-                Store::Memory(MemoryReplayStore::new(config.replay_capacity))
-            }
-        },
-    };
-    let backend = match &config.wasm {
-        None => Backend::native(),
-        Some(path) => {
-            // A module is a few MiB; refuse anything far larger rather than read it whole.
-            let module = crate::io::read_max(path, 256 * 1024 * 1024)?;
-            let limits = host_rust::WasmLimits::default();
-            let cache = config.wasm_cache.as_deref();
-            let runtime = host_rust::WasmRuntime::new(&module, cache, limits).map_err(|e| {
-                CliError::invalid(e.code(), format!("{}: {e}", path.display()))
-                    .hint("build the module with scripts/build-wasm.sh")
-            })?;
-            Backend::wasm(&runtime)
-        }
-    };
-    let decider = Decider::new(backend, store).map_err(|e| CliError::failure(e.to_string()))?;
-    let audit = match &config.audit {
-        Some(path) => {
-            let options = AuditOptions {
-                rotate_bytes: config.audit_segment_bytes,
-                ..AuditOptions::default()
-            };
-            let (audit_log, recovery) = AuditLog::open(path, options).map_err(|e| {
-                CliError::new(
-                    Kind::Audit,
-                    e.code(),
-                    format!("audit log {}: {e}", path.display()),
-                )
-                .hint("check it with `mandate audit verify`, or point --audit at a new file")
-            })?;
-            if let Some(r) = recovery {
-                log(
-                    "warn",
-                    "audit log: cut off an unacknowledged tail left by a crash",
-                    &json!({"kept_through": r.kept_through, "bytes": r.truncated_bytes}),
-                );
-            }
-            Some(audit_log)
-        }
-        None => None,
-    };
-    let metrics = Metrics::new().map_err(|e| CliError::failure(format!("metrics: {e}")))?;
-    let keys = Keys {
-        trust: config.trust.clone(),
-        grant_key: config.grant_key.clone(),
-        audiences: config.audiences.clone(),
-    };
-    let hooks = Arc::new(hooks::ServeHooks(metrics.clone()));
-    let svc = Arc::new(Service {
-        point: DecisionPoint::new(decider, audit, keys, hooks),
-        metrics,
-        binding: policy_core::http::Binding {
-            routes: config.routes.clone(),
-            trusted_hops: config.trusted_hops,
-            unrouted: config.unrouted,
-        },
-        scheme: config.scheme.clone(),
-        grant_ttl: config.grant_ttl,
-    });
-
-    // The first bundle must verify: a decision point that starts without one only denies. One
-    // that verified but is out of its validity window serves anyway (every decision denies with
-    // its code, /healthz is 503) while the poller waits for a fresh one: a restart during a
-    // bundle outage must not become a crash loop.
-    let client = source::client().map_err(|e| CliError::failure(e.message))?;
-    let mut seen = Seen::default();
-    let origin = config.source.describe();
-    let first = match source::poll(&config.source, &mut seen, &client).await {
-        Ok(Fetched::New(jws)) => jws,
-        Ok(Fetched::Unchanged) => String::new(),
-        Err(e) => {
-            let kind = if e.code == Code::BundleUnreadable || e.code == Code::BundleFetchFailed {
-                Kind::NotFound
-            } else {
-                Kind::Bundle
-            };
-            return Err(CliError::new(
-                kind,
-                e.code,
-                format!("cannot read the bundle: {}", e.message),
-            )
-            .hint("check --bundle"));
-        }
-    };
-    let loaded = {
-        let svc = Arc::clone(&svc);
-        let origin = origin.clone();
-        tokio::task::spawn_blocking(move || svc.start_bundle(&first, &origin)).await
-    };
-    match loaded {
-        Ok(Ok(None)) => {}
-        Ok(Ok(Some((code, message)))) => log(
-            "warn",
-            "the bundle is outside its validity window: every decision denies until a fresh one loads",
-            &json!({"origin": origin, "code": code, "message": message}),
-        ),
-        Ok(Err((code, message))) => {
-            let hint = match code {
-                Code::BundleUntrustedKey | Code::BundleSignatureInvalid => {
-                    "check --trust names the key that signed the bundle"
-                }
-                _ => "check it with `mandate bundle verify`",
-            };
-            return Err(CliError::new(
-                Kind::Bundle,
-                code,
-                format!("the bundle {origin} was refused: {code}: {message}"),
-            )
-            .hint(hint));
-        }
-        Err(e) => return Err(CliError::failure(format!("loading the bundle: {e}"))),
-    }
-
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| {
-            CliError::failure(format!("cannot listen on {}: {e}", config.listen))
-                .hint("choose another --listen address")
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::failure(e.to_string()))?;
-    let (stop, stop_rx) = watch::channel(false);
-
-    let app = router(Arc::clone(&svc), config.max_body, config.timeout);
-    let server = tokio::spawn(listener::serve(
-        listener,
-        app,
-        config.limits,
-        svc.metrics.clone(),
-        stop_rx.clone(),
-    ));
-
-    let reloader = {
-        let svc = Arc::clone(&svc);
-        let source = config.source.clone();
-        let poll = config.poll;
-        let mut rx = stop_rx;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(poll) => {}
-                    _ = rx.wait_for(|s| *s) => return,
-                }
-                match source::poll(&source, &mut seen, &client).await {
-                    Ok(Fetched::Unchanged) => {}
-                    Ok(Fetched::New(jws)) => {
-                        let svc = Arc::clone(&svc);
-                        let origin = origin.clone();
-                        let _ = tokio::task::spawn_blocking(move || svc.load_bundle(&jws, &origin))
-                            .await;
-                    }
-                    Err(e) => svc.point.reload_failed(&origin, e.code, &e.message),
-                }
-            }
-        })
-    };
-    Ok(Running {
-        addr,
-        stop,
-        server,
-        reloader,
-    })
-}
-
-/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when the
-/// future is first polled), so a signal that arrives right after the service says it listens is
-/// not lost: call it before announcing the address.
-///
-/// # Errors
-/// When the handlers cannot be installed.
-#[cfg(unix)]
-pub fn shutdown_signal() -> Result<impl core::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let install = |kind: SignalKind| {
-        signal(kind).map_err(|e| CliError::failure(format!("cannot install a signal handler: {e}")))
-    };
-    let (mut int, mut term) = (
-        install(SignalKind::interrupt())?,
-        install(SignalKind::terminate())?,
-    );
-    Ok(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-    })
-}
-
-/// Resolves on Ctrl-C.
-///
-/// # Errors
-/// Never on this platform.
-#[cfg(not(unix))]
-pub fn shutdown_signal() -> Result<impl core::future::Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }

@@ -1,0 +1,69 @@
+//! The service's log: JSON lines on stderr, warnings and errors rate-limited.
+
+use core::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::out::errln;
+
+/// Silences the service's log lines (the demo and the load run print their own story).
+pub static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Per message: when its last line was written, and how many were held back since.
+static RECENT: std::sync::Mutex<
+    Option<std::collections::HashMap<String, (std::time::Instant, u64)>>,
+> = std::sync::Mutex::new(None);
+
+/// At most one warning or error line per message and code per second: a fault that repeats on every request (an audit
+/// log that cannot be written, accept failing) must not flood the log. The next line written
+/// for that message says how many were held back (`suppressed`).
+fn rate_limited(msg: &str) -> Option<u64> {
+    let mut recent = RECENT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let recent = recent.get_or_insert_with(Default::default);
+    let now = std::time::Instant::now();
+    match recent.get_mut(msg) {
+        Some((last, held)) if now.duration_since(*last) < Duration::from_secs(1) => {
+            *held += 1;
+            None
+        }
+        Some((last, held)) => {
+            *last = now;
+            Some(core::mem::take(held))
+        }
+        None => {
+            if recent.len() >= 1024 {
+                recent.clear();
+            }
+            recent.insert(msg.to_string(), (now, 0));
+            Some(0)
+        }
+    }
+}
+
+/// One JSON log line on stderr (warnings and errors rate-limited, see [`rate_limited`]).
+pub fn log(level: &str, msg: &str, fields: &Value) {
+    if QUIET.load(core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let suppressed = if level == "info" {
+        0
+    } else {
+        let key = format!("{msg}|{}", fields.get("code").unwrap_or(&Value::Null));
+        let Some(n) = rate_limited(&key) else {
+            return;
+        };
+        n
+    };
+    let mut line = json!({"ts": crate::io::fmt_time(crate::io::now()), "level": level, "msg": msg});
+    if let (true, Some(obj)) = (suppressed > 0, line.as_object_mut()) {
+        obj.insert("suppressed".into(), Value::from(suppressed));
+    }
+    if let (Some(obj), Some(extra)) = (line.as_object_mut(), fields.as_object()) {
+        for (k, v) in extra {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    errln!("{line}");
+}
