@@ -71,14 +71,7 @@ pub async fn start(config: Config) -> Result<Running> {
                     },
                 )?,
             ),
-            None => {
-                log(
-                    "warn",
-                    "replay store in memory: a restart forgets every used proof and grant (use --replay-file or --redis)",
-                    &json!({}),
-                );
-                Store::Memory(MemoryReplayStore::new(config.replay_capacity))
-            }
+            None => Store::Memory(MemoryReplayStore::new(config.replay_capacity)),
         },
     };
     let backend = match &config.wasm {
@@ -237,6 +230,14 @@ pub async fn start(config: Config) -> Result<Running> {
             }
         })
     };
+    if matches!(svc.point.decider().replay(), Store::Memory(_)) {
+        // Said once the service has started (a refused start prints only its error).
+        log(
+            "warn",
+            "replay store in memory: a restart forgets every used proof and grant (use --replay-file or --redis)",
+            &json!({}),
+        );
+    }
     Ok(Running {
         addr,
         stop,
