@@ -11,14 +11,8 @@ mod common;
 use std::io::Write as _;
 use std::process::Command;
 
-use common::{Server, TRIP, World};
+use common::{Server, TRIP, World, post, verify_audit};
 use serde_json::Value;
-
-async fn post(c: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
-    let r = c.post(url).json(body).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 /// Serve's decisions are withheld (503 `audit.unavailable`, `/readyz` 503) while the disk under
 /// its audit log is full, and come back by themselves once there is room: no restart, and the
@@ -115,17 +109,7 @@ async fn a_full_disk_withholds_decisions_and_freeing_it_recovers_without_a_resta
         );
         answered += 1;
     }
-    let out = common::mandate()
-        .args(["audit", "verify"])
-        .arg(inside.join("audit.jsonl"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = verify_audit(&inside.join("audit.jsonl"));
     assert!(
         stdout.contains(&format!(": {answered} record(s), hash chain intact")),
         "{stdout}"

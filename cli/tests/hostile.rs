@@ -13,22 +13,8 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use common::{Server, TRIP, World, eventually};
+use common::{Server, TRIP, World, client, eventually, metric, metrics, post, verify_audit};
 use serde_json::Value;
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
-}
-
-async fn post(c: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
-    let r = c.post(url).json(body).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 fn addr(s: &Server) -> String {
     s.base.trim_start_matches("http://").to_string()
@@ -55,24 +41,6 @@ fn read_to_close(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
-async fn metrics(c: &reqwest::Client, s: &Server) -> String {
-    c.get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// Slowloris (a request head sent a few bytes at a time and never finished) and idle
@@ -135,15 +103,7 @@ async fn slow_and_idle_connections_are_closed_at_the_header_timeout_while_client
     let m = metrics(&c, &s).await;
     assert!(metric(&m, "mandate_header_timeouts_total") >= 10.0, "{m}");
     // The audit log was never disturbed: every answered decision is in it.
-    let out = common::mandate()
-        .args(["audit", "verify", audit.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    verify_audit(&audit);
 }
 
 /// More connections than the cap: the ones over it are answered 503 `serve.overloaded` with
@@ -250,15 +210,7 @@ async fn a_second_service_on_the_same_audit_log_is_refused() {
         "{d}"
     );
     drop(first);
-    let out = common::mandate()
-        .args(["audit", "verify", audit.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    verify_audit(&audit);
 }
 
 /// The audit log's writes fail (its head file cannot be written: a real I/O error), then
@@ -310,15 +262,7 @@ async fn an_audit_log_that_fails_recovers_by_itself_once_writes_succeed() {
         (200, Some("allow")),
         "{d}"
     );
-    let out = common::mandate()
-        .args(["audit", "verify", audit.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    verify_audit(&audit);
     let records = std::fs::read_to_string(&audit).unwrap().lines().count();
     assert_eq!(records, 2, "the acknowledged decisions, and only them");
 }
@@ -448,16 +392,7 @@ async fn the_audit_log_rotates_into_segments_and_verifies_across_a_restart() {
         })
         .count();
     assert!(segments >= 2, "{segments} sealed segments");
-    let out = common::mandate()
-        .args(["audit", "verify", audit.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = verify_audit(&audit);
     assert!(
         stdout.contains(&format!(": {answered} record(s), hash chain intact")),
         "{stdout}"
@@ -522,13 +457,5 @@ async fn holding_connections_cannot_exhaust_descriptors_or_break_the_audit_log()
     assert!(metric(&m, "mandate_connections_shed_total") >= 1.0, "{m}");
     assert_eq!(metric(&m, "mandate_accept_errors_total"), 0.0, "{m}");
     assert_eq!(metric(&m, "mandate_audit_errors_total"), 0.0, "{m}");
-    let out = common::mandate()
-        .args(["audit", "verify", audit.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    verify_audit(&audit);
 }

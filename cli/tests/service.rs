@@ -11,21 +11,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use common::{API, SECRET, Server, TRIP, World, eventually};
+use common::{API, SECRET, Server, TRIP, World, client, eventually, metrics, post, sample};
 use serde_json::{Value, json};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(core::time::Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-async fn post(c: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
-    let r = c.post(url).json(body).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 /// The flag for servers that `check` talks to: two proxies in front (an edge that appended the
 /// client's address, then Envoy, which appended the edge's).
@@ -445,13 +432,6 @@ fn unverified_parts(
 
 /// The value of one sample line of the Prometheus text, e.g.
 /// `mandate_decisions_total{code="policy.denied",decision="deny",endpoint="check"}`.
-fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(name_and_labels)
-            .and_then(|rest| rest.trim().parse().ok())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_decisions_by_outcome_and_code_with_latency() {
     let dir = tempfile::tempdir().unwrap();
@@ -1113,16 +1093,6 @@ fn reload_errors(text: &str, code: &str) -> f64 {
     .unwrap_or(0.0)
 }
 
-async fn metrics_text(c: &reqwest::Client, s: &Server) -> String {
-    c.get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_compares_only_the_claims_of_a_verified_bundle() {
     let dir = tempfile::tempdir().unwrap();
@@ -1142,7 +1112,7 @@ async fn hot_reload_compares_only_the_claims_of_a_verified_bundle() {
         let s = &s;
         async move {
             eventually(200, || async {
-                (reload_errors(&metrics_text(&c, s).await, code) >= n).then_some(())
+                (reload_errors(&metrics(&c, s).await, code) >= n).then_some(())
             })
             .await
         }
@@ -1169,7 +1139,7 @@ async fn hot_reload_compares_only_the_claims_of_a_verified_bundle() {
         "{}",
         s.log()
     );
-    let text = metrics_text(&c, &s).await;
+    let text = metrics(&c, &s).await;
     assert_eq!(reload_errors(&text, "bundle.rollback"), 0.0, "{text}");
     assert_eq!(reload_errors(&text, "bundle.expired"), 0.0, "{text}");
     let hz = revision(&c, &s).await;
@@ -1324,7 +1294,7 @@ async fn bundle_download_is_capped_and_the_old_bundle_keeps_serving() {
     // Refused once for its ETag (then 304s), not fetched again on every poll.
     tokio::time::sleep(core::time::Duration::from_millis(600)).await;
     assert_eq!(host.huge_fetches.load(Ordering::SeqCst), 1);
-    let text = metrics_text(&c, &s).await;
+    let text = metrics(&c, &s).await;
     assert_eq!(reload_errors(&text, "bundle.too_large"), 1.0, "{text}");
 }
 

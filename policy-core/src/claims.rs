@@ -196,44 +196,30 @@ typed_claims! {
     }
 }
 
-/// A string that is not empty (ids, issuers, subjects, hashes).
+/// A string that is not empty and at most `MAX` bytes long.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NonEmpty(String);
+pub(crate) struct Bounded<const MAX: usize>(String);
 
-impl NonEmpty {
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for NonEmpty {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.is_empty() {
-            return Err(D::Error::custom("empty"));
-        }
-        Ok(NonEmpty(s))
-    }
-}
+/// A string that is not empty (issuers, subjects, hashes; the token's size bounds it).
+pub(crate) type NonEmpty = Bounded<{ usize::MAX }>;
 
 /// A token or proof id (`jti`): not empty and at most [`crate::limits::MAX_JTI_BYTES`] bytes,
 /// since a host keeps every used one (in memory or in Redis) until it expires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TokenId(String);
+pub(crate) type TokenId = Bounded<{ crate::limits::MAX_JTI_BYTES }>;
 
-impl TokenId {
+impl<const MAX: usize> Bounded<MAX> {
     pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-impl<'de> Deserialize<'de> for TokenId {
+impl<'de, const MAX: usize> Deserialize<'de> for Bounded<MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        if s.is_empty() || s.len() > crate::limits::MAX_JTI_BYTES {
-            return Err(D::Error::custom("jti"));
+        if s.is_empty() || s.len() > MAX {
+            return Err(D::Error::custom("empty or too long"));
         }
-        Ok(TokenId(s))
+        Ok(Bounded(s))
     }
 }
 

@@ -309,3 +309,61 @@ where
     }
     None
 }
+
+/// An HTTP client for the service: 20 s per request, no idle connection kept (the service
+/// closes idle ones at its header timeout; a request must not race that close).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(core::time::Duration::from_secs(20))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// POSTs `body` as JSON; the status and the JSON answer (`null` when it is not JSON).
+pub async fn post(c: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    let r = c.post(url).json(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The service's Prometheus text.
+pub async fn metrics(c: &reqwest::Client, s: &Server) -> String {
+    c.get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// One sample of the Prometheus text `text`: the value after `name_and_labels`, exactly as
+/// exported (`name{label="v",...}`, labels sorted).
+pub fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(name_and_labels)
+            .and_then(|rest| rest.trim().parse().ok())
+    })
+}
+
+/// As [`sample`], 0 when absent (a counter never incremented is not exported).
+pub fn metric(text: &str, name_and_labels: &str) -> f64 {
+    sample(text, name_and_labels).unwrap_or(0.0)
+}
+
+/// `mandate audit verify <log>`, which must pass; its standard output.
+pub fn verify_audit(log: &Path) -> String {
+    let out = mandate()
+        .args(["audit", "verify"])
+        .arg(log)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
