@@ -268,9 +268,10 @@ async fn an_audit_log_that_fails_recovers_by_itself_once_writes_succeed() {
 }
 
 /// A used proof stays used across a crash: with `--replay-file`, serve killed with SIGKILL
-/// right after an allow and started again refuses the same proof (`replay.detected`). Without
-/// it, the memory store forgets, and the same proof is allowed again: the limit the flag exists
-/// for (and what this test would catch if the journal were not read back).
+/// right after an allow and started again refuses the same proof (`replay.detected`). With the
+/// memory store the use is forgotten; started again over an audit log that holds a previous
+/// run's decisions, the service refuses every proof issued before its start
+/// (`replay.history_unknown`) and allows fresh ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn used_proofs_stay_used_across_a_kill_9_with_a_replay_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -294,19 +295,31 @@ async fn used_proofs_stay_used_across_a_kill_9_with_a_replay_file() {
     );
     drop(s);
 
-    let fresh = w.input("GET", TRIP, "trips:read", "10.20.0.7", &w.alice());
-    let mut s = Server::start(&w, &[]);
+    let audit = w.path("audit.jsonl");
+    let audited = ["--audit", audit.to_str().unwrap()];
+    let mut s = Server::start(&w, &audited);
     assert!(s.log().contains("a restart forgets"), "{}", s.log());
-    let (_, d) = post(&c, &s.url("/v1/decide"), &fresh).await;
+    let used = w.input("GET", TRIP, "trips:read", "10.20.0.7", &w.alice());
+    let (_, d) = post(&c, &s.url("/v1/decide"), &used).await;
     assert_eq!(d["decision"], "allow", "{d}");
     s.child.kill().unwrap();
     s.child.wait().unwrap();
-    let s = Server::start(&w, &[]);
-    let (_, d) = post(&c, &s.url("/v1/decide"), &fresh).await;
+    // Start again in a later second than the proof's iat, so the proof is older than the store.
+    let iat_second = common::now();
+    while common::now() == iat_second {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s = Server::start(&w, &audited);
+    assert!(s.log().contains("started over an audit log"), "{}", s.log());
+    let (_, d) = post(&c, &s.url("/v1/decide"), &used).await;
     assert_eq!(
-        d["decision"], "allow",
-        "the memory store kept an entry: {d}"
+        (d["decision"].as_str(), d["reasons"][0]["code"].as_str()),
+        (Some("deny"), Some("replay.history_unknown")),
+        "{d}"
     );
+    let fresh = w.input("GET", TRIP, "trips:read", "10.20.0.7", &w.alice());
+    let (_, d) = post(&c, &s.url("/v1/decide"), &fresh).await;
+    assert_eq!(d["decision"], "allow", "{d}");
 }
 
 /// Requests refused before a decision are counted by status: a body over `--max-body` (413),

@@ -184,7 +184,8 @@ impl<S: ReplayStore> Decider<S> {
     /// anything that goes wrong is a deny with a stable code (`host.limit_exceeded`,
     /// `replay.store_unavailable`, `internal.error`).
     pub async fn decide(&self, input: &[u8]) -> Decision {
-        self.settle(input, Loaded::decide).await
+        let input = self.with_history(input);
+        self.settle(&input, Loaded::decide).await
     }
 
     /// Decides one HTTP decide input (docs/formats.md, "HTTP decide input": `now`, the request
@@ -193,7 +194,40 @@ impl<S: ReplayStore> Decider<S> {
     /// `Authorization`, `DPoP` and `Mandate-Chain` headers, the client address). Never fails, as
     /// [`Self::decide`].
     pub async fn decide_http(&self, input: &[u8]) -> Decision {
-        self.settle(input, Loaded::decide_http).await
+        let input = self.with_history(input);
+        self.settle(&input, Loaded::decide_http).await
+    }
+
+    /// The input with the store's [`ReplayStore::remembers_since`] as its `replay_since` (the
+    /// later of the two when the input names one), for a store that does not remember further
+    /// back. A document the core's strict parser refuses is passed on as it came, for the
+    /// core's own deny: it is never rewritten by a more lenient reading.
+    fn with_history<'i>(&self, input: &'i [u8]) -> std::borrow::Cow<'i, [u8]> {
+        use policy_core::json::parse_strict;
+        use policy_core::limits::{MAX_DEPTH, MAX_INPUT_BYTES};
+        let Some(since) = self.replay.remembers_since() else {
+            return std::borrow::Cow::Borrowed(input);
+        };
+        let Ok(mut doc) = parse_strict(input, MAX_INPUT_BYTES, MAX_DEPTH) else {
+            return std::borrow::Cow::Borrowed(input);
+        };
+        let Some(obj) = doc.as_object_mut() else {
+            return std::borrow::Cow::Borrowed(input);
+        };
+        let given = obj.get("replay_since").and_then(Value::as_i64);
+        obj.insert(
+            "replay_since".into(),
+            Value::from(given.map_or(since, |g| g.max(since))),
+        );
+        serde_json::to_vec(&doc).map_or(std::borrow::Cow::Borrowed(input), std::borrow::Cow::Owned)
+    }
+
+    /// `replay_since` for a typed input, as [`Self::with_history`] sets it.
+    fn history(&self, given: Option<i64>) -> Option<i64> {
+        match (given, self.replay.remembers_since()) {
+            (Some(g), Some(s)) => Some(g.max(s)),
+            (g, s) => g.or(s),
+        }
     }
 
     /// Decides a typed decide input, exactly as [`Self::decide`] decides its document. The
@@ -201,7 +235,14 @@ impl<S: ReplayStore> Decider<S> {
     pub async fn decide_input(&self, input: &DecideInput) -> Decision {
         let serving = self.current();
         let id = input.decision_id.clone().unwrap_or_default();
-        let answer = serving.engine.decide_input(input);
+        let since = self.history(input.replay_since);
+        let answer = if since == input.replay_since {
+            serving.engine.decide_input(input)
+        } else {
+            let mut input = input.clone();
+            input.replay_since = since;
+            serving.engine.decide_input(&input)
+        };
         self.settle_answer(&serving, answer, input.now, &id).await
     }
 
@@ -210,7 +251,14 @@ impl<S: ReplayStore> Decider<S> {
     pub async fn decide_http_input(&self, input: &HttpDecideInput) -> Decision {
         let serving = self.current();
         let id = input.decision_id.clone().unwrap_or_default();
-        let answer = serving.engine.decide_http_input(input);
+        let since = self.history(input.replay_since);
+        let answer = if since == input.replay_since {
+            serving.engine.decide_http_input(input)
+        } else {
+            let mut input = input.clone();
+            input.replay_since = since;
+            serving.engine.decide_http_input(&input)
+        };
         self.settle_answer(&serving, answer, input.now, &id).await
     }
 

@@ -511,3 +511,61 @@ async fn a_grant_decision_records_both_its_jtis_in_one_call() {
         }
     }
 }
+
+/// A memory store that says since when it remembers (a process that restarted) has the
+/// decider refuse proofs issued before then (`replay.history_unknown`) on every decide path
+/// and both backends; one issued that second or later is decided as usual. A `replay_since`
+/// the input names is kept when it is later than the store's.
+#[tokio::test]
+async fn a_store_remembering_since_its_start_refuses_older_proofs_on_every_path() {
+    let world = World::new();
+    // The world's proofs are issued at NOW - 1.
+    let iat = common::NOW - 1;
+    for backend in backends() {
+        let restarted = |since: i64| {
+            Decider::with_config(
+                backend.clone(),
+                MemoryReplayStore::default().remembering_since(since),
+                &world.config,
+            )
+            .unwrap()
+        };
+        let name = backend.name();
+        let d = restarted(iat + 1);
+        let doc = world.input("jti-hist-1");
+        let typed: policy_core::DecideInput = serde_json::from_slice(&doc).unwrap();
+        let http = world.http_input("jti-hist-2");
+        let http_typed: policy_core::HttpDecideInput = serde_json::from_slice(&http).unwrap();
+        for (path, got) in [
+            ("decide", d.decide(&doc).await),
+            ("decide_input", d.decide_input(&typed).await),
+            ("decide_http", d.decide_http(&http).await),
+            ("decide_http_input", d.decide_http_input(&http_typed).await),
+        ] {
+            assert_eq!(got.code(), Some("replay.history_unknown"), "{name} {path}");
+        }
+        let d = restarted(iat);
+        assert!(
+            d.decide(&world.input("jti-hist-3")).await.is_allow(),
+            "{name}"
+        );
+        assert!(
+            d.decide_http(&world.http_input("jti-hist-4"))
+                .await
+                .is_allow(),
+            "{name}"
+        );
+        // The later of the input's and the store's wins.
+        let mut stricter: serde_json::Value =
+            serde_json::from_slice(&world.input("jti-hist-5")).unwrap();
+        stricter["replay_since"] = serde_json::json!(iat + 1);
+        let got = d.decide(&serde_json::to_vec(&stricter).unwrap()).await;
+        assert_eq!(got.code(), Some("replay.history_unknown"), "{name}");
+        let mut looser: serde_json::Value =
+            serde_json::from_slice(&world.input("jti-hist-6")).unwrap();
+        looser["replay_since"] = serde_json::json!(iat - 100);
+        let strict = restarted(iat + 1);
+        let got = strict.decide(&serde_json::to_vec(&looser).unwrap()).await;
+        assert_eq!(got.code(), Some("replay.history_unknown"), "{name}");
+    }
+}

@@ -3,6 +3,7 @@
 
 use crate::bundle::Bundle;
 use crate::jose::{Es256Verifier, JoseError, PublicJwk, Unverified, Verified};
+use crate::reason::{Code, Reason, reason};
 use alloc::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -29,11 +30,27 @@ impl SigCache {
 pub(crate) struct Ctx<'a> {
     pub bundle: &'a Bundle,
     pub now: i64,
+    /// The host's replay store remembers uses since this second (`DecideInput::replay_since`).
+    pub replay_since: Option<i64>,
     pub verifier: &'a dyn Es256Verifier,
     pub cache: &'a SigCache,
 }
 
 impl Ctx<'_> {
+    /// A use-once credential (`what`) issued at `iat` before the host's replay store began
+    /// remembering cannot be told from a replay: refused.
+    pub(crate) fn check_replay_history(&self, what: &str, iat: i64) -> Result<(), Reason> {
+        match self.replay_since {
+            Some(since) if iat < since => Err(reason(
+                Code::ReplayHistoryUnknown,
+                alloc::format!(
+                    "{what} issued at {iat}, before the replay store began remembering ({since})"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Verifies through the cache; a hit stands for the verification it remembers.
     pub(crate) fn verify_cached(
         &self,

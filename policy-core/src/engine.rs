@@ -173,6 +173,7 @@ impl Pdp {
                     context: parsed.context,
                     mint_grant: parsed.mint_grant,
                     enforces: parsed.enforces,
+                    replay_since: parsed.replay_since,
                 },
             ),
             Err(r) => {
@@ -226,6 +227,7 @@ impl Pdp {
         let ctx = Ctx {
             bundle: &loaded.bundle,
             now: input.now,
+            replay_since: input.replay_since,
             verifier: self.verifier.as_ref(),
             cache: &self.cache,
         };

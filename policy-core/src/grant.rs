@@ -126,6 +126,7 @@ pub(crate) fn verify(
         }
         Ok(()) => {}
     }
+    ctx.check_replay_history("grant", window.iat)?;
     if !aud.iter().any(|a| issuer.audiences.contains(a)) {
         return Err(reason(
             Code::GrantAudienceInvalid,

@@ -79,6 +79,9 @@ pub struct HttpDecideInput {
     /// As in the decide input (`DecideInput`).
     #[serde(default)]
     pub enforces: Vec<String>,
+    /// As in the decide input (`DecideInput`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_since: Option<i64>,
 }
 
 /// Maps requests to actions: `METHOD PATH-GLOB ACTION [RESOURCE]`, e.g.

@@ -34,6 +34,12 @@ pub struct DecideInput {
     /// Obligations the host declares it enforces; any other a guardrail returns is a deny.
     #[serde(default)]
     pub enforces: Vec<String>,
+    /// The second since which the host's replay store remembers every use: set by a host whose
+    /// store does not survive a restart (its start time). A proof or grant issued before it is
+    /// refused (`replay.history_unknown`): uses of it before the restart were forgotten, so a
+    /// replay could not be told from a first use. Absent: the store remembers everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_since: Option<i64>,
 }
 
 /// The credentials a request presents: a delegation chain (root first) with a proof, or a

@@ -88,6 +88,7 @@ pub(crate) fn verify(
             format!("proof iat {iat} is outside the {}s window", s.proof_max_age),
         ));
     }
+    ctx.check_replay_history("proof", iat)?;
     if let Some(digest) = body
         && request.spec.body_digest.as_ref() != Some(digest)
     {

@@ -118,6 +118,7 @@ codes! {
     Decision ApprovalRequired => "approval.required", "A guardrail requires a person's approval for this action and none was presented.";
     Decision ReplayDetected => "replay.detected", "A use-once jti (proof or grant) was already used.";
     Decision ReplayStoreUnavailable => "replay.store_unavailable", "The host's replay store could not be reached; decided fail-closed.";
+    Decision ReplayHistoryUnknown => "replay.history_unknown", "A proof or grant was issued before the host's replay store began remembering uses (replay_since: a store that does not survive restarts); a use before the restart cannot be ruled out.";
     Decision HostLimitExceeded => "host.limit_exceeded", "The host stopped the module (fuel, memory or time).";
     Decision InternalError => "internal.error", "An internal invariant failed; decided fail-closed.";
     Module AbiInvalidBuffer => "abi.invalid_buffer", "A pointer or length passed across the module's ABI names no buffer the module handed out.";

@@ -148,6 +148,8 @@ export declare const Codes: Readonly<{
   REPLAY_DETECTED: 'replay.detected';
   /** The host's replay store could not be reached; decided fail-closed. */
   REPLAY_STORE_UNAVAILABLE: 'replay.store_unavailable';
+  /** A proof or grant was issued before the host's replay store began remembering uses (replay_since: a store that does not survive restarts); a use before the restart cannot be ruled out. */
+  REPLAY_HISTORY_UNKNOWN: 'replay.history_unknown';
   /** The host stopped the module (fuel, memory or time). */
   HOST_LIMIT_EXCEEDED: 'host.limit_exceeded';
   /** An internal invariant failed; decided fail-closed. */

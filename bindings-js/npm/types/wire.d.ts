@@ -65,6 +65,13 @@ export interface DecideInput {
    */
   now: number;
   /**
+   * The second since which the host's replay store remembers every use: set by a host whose
+   * store does not survive a restart (its start time). A proof or grant issued before it is
+   * refused (`replay.history_unknown`): uses of it before the restart were forgotten, so a
+   * replay could not be told from a first use. Absent: the store remembers everything.
+   */
+  replay_since?: number | null;
+  /**
    * The request being authorized.
    */
   request: RequestSpec;
@@ -109,6 +116,10 @@ export interface HttpDecideInput {
    * As in the decide input (`DecideInput`).
    */
   now: number;
+  /**
+   * As in the decide input (`DecideInput`).
+   */
+  replay_since?: number | null;
 }
 
 export interface Bundle {
@@ -773,7 +784,7 @@ export interface Reason {
 /**
  * A stable code (docs/reason-codes.md), from `policy_core::Code`.
  */
-export type ReasonCode = "input.malformed" | "input.too_large" | "request.invalid" | "request.unrouted" | "request.header_repeated" | "bundle.missing" | "bundle.too_large" | "bundle.malformed" | "bundle.untrusted_key" | "bundle.signature_invalid" | "bundle.expired" | "bundle.not_yet_valid" | "bundle.policy_invalid" | "credentials.missing" | "credentials.conflict" | "token.too_large" | "token.malformed" | "token.alg_not_allowed" | "token.header_invalid" | "token.typ_invalid" | "token.issuer_unknown" | "token.key_unknown" | "token.signature_invalid" | "token.claims_invalid" | "token.expired" | "token.not_yet_valid" | "token.audience_invalid" | "token.audience_mismatch" | "token.revoked" | "agent.unknown" | "agent.suspended" | "agent.revoked" | "agent.key_mismatch" | "agent.key_revoked" | "delegation.delegator_not_allowed" | "delegation.scope_exceeds_ceiling" | "delegation.scope_insufficient" | "chain.parent_mismatch" | "chain.depth_exceeded" | "chain.delegate_not_allowed" | "chain.signer_mismatch" | "chain.subject_mismatch" | "chain.scope_escalation" | "chain.lifetime_extended" | "proof.missing" | "proof.malformed" | "proof.typ_invalid" | "proof.key_mismatch" | "proof.signature_invalid" | "proof.method_mismatch" | "proof.uri_mismatch" | "proof.token_mismatch" | "proof.stale" | "proof.body_mismatch" | "grant.malformed" | "grant.issuer_unknown" | "grant.signature_invalid" | "grant.expired" | "grant.not_yet_valid" | "grant.ttl_exceeded" | "grant.audience_invalid" | "grant.request_mismatch" | "grant.mint_unavailable" | "policy.denied" | "policy.not_allowed" | "policy.error" | "policy.limit_exceeded" | "policy.output_invalid" | "obligation.unsupported" | "approval.required" | "replay.detected" | "replay.store_unavailable" | "host.limit_exceeded" | "internal.error" | "abi.invalid_buffer" | "mint.invalid" | "host.module_invalid" | "host.random_unavailable" | "host.io" | "bundle.rollback" | "bundle.unreadable" | "bundle.fetch_failed" | "audit.io" | "audit.unavailable" | "audit.tampered" | "audit.invalid_record" | "audit.locked" | "cli.failure" | "file.not_found" | "file.unreadable" | "file.unwritable" | "file.exists" | "file.not_utf8" | "file.too_large" | "yaml.malformed" | "json.malformed" | "doc.not_object" | "context.malformed" | "key.malformed" | "key.invalid" | "key.not_private" | "key.no_kid" | "registry.duplicate_agent" | "agent.exists" | "label.malformed" | "policy.none" | "policy.duplicate" | "redis.invalid" | "duration.invalid" | "serve.overloaded";
+export type ReasonCode = "input.malformed" | "input.too_large" | "request.invalid" | "request.unrouted" | "request.header_repeated" | "bundle.missing" | "bundle.too_large" | "bundle.malformed" | "bundle.untrusted_key" | "bundle.signature_invalid" | "bundle.expired" | "bundle.not_yet_valid" | "bundle.policy_invalid" | "credentials.missing" | "credentials.conflict" | "token.too_large" | "token.malformed" | "token.alg_not_allowed" | "token.header_invalid" | "token.typ_invalid" | "token.issuer_unknown" | "token.key_unknown" | "token.signature_invalid" | "token.claims_invalid" | "token.expired" | "token.not_yet_valid" | "token.audience_invalid" | "token.audience_mismatch" | "token.revoked" | "agent.unknown" | "agent.suspended" | "agent.revoked" | "agent.key_mismatch" | "agent.key_revoked" | "delegation.delegator_not_allowed" | "delegation.scope_exceeds_ceiling" | "delegation.scope_insufficient" | "chain.parent_mismatch" | "chain.depth_exceeded" | "chain.delegate_not_allowed" | "chain.signer_mismatch" | "chain.subject_mismatch" | "chain.scope_escalation" | "chain.lifetime_extended" | "proof.missing" | "proof.malformed" | "proof.typ_invalid" | "proof.key_mismatch" | "proof.signature_invalid" | "proof.method_mismatch" | "proof.uri_mismatch" | "proof.token_mismatch" | "proof.stale" | "proof.body_mismatch" | "grant.malformed" | "grant.issuer_unknown" | "grant.signature_invalid" | "grant.expired" | "grant.not_yet_valid" | "grant.ttl_exceeded" | "grant.audience_invalid" | "grant.request_mismatch" | "grant.mint_unavailable" | "policy.denied" | "policy.not_allowed" | "policy.error" | "policy.limit_exceeded" | "policy.output_invalid" | "obligation.unsupported" | "approval.required" | "replay.detected" | "replay.store_unavailable" | "replay.history_unknown" | "host.limit_exceeded" | "internal.error" | "abi.invalid_buffer" | "mint.invalid" | "host.module_invalid" | "host.random_unavailable" | "host.io" | "bundle.rollback" | "bundle.unreadable" | "bundle.fetch_failed" | "audit.io" | "audit.unavailable" | "audit.tampered" | "audit.invalid_record" | "audit.locked" | "cli.failure" | "file.not_found" | "file.unreadable" | "file.unwritable" | "file.exists" | "file.not_utf8" | "file.too_large" | "yaml.malformed" | "json.malformed" | "doc.not_object" | "context.malformed" | "key.malformed" | "key.invalid" | "key.not_private" | "key.no_kid" | "registry.duplicate_agent" | "agent.exists" | "label.malformed" | "policy.none" | "policy.duplicate" | "redis.invalid" | "duration.invalid" | "serve.overloaded";
 
 /**
  * The request as the host describes it.

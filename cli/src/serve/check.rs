@@ -117,6 +117,8 @@ pub fn input_for(
         context: None,
         mint_grant: None,
         enforces: Vec::new(),
+        // The decider adds its replay store's (a store in memory remembers since the start).
+        replay_since: None,
     }
 }
 

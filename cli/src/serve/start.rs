@@ -53,42 +53,6 @@ impl Running {
 /// Loads the first bundle, binds, and starts serving in the background (within a Tokio
 /// multi-threaded runtime).
 pub async fn start(config: Config) -> Result<Running> {
-    let store = match &config.redis {
-        Some(url) => Store::Redis(
-            RedisReplayStore::connect(url)
-                .map_err(|e| {
-                    CliError::invalid(Code::RedisInvalid, format!("--redis {url}: {e}"))
-                        .hint("use redis://host:port/db")
-                })?
-                .with_timeout(config.redis_timeout),
-        ),
-        None => match &config.replay_file {
-            Some(path) => Store::File(
-                FileReplayStore::open(path, config.replay_capacity, crate::io::now()).map_err(
-                    |e| {
-                        CliError::invalid(e.code(), e.to_string())
-                            .hint("point --replay-file at a file only this service writes")
-                    },
-                )?,
-            ),
-            None => Store::Memory(MemoryReplayStore::new(config.replay_capacity)),
-        },
-    };
-    let backend = match &config.wasm {
-        None => Backend::native(),
-        Some(path) => {
-            // A module is a few MiB; refuse anything far larger rather than read it whole.
-            let module = crate::io::read_max(path, 256 * 1024 * 1024)?;
-            let limits = host_rust::WasmLimits::default();
-            let cache = config.wasm_cache.as_deref();
-            let runtime = host_rust::WasmRuntime::new(&module, cache, limits).map_err(|e| {
-                CliError::invalid(e.code(), format!("{}: {e}", path.display()))
-                    .hint("build the module with scripts/build-wasm.sh")
-            })?;
-            Backend::wasm(&runtime)
-        }
-    };
-    let decider = Decider::new(backend, store).map_err(|e| CliError::failure(e.to_string()))?;
     let audit = match &config.audit {
         Some(path) => {
             let options = AuditOptions {
@@ -114,6 +78,52 @@ pub async fn start(config: Config) -> Result<Running> {
         }
         None => None,
     };
+    let restarted = audit.as_ref().is_some_and(|a| a.head().seq > 0);
+    let store = match &config.redis {
+        Some(url) => Store::Redis(
+            RedisReplayStore::connect(url)
+                .map_err(|e| {
+                    CliError::invalid(Code::RedisInvalid, format!("--redis {url}: {e}"))
+                        .hint("use redis://host:port/db")
+                })?
+                .with_timeout(config.redis_timeout),
+        ),
+        None => match &config.replay_file {
+            Some(path) => Store::File(
+                FileReplayStore::open(path, config.replay_capacity, crate::io::now()).map_err(
+                    |e| {
+                        CliError::invalid(e.code(), e.to_string())
+                            .hint("point --replay-file at a file only this service writes")
+                    },
+                )?,
+            ),
+            None => {
+                let memory = MemoryReplayStore::new(config.replay_capacity);
+                // A previous run answered decisions (they are in the audit log) whose uses this
+                // empty store cannot know: it remembers since now, and says so to every decision.
+                Store::Memory(if restarted {
+                    memory.remembering_since(crate::io::now())
+                } else {
+                    memory
+                })
+            }
+        },
+    };
+    let backend = match &config.wasm {
+        None => Backend::native(),
+        Some(path) => {
+            // A module is a few MiB; refuse anything far larger rather than read it whole.
+            let module = crate::io::read_max(path, 256 * 1024 * 1024)?;
+            let limits = host_rust::WasmLimits::default();
+            let cache = config.wasm_cache.as_deref();
+            let runtime = host_rust::WasmRuntime::new(&module, cache, limits).map_err(|e| {
+                CliError::invalid(e.code(), format!("{}: {e}", path.display()))
+                    .hint("build the module with scripts/build-wasm.sh")
+            })?;
+            Backend::wasm(&runtime)
+        }
+    };
+    let decider = Decider::new(backend, store).map_err(|e| CliError::failure(e.to_string()))?;
     let metrics = Metrics::new().map_err(|e| CliError::failure(format!("metrics: {e}")))?;
     let keys = Keys {
         trust: config.trust.clone(),
@@ -230,13 +240,19 @@ pub async fn start(config: Config) -> Result<Running> {
             }
         })
     };
-    if matches!(svc.point.decider().replay(), Store::Memory(_)) {
-        // Said once the service has started (a refused start prints only its error).
-        log(
+    // Said once the service has started (a refused start prints only its error).
+    match svc.point.decider().replay() {
+        Store::Memory(_) if restarted => log(
             "warn",
-            "replay store in memory: a restart forgets every used proof and grant (use --replay-file or --redis)",
+            "replay store in memory, started over an audit log with records: proofs and grants issued before this start are refused while they live",
+            &json!({"code": Code::ReplayHistoryUnknown}),
+        ),
+        Store::Memory(_) => log(
+            "warn",
+            "replay store in memory: a restart forgets used proofs and grants (--replay-file or --redis keep them; with --audit, ones issued before a restart are refused)",
             &json!({}),
-        );
+        ),
+        _ => {}
     }
     Ok(Running {
         addr,

@@ -29,4 +29,12 @@ impl ReplayStore for Store {
             Store::Redis(r) => r.ping().await,
         }
     }
+
+    fn remembers_since(&self) -> Option<i64> {
+        match self {
+            Store::Memory(m) => m.remembers_since(),
+            Store::File(f) => f.remembers_since(),
+            Store::Redis(r) => r.remembers_since(),
+        }
+    }
 }

@@ -98,6 +98,7 @@ pub fn decide_input(
         context: config.context.as_ref().and_then(Value::as_object).cloned(),
         mint_grant: mint_grant(config, parts),
         enforces: Vec::new(),
+        replay_since: None,
     })
 }
 
@@ -113,6 +114,7 @@ pub fn decide(pdp: &Pdp, config: &FilterConfig, parts: &RequestParts, now: i64) 
         context: config.context.as_ref().and_then(Value::as_object).cloned(),
         mint_grant: mint_grant(config, parts),
         enforces: Vec::new(),
+        replay_since: None,
     };
     pdp.decide_http(&input)
 }

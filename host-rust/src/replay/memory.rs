@@ -14,6 +14,8 @@ use super::{ReplayError, ReplayStore, UseOnce, validate};
 pub struct MemoryReplayStore {
     capacity: usize,
     inner: Mutex<Inner>,
+    /// Since when it remembers, when the host said ([`MemoryReplayStore::remembering_since`]).
+    since: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -51,7 +53,18 @@ impl MemoryReplayStore {
         MemoryReplayStore {
             capacity,
             inner: Mutex::new(Inner::default()),
+            since: None,
         }
+    }
+
+    /// Says the store began remembering at `now` (its process's start): decisions through it
+    /// then refuse proofs and grants issued before, whose earlier uses it cannot know
+    /// ([`ReplayStore::remembers_since`]). A host whose process restarts sets it; a store
+    /// that outlives restarts ([`super::FileReplayStore`], Redis with persistence) needs none.
+    #[must_use]
+    pub fn remembering_since(mut self, now: i64) -> Self {
+        self.since = Some(now);
+        self
     }
 
     /// How many entries are live (not yet purged).
@@ -144,6 +157,10 @@ impl Default for MemoryReplayStore {
 impl ReplayStore for MemoryReplayStore {
     async fn record(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
         self.record_now(entries, now)
+    }
+
+    fn remembers_since(&self) -> Option<i64> {
+        self.since
     }
 }
 

@@ -126,6 +126,15 @@ pub trait ReplayStore: Send + Sync {
     fn ping(&self) -> impl Future<Output = Result<(), ReplayError>> + Send {
         core::future::ready(Ok(()))
     }
+
+    /// The second since which this store remembers every use, when it does not remember
+    /// further back (a store in memory, since its process started); `None` when it forgets
+    /// nothing before an entry's `exp`. [`crate::Decider`] passes it to the core as the decide
+    /// input's `replay_since`, so a proof or grant issued before it is refused
+    /// (`replay.history_unknown`) rather than allowed a second time after a restart.
+    fn remembers_since(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Why a replay store could not answer. The decision is then a deny with

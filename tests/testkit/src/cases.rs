@@ -125,7 +125,52 @@ pub fn all(k: &Keys) -> Vec<Case> {
     input_cases(&mut b);
     crate::security_cases::all(&mut b);
     jti_bound_cases(&mut b);
+    replay_history_cases(&mut b);
     b.cases
+}
+
+/// `input` with `replay_since` set: the host's replay store remembers uses since `since` only.
+fn since(input: &str, since: i64) -> String {
+    let mut v: Value = serde_json::from_str(input).unwrap_or_default();
+    v["replay_since"] = json!(since);
+    v.to_string()
+}
+
+/// A host whose replay store does not survive restarts says since when it remembers
+/// (`replay_since`): a proof or a grant issued before then is `replay.history_unknown`; one
+/// issued at that second or later is decided as usual.
+fn replay_history_cases(b: &mut Builder<'_>) {
+    let k = b.k;
+    let r = req("GET", TRIPS, "trips:read", TRUSTED_IP);
+    // The proof of `booker` is issued at NOW - 1.
+    let before = b.booker("trips:read", "d-hist-1", &r, |_| {});
+    b.deny(
+        "replay/history-unknown-proof",
+        "a proof issued a second before the replay store began remembering",
+        since(&before, NOW),
+        "replay.history_unknown",
+    );
+    let at = b.booker("trips:read", "d-hist-2", &r, |_| {});
+    b.allow(
+        "replay/history-known-proof",
+        "a proof issued the second the replay store began remembering",
+        since(&at, NOW - 1),
+    );
+    // A grant issued at NOW - 5, with its proof at NOW - 1: the grant is older than the store.
+    let g = mint::token("mandate-grant+jwt", &grant_claims(k, "g-hist"), &k.pdp);
+    let p = proof(&k.booker, "GET", TRIPS, NOW - 1, "p-g-hist", Some(&g));
+    let presented = input(r.clone(), json!({"grant": g, "proof": p}));
+    b.deny(
+        "replay/history-unknown-grant",
+        "a grant minted before the replay store began remembering, with a fresh proof",
+        since(&presented, NOW - 2),
+        "replay.history_unknown",
+    );
+    b.allow(
+        "replay/history-known-grant",
+        "the same grant, the store remembering since its minting",
+        since(&presented, NOW - 5),
+    );
 }
 
 /// jti bounds: a host keeps every used jti, so one over `MAX_JTI_BYTES` is a bad claim, for
