@@ -31,18 +31,7 @@ async fn a_full_disk_withholds_decisions_and_freeing_it_recovers_without_a_resta
         .arg(r#"mount -t tmpfs -o size=256k tmpfs "$0" && exec "$@""#)
         .arg(&disk)
         .arg(common::mandate().get_program());
-    let args: Vec<String> = [
-        "--bundle",
-        w.path("bundle.jws").to_str().unwrap(),
-        "--trust",
-        w.path("root.pub.jwk").to_str().unwrap(),
-        "--audit",
-        audit.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
-    let s = Server::spawn_command(dir.path(), wrapper, &args);
+    let s = Server::start_command(&w, wrapper, &["--audit", audit.to_str().unwrap()]);
     // The service's own view of the disk (its mount namespace).
     let inside = std::path::PathBuf::from(format!("/proc/{}/root", s.child.id()))
         .join(disk.strip_prefix("/").unwrap());

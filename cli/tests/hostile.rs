@@ -425,20 +425,16 @@ async fn holding_connections_cannot_exhaust_descriptors_or_break_the_audit_log()
     wrapper
         .args(["-c", r#"ulimit -n 256 && exec "$0" "$@""#])
         .arg(common::mandate().get_program());
-    let args: Vec<String> = [
-        "--bundle",
-        w.path("bundle.jws").to_str().unwrap(),
-        "--trust",
-        w.path("root.pub.jwk").to_str().unwrap(),
-        "--audit",
-        audit.to_str().unwrap(),
-        "--header-timeout",
-        "60s",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
-    let s = Server::spawn_command(dir.path(), wrapper, &args);
+    let s = Server::start_command(
+        &w,
+        wrapper,
+        &[
+            "--audit",
+            audit.to_str().unwrap(),
+            "--header-timeout",
+            "60s",
+        ],
+    );
     let lowered = eventually(100, || async {
         s.log()
             .contains("connection cap lowered to fit the file descriptor limit")

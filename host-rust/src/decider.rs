@@ -13,6 +13,7 @@
 //! and is reported as [`HostError::Load`] with the core's `bundle.*` code. (Until some config has
 //! loaded, a failed one is served, so decisions deny with its code rather than `bundle.missing`.)
 
+use std::borrow::Cow;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use policy_core::reason::Code;
@@ -202,24 +203,32 @@ impl<S: ReplayStore> Decider<S> {
     /// later of the two when the input names one), for a store that does not remember further
     /// back. A document the core's strict parser refuses is passed on as it came, for the
     /// core's own deny: it is never rewritten by a more lenient reading.
-    fn with_history<'i>(&self, input: &'i [u8]) -> std::borrow::Cow<'i, [u8]> {
+    fn with_history<'i>(&self, input: &'i [u8]) -> Cow<'i, [u8]> {
         use policy_core::json::parse_strict;
         use policy_core::limits::{MAX_DEPTH, MAX_INPUT_BYTES};
-        let Some(since) = self.replay.remembers_since() else {
-            return std::borrow::Cow::Borrowed(input);
-        };
+        if self.replay.remembers_since().is_none() {
+            return Cow::Borrowed(input);
+        }
         let Ok(mut doc) = parse_strict(input, MAX_INPUT_BYTES, MAX_DEPTH) else {
-            return std::borrow::Cow::Borrowed(input);
+            return Cow::Borrowed(input);
         };
         let Some(obj) = doc.as_object_mut() else {
-            return std::borrow::Cow::Borrowed(input);
+            return Cow::Borrowed(input);
         };
-        let given = obj.get("replay_since").and_then(Value::as_i64);
-        obj.insert(
-            "replay_since".into(),
-            Value::from(given.map_or(since, |g| g.max(since))),
-        );
-        serde_json::to_vec(&doc).map_or(std::borrow::Cow::Borrowed(input), std::borrow::Cow::Owned)
+        let given = match obj.get("replay_since") {
+            None => None,
+            Some(v) => match v.as_i64() {
+                Some(g) => Some(g),
+                // Not an integer: the core's own `input.malformed`, as it came.
+                None => return Cow::Borrowed(input),
+            },
+        };
+        let since = self.history(given);
+        if since == given {
+            return Cow::Borrowed(input);
+        }
+        obj.insert("replay_since".into(), Value::from(since));
+        serde_json::to_vec(&doc).map_or(Cow::Borrowed(input), Cow::Owned)
     }
 
     /// `replay_since` for a typed input, as [`Self::with_history`] sets it.

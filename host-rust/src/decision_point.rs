@@ -320,13 +320,9 @@ impl<S: ReplayStore> DecisionPoint<S> {
         }
         if let Some(log) = &self.audit {
             let log = Arc::clone(log);
-            let repaired = match tokio::runtime::Handle::try_current() {
-                Ok(rt) => rt
-                    .spawn_blocking(move || log.repair())
-                    .await
-                    .unwrap_or_else(|e| Err(AuditError::Io(std::io::Error::other(e.to_string())))),
-                Err(_) => log.repair(),
-            };
+            let repaired = crate::blocking::off_workers(move || log.repair())
+                .await
+                .unwrap_or_else(|e| Err(AuditError::Io(std::io::Error::other(e))));
             if let Err(e) = repaired {
                 problems.push(("audit", Code::AuditUnavailable, e.to_string()));
             }
@@ -364,12 +360,8 @@ async fn append(log: &Arc<AuditLog>, decision: &Decision) -> Result<Receipt, Aud
             "the decision carries no audit object".into(),
         ));
     };
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return log.append(record);
-    };
     let (log, record) = (Arc::clone(log), record.clone());
-    runtime
-        .spawn_blocking(move || log.append(&record))
+    crate::blocking::off_workers(move || log.append(&record))
         .await
-        .unwrap_or_else(|e| Err(AuditError::Io(std::io::Error::other(e.to_string()))))
+        .unwrap_or_else(|e| Err(AuditError::Io(std::io::Error::other(e))))
 }

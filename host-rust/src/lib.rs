@@ -2,6 +2,7 @@
 
 pub mod audit;
 mod backend;
+mod blocking;
 mod decider;
 mod decision;
 mod decision_point;

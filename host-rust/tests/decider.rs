@@ -567,5 +567,11 @@ async fn a_store_remembering_since_its_start_refuses_older_proofs_on_every_path(
         let strict = restarted(iat + 1);
         let got = strict.decide(&serde_json::to_vec(&looser).unwrap()).await;
         assert_eq!(got.code(), Some("replay.history_unknown"), "{name}");
+        // A `replay_since` that is not an integer is the core's to refuse, never overwritten.
+        let mut garbled: serde_json::Value =
+            serde_json::from_slice(&world.input("jti-hist-7")).unwrap();
+        garbled["replay_since"] = serde_json::json!("yesterday");
+        let got = strict.decide(&serde_json::to_vec(&garbled).unwrap()).await;
+        assert_eq!(got.code(), Some("input.malformed"), "{name}");
     }
 }

@@ -117,13 +117,29 @@ impl ReplayHost for Journaled {
     fn record(&mut self, e: &[kit::UseOnce], now: i64) -> Result<Vec<String>, String> {
         if self.reopen {
             self.store = None;
-            self.store = Some(FileReplayStore::open(self.path(), self.capacity, now).unwrap());
+            self.store = Some(reopen(&self.path(), self.capacity, now));
         }
         let store = self.store.as_ref().unwrap();
         self.rt
             .block_on(store.record(&entries(e), now))
             .map_err(|e| e.code().as_str().to_owned())
     }
+}
+
+/// Opens the journal again. The Redis tests of this binary spawn `redis-server` in parallel, and
+/// a child between fork and exec briefly holds a copy of every descriptor, the journal's locked
+/// one included (flock is per open file description): the lock is released when the child
+/// execs, so the open is retried for up to a second while only the lock refuses it.
+fn reopen(path: &std::path::Path, capacity: usize, now: i64) -> FileReplayStore {
+    for _ in 0..50 {
+        match FileReplayStore::open(path, capacity, now) {
+            Err(e) if e.to_string().contains("another process has it open") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    FileReplayStore::open(path, capacity, now).unwrap()
 }
 
 #[test]

@@ -117,8 +117,8 @@ pub fn input_for(
         context: None,
         mint_grant: None,
         enforces: Vec::new(),
-        // The decider adds its replay store's (a store in memory remembers since the start).
-        replay_since: None,
+        // The store's own (as the decider would add it), so the decider need not copy the input.
+        replay_since: host_rust::replay::ReplayStore::remembers_since(svc.point.decider().replay()),
     }
 }
 

@@ -10,9 +10,9 @@ use crate::out::errln;
 pub static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Per message: when its last line was written, and how many were held back since.
-static RECENT: std::sync::Mutex<
-    Option<std::collections::HashMap<String, (std::time::Instant, u64)>>,
-> = std::sync::Mutex::new(None);
+static RECENT: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u64)>>,
+> = std::sync::LazyLock::new(Default::default);
 
 /// At most one warning or error line per message and code per second: a fault that repeats on every request (an audit
 /// log that cannot be written, accept failing) must not flood the log. The next line written
@@ -21,7 +21,6 @@ fn rate_limited(msg: &str) -> Option<u64> {
     let mut recent = RECENT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let recent = recent.get_or_insert_with(Default::default);
     let now = std::time::Instant::now();
     match recent.get_mut(msg) {
         Some((last, held)) if now.duration_since(*last) < Duration::from_secs(1) => {

@@ -217,6 +217,18 @@ impl Server {
     }
 
     pub fn start_with_bundle(world: &World, bundle: &str, extra: &[&str]) -> Server {
+        Self::spawn(&world.dir, &Self::args(world, bundle, extra))
+    }
+
+    /// As [`Server::start`], with `command` standing for `mandate` (see [`Server::spawn_command`]).
+    pub fn start_command(world: &World, command: Command, extra: &[&str]) -> Server {
+        let bundle = world.path("bundle.jws");
+        let args = Self::args(world, bundle.to_str().unwrap(), extra);
+        Self::spawn_command(&world.dir, command, &args)
+    }
+
+    /// The world's serve flags: its bundle, trust and grant keys, two routes, a fast poll.
+    fn args(world: &World, bundle: &str, extra: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = ["--bundle", bundle, "--trust"]
             .iter()
             .map(|s| (*s).to_string())
@@ -237,7 +249,7 @@ impl Server {
             .map(|s| (*s).to_string()),
         );
         args.extend(extra.iter().map(|s| (*s).to_string()));
-        Self::spawn(&world.dir, &args)
+        args
     }
 
     /// `mandate serve --listen 127.0.0.1:0` with exactly `args`, logging to a file in `dir`.

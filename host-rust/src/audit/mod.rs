@@ -208,9 +208,7 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 /// The path of a log's head file.
 #[must_use]
 pub fn head_path(log: &Path) -> PathBuf {
-    let mut name = log.as_os_str().to_owned();
-    name.push(".head");
-    PathBuf::from(name)
+    suffixed(log, ".head")
 }
 
 impl AuditLog {
@@ -516,9 +514,7 @@ impl AuditLog {
 /// Replaces the head file: temporary file, sync, rename.
 fn write_head(log: &Path, seq: u64, hash: &str) -> Result<(), AuditError> {
     let head = head_path(log);
-    let mut tmp_name = head.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
+    let tmp = suffixed(&head, ".tmp");
     let mut value = serde_json::Map::new();
     value.insert("hash".into(), Value::String(hash.to_string()));
     value.insert("seq".into(), Value::from(seq));

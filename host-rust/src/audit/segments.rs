@@ -49,9 +49,7 @@ pub(super) fn sealed(log: &Path) -> Result<Vec<(u64, PathBuf)>, AuditError> {
 
 /// Where the segment ending at `seq` is sealed.
 pub(super) fn sealed_path(log: &Path, seq: u64) -> PathBuf {
-    let mut name = log.as_os_str().to_owned();
-    name.push(format!(".{seq:020}"));
-    PathBuf::from(name)
+    super::suffixed(log, &format!(".{seq:020}"))
 }
 
 /// The anchor of the active segment: the newest sealed segment's last record, read from the

@@ -98,7 +98,7 @@ pub fn verify(path: impl AsRef<Path>, expected: Option<&Head>) -> Result<Report,
     for (last, segment) in segments::sealed(path)? {
         let mut bytes = Vec::new();
         File::open(&segment)?.read_to_end(&mut bytes)?;
-        let records = records(&bytes, &anchor, false, want)?;
+        let records = records(&bytes, &anchor, false, want, None)?;
         if records.last_seq != last {
             // The name says where the segment ended; anything else was cut or appended.
             return Err(tampered(
@@ -150,19 +150,10 @@ struct Records {
     hash_at_want: Option<String>,
 }
 
-/// Checks the lines of `bytes` as the records after `anchor`. When `recovering`, a torn last
-/// line, or a last line that does not verify and is past `head_seq` (never acknowledged), ends
-/// the records instead of being an error.
+/// Checks the lines of `bytes` as the records after `anchor`, noting the hash of record `want`.
+/// When `recovering`, a torn last line, or a last line that does not verify and is past
+/// `head_seq` (never acknowledged), ends the records instead of being an error.
 fn records(
-    bytes: &[u8],
-    anchor: &Anchor,
-    recovering: bool,
-    want: Option<u64>,
-) -> Result<Records, AuditError> {
-    records_acknowledged(bytes, anchor, recovering, want, None)
-}
-
-fn records_acknowledged(
     bytes: &[u8],
     anchor: &Anchor,
     recovering: bool,
@@ -266,7 +257,7 @@ pub(super) fn scan(
     file.read_to_end(&mut bytes)?;
     let head = read_head(path);
     let head_seq = head.as_ref().ok().and_then(|h| h.as_ref().map(|h| h.seq));
-    let found = records_acknowledged(&bytes, anchor, recovering, head_seq, head_seq)?;
+    let found = records(&bytes, anchor, recovering, head_seq, head_seq)?;
     let seq = found.last_seq;
     match head {
         Err(t) => return Err(tampered(seq, t)),

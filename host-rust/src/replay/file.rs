@@ -145,6 +145,7 @@ impl Shared {
         if fresh.is_empty() {
             return Ok(replayed);
         }
+        let count = fresh.len() as u64;
         let mut text = Vec::new();
         for (key, until) in fresh {
             let line = serde_json::to_vec(&Line { key, until })
@@ -152,7 +153,6 @@ impl Shared {
             text.extend_from_slice(&line);
             text.push(b'\n');
         }
-        let count = text.iter().filter(|b| **b == b'\n').count() as u64;
         journal
             .file
             .write_all(&text)
@@ -208,13 +208,9 @@ impl Shared {
 impl ReplayStore for FileReplayStore {
     async fn record(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
         // fdatasync is blocking I/O: off the async workers when there are any.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return self.shared.record_now(entries, now);
-        };
         let (shared, entries) = (Arc::clone(&self.shared), entries.to_vec());
-        runtime
-            .spawn_blocking(move || shared.record_now(&entries, now))
+        crate::blocking::off_workers(move || shared.record_now(&entries, now))
             .await
-            .unwrap_or_else(|e| Err(ReplayError::Unavailable(e.to_string())))
+            .unwrap_or_else(|e| Err(ReplayError::Unavailable(e)))
     }
 }
