@@ -179,6 +179,31 @@ describe('replay store', () => {
     assert.equal(store.size, 1);
   });
 
+  test('a store remembering since a start refuses proofs issued before it (replay.history_unknown)', async () => {
+    const store = new MemoryReplayStore({ rememberingSince: NOW });
+    assert.equal(store.remembersSince, NOW);
+    const pdp = await Pdp.load(world.config, { replayStore: store });
+    const before = await travelInput(world, { proofNow: NOW - 1 });
+    const d = await pdp.decide(before);
+    assert.deepEqual([d.decision, ...codes(d)], ['deny', 'replay.history_unknown']);
+    // Pre-serialised, the same: replay_since is spliced in, the bytes otherwise as given.
+    const bytes = await pdp.decideBytes(new TextEncoder().encode(`  ${JSON.stringify(before)}`));
+    const parsed = JSON.parse(new TextDecoder().decode(bytes));
+    assert.deepEqual([parsed.decision, ...codes(parsed)], ['deny', 'replay.history_unknown']);
+    // An input naming an earlier replay_since is held to the store's; a later one stands.
+    const earlier = await pdp.decide({ ...before, replay_since: NOW - 100 });
+    assert.deepEqual([earlier.decision, ...codes(earlier)], ['deny', 'replay.history_unknown']);
+    const later = await pdp.decide({ ...(await travelInput(world)), replay_since: NOW + 1 });
+    assert.deepEqual([later.decision, ...codes(later)], ['deny', 'replay.history_unknown']);
+    // Pre-serialised with an earlier replay_since: refused as malformed, never widened.
+    const dup = await pdp.decide(JSON.stringify({ ...before, replay_since: NOW - 100 }));
+    assert.deepEqual([dup.decision, ...codes(dup)], ['deny', 'input.malformed']);
+    // Issued at the start or after: allowed.
+    const fresh = await pdp.decide(await travelInput(world));
+    assert.deepEqual([fresh.decision, ...codes(fresh)], ['allow']);
+    assert.throws(() => new MemoryReplayStore({ rememberingSince: 1.5 }), TypeError);
+  });
+
   test('RedisReplayStore issues SET NX PX per entry, the TTL relative to now (node-redis client shape)', async () => {
     const db = new Map();
     const calls = [];

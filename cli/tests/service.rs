@@ -2104,11 +2104,16 @@ fn http_vectors_replay_through_serve() {
         for (hops, fields, how) in runs {
             let server = servers.entry((hops, unrouted.clone())).or_insert_with(|| {
                 let mut a = args.clone();
+                // A journaled store: the vectors' proofs are issued seconds before their now,
+                // which a fresh memory store refuses as issued before its start.
+                let journal = dir.path().join(format!("replay-{hops}-{unrouted}.jsonl"));
                 a.extend([
                     "--trusted-hops".into(),
                     hops.to_string(),
                     "--unrouted".into(),
                     unrouted.clone(),
+                    "--replay-file".into(),
+                    journal.to_str().unwrap().into(),
                 ]);
                 Server::spawn(dir.path(), &a)
             });

@@ -123,7 +123,7 @@ export class Pdp {
   }
 
   async #run(input, entry = 'decide') {
-    const { doc, now } = prepareInput(input);
+    const { doc, now } = prepareInput(input, this.#store.remembersSince);
     return this.#consultReplayStore(this.#core[entry](jsonBytes(doc)), now);
   }
 
@@ -180,22 +180,51 @@ export class Pdp {
   }
 }
 
-function prepareInput(input) {
+// Supplies what the host owns: `now`, a grant nonce, and the store's `remembersSince` as the
+// input's `replay_since` (the later of the two when the input names one), as the Rust host's
+// Decider does. A pre-serialised input is never re-serialised (the core's strict parser judges
+// its bytes): `replay_since` is spliced in front of its members when it names none, and one
+// naming an earlier time is then refused as malformed by the duplicate key, never widened.
+function prepareInput(input, since) {
   if (input instanceof Uint8Array || typeof input === 'string' || input instanceof ArrayBuffer) {
-    // Pre-serialised: passed through untouched; the store's clock is the host's.
     let now = unixNow();
+    let bytes = jsonBytes(input);
     try {
-      const parsed = JSON.parse(typeof input === 'string' ? input : utf8(jsonBytes(input)));
+      const parsed = JSON.parse(utf8(bytes));
       if (Number.isInteger(parsed?.now)) now = parsed.now;
+      if (Number.isSafeInteger(since) && isObject(parsed) && !(Number.isInteger(parsed.replay_since) && parsed.replay_since >= since)) {
+        bytes = withReplaySince(bytes, since, Object.keys(parsed).length === 0);
+      }
     } catch {
       // The core answers input.malformed; nothing to record.
     }
-    return { doc: input, now };
+    return { doc: bytes, now };
   }
   const doc = { ...input };
   if (doc.now === undefined) doc.now = unixNow();
   if (doc.mint_grant && doc.mint_grant.jti === undefined) doc.mint_grant = { ...doc.mint_grant, jti: nonce() };
+  if (Number.isSafeInteger(since)) {
+    const given = doc.replay_since;
+    if (given === undefined || given === null) doc.replay_since = since;
+    else if (Number.isInteger(given)) doc.replay_since = Math.max(given, since);
+    // Anything else is the core's input.malformed, passed on as it came.
+  }
   return { doc, now: doc.now };
+}
+
+function isObject(value) {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// The bytes with `"replay_since":<since>,` after the object's opening brace; all else as given.
+function withReplaySince(bytes, since, empty) {
+  const open = bytes.indexOf(0x7b) + 1; // just after '{' (what precedes it stays, for the core)
+  const member = utf8Bytes(`"replay_since":${since}${empty ? '' : ','}`);
+  const out = new Uint8Array(bytes.length + member.length);
+  out.set(bytes.subarray(0, open), 0);
+  out.set(member, open);
+  out.set(bytes.subarray(open), open + member.length);
+  return out;
 }
 
 /** Mints a token with a private JWK through the core (`kind`: bundle, delegation, subdelegation, proof). */

@@ -47,15 +47,31 @@ export function checkEntries(entries, now) {
  * Every claim first forgets the entries whose last second has passed; when the new entries of a
  * claim do not all fit, the claim throws (the decision denies) and records none of them, rather
  * than forgetting a live jti, which would let it be replayed.
+ *
+ * A store that starts empty in a process that may have run before (a Node service restarted)
+ * says so with `rememberingSince` (unix seconds, e.g. the process start): the decision point
+ * passes it to the core as `replay_since`, and proofs and grants issued before it are denied
+ * with `replay.history_unknown`, since their earlier uses are gone with the old process (the
+ * Rust host's `MemoryReplayStore::remembering_since`; `mandate serve` always sets it).
  */
 export class MemoryReplayStore {
   #capacity;
+  #since;
   #held = new Map(); // key -> last second remembered
   #heap = []; // [until, key], a min-heap on until
 
-  constructor({ capacity = DEFAULT_CAPACITY } = {}) {
+  constructor({ capacity = DEFAULT_CAPACITY, rememberingSince } = {}) {
     if (!Number.isInteger(capacity) || capacity < 0) throw new TypeError('MemoryReplayStore capacity must be a non-negative integer');
+    if (rememberingSince !== undefined && !Number.isSafeInteger(rememberingSince)) {
+      throw new TypeError('MemoryReplayStore rememberingSince must be an integer (unix seconds)');
+    }
     this.#capacity = capacity;
+    this.#since = rememberingSince;
+  }
+
+  /** Since when this store has remembered every use (unix seconds), or undefined: always. */
+  get remembersSince() {
+    return this.#since;
   }
 
   async claim(entries, now) {

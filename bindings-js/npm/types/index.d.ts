@@ -35,6 +35,8 @@ export type JsonInput<T> = T | string | Uint8Array | ArrayBuffer;
  */
 export interface ReplayStore {
   claim(entries: readonly UseOnce[], now: number): Promise<string[]> | string[];
+  /** Since when the store has remembered every use (unix seconds); passed as `replay_since`. */
+  readonly remembersSince?: number;
 }
 
 export interface PdpOptions {
@@ -140,10 +142,15 @@ export declare function mint(input: MintInput): Promise<string>;
 
 /** Bounded like the Rust host's store: full of live entries, a claim throws (deny), never forgets. */
 export declare class MemoryReplayStore implements ReplayStore {
-  /** `capacity`: most live entries (default 1,000,000). */
-  constructor(options?: { capacity?: number });
+  /**
+   * `capacity`: most live entries (default 1,000,000). `rememberingSince` (unix seconds): the
+   * store holds no use from before it (a restarted process); proofs and grants issued earlier
+   * are then denied with `replay.history_unknown`.
+   */
+  constructor(options?: { capacity?: number; rememberingSince?: number });
   claim(entries: readonly UseOnce[], now: number): Promise<string[]>;
   readonly size: number;
+  readonly remembersSince: number | undefined;
 }
 
 /** node-redis v4+ client shape used by RedisReplayStore. */

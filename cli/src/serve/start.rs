@@ -78,7 +78,6 @@ pub async fn start(config: Config) -> Result<Running> {
         }
         None => None,
     };
-    let restarted = audit.as_ref().is_some_and(|a| a.head().seq > 0);
     let store = match &config.redis {
         Some(url) => Store::Redis(
             RedisReplayStore::connect(url)
@@ -97,16 +96,12 @@ pub async fn start(config: Config) -> Result<Running> {
                     },
                 )?,
             ),
-            None => {
-                let memory = MemoryReplayStore::new(config.replay_capacity);
-                // A previous run answered decisions (they are in the audit log) whose uses this
-                // empty store cannot know: it remembers since now, and says so to every decision.
-                Store::Memory(if restarted {
-                    memory.remembering_since(crate::io::now())
-                } else {
-                    memory
-                })
-            }
+            // A memory store knows no use from before its start, whether a previous run
+            // answered decisions or not: it remembers since now, and says so to every decision,
+            // so a proof or grant issued before the start is refused while it lives.
+            None => Store::Memory(
+                MemoryReplayStore::new(config.replay_capacity).remembering_since(crate::io::now()),
+            ),
         },
     };
     let backend = match &config.wasm {
@@ -241,18 +236,12 @@ pub async fn start(config: Config) -> Result<Running> {
         })
     };
     // Said once the service has started (a refused start prints only its error).
-    match svc.point.decider().replay() {
-        Store::Memory(_) if restarted => log(
+    if let Store::Memory(_) = svc.point.decider().replay() {
+        log(
             "warn",
-            "replay store in memory, started over an audit log with records: proofs and grants issued before this start are refused while they live",
+            "replay store in memory: it forgets used proofs and grants on restart, so those issued before this start are refused while they live (--replay-file or --redis keep them)",
             &json!({"code": Code::ReplayHistoryUnknown}),
-        ),
-        Store::Memory(_) => log(
-            "warn",
-            "replay store in memory: a restart forgets used proofs and grants (--replay-file or --redis keep them; with --audit, ones issued before a restart are refused)",
-            &json!({}),
-        ),
-        _ => {}
+        );
     }
     Ok(Running {
         addr,
