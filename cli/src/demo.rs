@@ -130,6 +130,7 @@ impl World {
             jti: rid()?,
             token: Some(token.into()),
             body_digest: None,
+            nonce: None,
         };
         Ok(issuer::proof(&p, key))
     }

@@ -243,6 +243,7 @@ pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
                 jti: rid()?,
                 token,
                 body_digest,
+                nonce: None,
             };
             emit(out, &issuer::proof(&proof, &key));
         }

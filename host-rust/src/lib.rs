@@ -13,8 +13,11 @@ mod status;
 #[cfg(feature = "ring")]
 pub mod verifier;
 
+pub use backend::Backend;
+#[cfg(feature = "wasm")]
 pub use backend::wasm::{ABI_VERSION, RawInstance};
-pub use backend::{Backend, WasmLimits, WasmRuntime};
+#[cfg(feature = "wasm")]
+pub use backend::{WasmLimits, WasmRuntime};
 pub use decider::Decider;
 pub use decision::{Decision, Reason};
 pub use decision_point::{DecisionPoint, Health, Hooks, Keys, NoHooks, Readiness};

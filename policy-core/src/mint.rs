@@ -157,6 +157,9 @@ pub struct Proof {
     /// base64url SHA-256 of the body, to bind it.
     #[serde(default)]
     pub body_digest: Option<String>,
+    /// The server's `DPoP-Nonce` (RFC 9449 §8, §9), when the server asked for one.
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 /// Signs an RFC 9449 proof with the agent's key; the public key goes in the header `jwk`.
@@ -171,6 +174,9 @@ pub fn proof(p: &Proof, agent_key: &PrivateJwk) -> String {
         }
         if let Some(b) = &p.body_digest {
             obj.insert("body_digest".into(), Value::String(b.clone()));
+        }
+        if let Some(n) = &p.nonce {
+            obj.insert("nonce".into(), Value::String(n.clone()));
         }
     }
     let mut h = header(PROOF_TYP);
@@ -251,6 +257,7 @@ mod tests {
             jti: "j".into(),
             token: None,
             body_digest: None,
+            nonce: None,
         };
         let minted = proof(&p, &key);
         let jws = Unverified::parse(&minted, 8192, true)

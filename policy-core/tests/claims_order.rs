@@ -35,6 +35,7 @@ fn decide_with(edit: impl FnOnce(&mut Value), signer: &PrivateJwk) -> (String, S
             jti: "p-claims-order".into(),
             token: Some(token.clone()),
             body_digest: None,
+            nonce: None,
         },
         &key("agent-travel-booker", Some("tb-1")),
     );

@@ -1,5 +1,5 @@
 //! Every code lives in one table, `policy_core::Code` (policy-core/src/reason.rs). The hosts'
-//! production sources — the CLI, the Rust SDK, the Envoy filter and the npm package — name codes
+//! production sources — the CLI, the Rust SDK, the Envoy filter, the npm and Python packages — name codes
 //! through it (`Code::ReplayDetected`, `Codes.REPLAY_DETECTED`), never as string literals: this
 //! test scans their string literals and fails naming file:line for any that holds a code (the
 //! whole literal, or a code word inside it, such as a `"host.io: {0}"` message format).
@@ -25,6 +25,7 @@ const SCANNED: &[(&str, &str)] = &[
     ("examples/envoy-filter/src", "rs"),
     ("wasm/src", "rs"),
     ("bindings-js/src", "rs"),
+    ("bindings-python/src", "rs"),
     ("bindings-js/npm/src", "js"),
 ];
 

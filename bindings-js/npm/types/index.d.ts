@@ -136,6 +136,8 @@ export interface ProofFields {
   jti: string;
   token?: string;
   body_digest?: string;
+  /** The server's DPoP-Nonce, when it asked for one (RFC 9449 §8). */
+  nonce?: string;
 }
 
 export declare function mint(input: MintInput): Promise<string>;

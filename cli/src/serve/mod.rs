@@ -26,7 +26,6 @@ mod log;
 pub mod metrics;
 pub mod source;
 mod start;
-mod store;
 
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -49,9 +48,9 @@ use metrics::Metrics;
 pub use policy_core::http::Route;
 use source::Source;
 
+use host_rust::replay::AnyStore as Store;
 pub use log::{QUIET, log};
 pub use start::{shutdown_signal, start};
-pub use store::Store;
 
 /// Everything `serve` needs; the CLI flags, the demo and the tests fill it.
 #[derive(Debug, Clone)]

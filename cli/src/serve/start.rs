@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 use std::sync::Arc;
 
 use host_rust::audit::{AuditLog, AuditOptions};
-use host_rust::replay::{FileReplayStore, MemoryReplayStore, RedisReplayStore};
+use host_rust::replay::{AnyStore as Store, FileReplayStore, MemoryReplayStore, RedisReplayStore};
 use host_rust::{Backend, Decider, DecisionPoint, Keys};
 use policy_core::Code;
 use serde_json::json;
@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::metrics::Metrics;
 use super::source::{self, Fetched, Seen};
-use super::{Config, Service, Store, hooks, listener, log, router};
+use super::{Config, Service, hooks, listener, log, router};
 use crate::error::{CliError, Kind, Result};
 
 /// A running service: its address, and how to stop it.

@@ -192,6 +192,7 @@ impl World {
                 jti: rid(),
                 token: Some(token.into()),
                 body_digest: None,
+                nonce: None,
             },
             key,
         )

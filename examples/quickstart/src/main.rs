@@ -104,6 +104,7 @@ impl Demo {
                 jti: nonce(),
                 token: leaf,
                 body_digest: None,
+                nonce: None,
             },
             agent_key,
         );
@@ -289,6 +290,7 @@ fn main() {
             jti: nonce(),
             token: Some(grant.clone()),
             body_digest: None,
+            nonce: None,
         },
         &booker,
     );

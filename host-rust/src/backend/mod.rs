@@ -1,13 +1,16 @@
 //! The two engines behind one [`crate::Decider`]: the core linked natively, or the portable
 //! module run by wasmtime. Both take and give the same bytes; conformance tests hold them to it.
 
+#[cfg(feature = "wasm")]
 pub(crate) mod cache;
 pub(crate) mod native;
+#[cfg(feature = "wasm")]
 pub(crate) mod wasm;
 
 use crate::HostError;
 use policy_core::{DecideInput, HttpDecideInput, Pending};
 
+#[cfg(feature = "wasm")]
 pub use wasm::{WasmLimits, WasmRuntime};
 
 /// Which engine a [`crate::Decider`] runs.
@@ -17,6 +20,7 @@ pub struct Backend(pub(crate) Kind);
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
     Native(Verifier),
+    #[cfg(feature = "wasm")]
     Wasm(WasmRuntime),
 }
 
@@ -49,6 +53,7 @@ impl Backend {
     }
 
     /// The portable module, compiled once into `runtime` and instantiated per engine state.
+    #[cfg(feature = "wasm")]
     #[must_use]
     pub fn wasm(runtime: &WasmRuntime) -> Self {
         Backend(Kind::Wasm(runtime.clone()))
@@ -59,6 +64,7 @@ impl Backend {
     pub fn name(&self) -> &'static str {
         match self.0 {
             Kind::Native(_) => "native",
+            #[cfg(feature = "wasm")]
             Kind::Wasm(_) => "wasm",
         }
     }
@@ -68,12 +74,14 @@ impl Backend {
 /// the module's decision document (wasm), settled through `mandate_apply_replay`.
 pub(crate) enum Answer {
     Typed(Pending),
+    #[cfg_attr(not(feature = "wasm"), allow(dead_code))]
     Document(Vec<u8>),
 }
 
 /// One loaded engine (a generation), whichever backend runs it.
 pub(crate) enum Loaded {
     Native(Box<native::NativeEngine>),
+    #[cfg(feature = "wasm")]
     Wasm(wasm::WasmEngine),
 }
 
@@ -86,6 +94,7 @@ impl Loaded {
                 let (engine, status) = native::NativeEngine::load(config, *verifier);
                 Ok((Loaded::Native(Box::new(engine)), status))
             }
+            #[cfg(feature = "wasm")]
             Kind::Wasm(runtime) => {
                 let (engine, status) = wasm::WasmEngine::load(runtime, config)?;
                 Ok((Loaded::Wasm(engine), status))
@@ -96,6 +105,7 @@ impl Loaded {
     pub(crate) fn decide(&self, input: &[u8]) -> Result<Answer, HostError> {
         match self {
             Loaded::Native(e) => Ok(Answer::Typed(e.decide(input))),
+            #[cfg(feature = "wasm")]
             Loaded::Wasm(e) => e.decide(input).map(Answer::Document),
         }
     }
@@ -103,6 +113,7 @@ impl Loaded {
     pub(crate) fn decide_http(&self, input: &[u8]) -> Result<Answer, HostError> {
         match self {
             Loaded::Native(e) => Ok(Answer::Typed(e.decide_http(input))),
+            #[cfg(feature = "wasm")]
             Loaded::Wasm(e) => e.decide_http(input).map(Answer::Document),
         }
     }
@@ -111,6 +122,7 @@ impl Loaded {
     pub(crate) fn decide_input(&self, input: &DecideInput) -> Result<Answer, HostError> {
         match self {
             Loaded::Native(e) => Ok(Answer::Typed(e.decide_input(input))),
+            #[cfg(feature = "wasm")]
             Loaded::Wasm(e) => {
                 let doc = serde_json::to_vec(input).map_err(|e| HostError::Trap(e.to_string()))?;
                 e.decide(&doc).map(Answer::Document)
@@ -122,6 +134,7 @@ impl Loaded {
     pub(crate) fn decide_http_input(&self, input: &HttpDecideInput) -> Result<Answer, HostError> {
         match self {
             Loaded::Native(e) => Ok(Answer::Typed(e.decide_http_input(input))),
+            #[cfg(feature = "wasm")]
             Loaded::Wasm(e) => {
                 let doc = serde_json::to_vec(input).map_err(|e| HostError::Trap(e.to_string()))?;
                 e.decide_http(&doc).map(Answer::Document)
@@ -132,6 +145,7 @@ impl Loaded {
     pub(crate) fn apply_replay(&self, input: &[u8]) -> Result<Vec<u8>, HostError> {
         match self {
             Loaded::Native(e) => Ok(e.apply_replay(input)),
+            #[cfg(feature = "wasm")]
             Loaded::Wasm(e) => e.apply_replay(input),
         }
     }
@@ -141,6 +155,7 @@ impl core::fmt::Debug for Loaded {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Loaded::Native(_) => f.write_str("Loaded::Native"),
+            #[cfg(feature = "wasm")]
             Loaded::Wasm(_) => f.write_str("Loaded::Wasm"),
         }
     }

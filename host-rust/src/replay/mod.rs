@@ -14,6 +14,7 @@
 //! `always`) forgets the entries of its last moments when it restarts, exactly as a memory
 //! store does.
 
+mod any;
 mod file;
 mod memory;
 #[cfg(feature = "redis")]
@@ -23,6 +24,7 @@ use core::future::Future;
 
 use policy_core::reason::Code;
 
+pub use any::AnyStore;
 pub use file::FileReplayStore;
 pub use memory::{DEFAULT_CAPACITY, MemoryReplayStore};
 #[cfg(feature = "redis")]
@@ -92,8 +94,9 @@ impl UseOnce {
     }
 }
 
-/// Checks every entry before a store writes anything, so a refused step records nothing.
-pub(crate) fn validate(entries: &[UseOnce], now: i64) -> Result<(), ReplayError> {
+/// Checks every entry before a store writes anything, so a refused step records nothing (every
+/// store calls it first; a store written outside this crate should too).
+pub fn validate(entries: &[UseOnce], now: i64) -> Result<(), ReplayError> {
     for entry in entries {
         entry.store_key()?;
         entry.ttl_seconds(now)?;

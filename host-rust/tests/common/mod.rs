@@ -237,6 +237,7 @@ impl World {
                 jti: jti.into(),
                 token: Some(token.into()),
                 body_digest: None,
+                nonce: None,
             },
             &self.agent,
         )

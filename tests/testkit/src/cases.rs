@@ -1180,6 +1180,7 @@ fn proof_cases(b: &mut Builder<'_>) {
             jti: "p13".into(),
             token: Some(t.clone()),
             body_digest: Some(digest.clone()),
+            nonce: None,
         },
         &k.booker,
     );

@@ -83,6 +83,7 @@ pub fn proof(
             jti: jti.into(),
             token: token.map(String::from),
             body_digest: None,
+            nonce: None,
         },
         key,
     )
