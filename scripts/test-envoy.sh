@@ -63,5 +63,6 @@ python3 examples/envoy-filter/tests/run_tests.py \
 
 if [ "${1:-}" = "--bench" ]; then
   python3 examples/envoy-filter/tests/bench.py \
-    --envoy "$ENVOY" --wasm "$WASM" --fixtures "$FIXTURES" --run-dir "$RUN_DIR"
+    --envoy "$ENVOY" --wasm "$WASM" --fixtures "$FIXTURES" --run-dir "$RUN_DIR" \
+    --fixed-clock "$RUN_DIR/fixed_clock.so"
 fi

@@ -25,6 +25,8 @@ use crate::response::{Outcome, outcome};
 struct Serving {
     config: Rc<FilterConfig>,
     pdp: Pdp,
+    /// Since when the replay store (this process's shared data) has remembered every use.
+    replay_since: i64,
 }
 
 /// One per worker thread (Envoy runs a VM per worker).
@@ -58,9 +60,24 @@ impl MandateRoot {
             log::error!("mandate: replay store: {e:?}");
             return false;
         }
+        let Some(now) = proxy_now() else {
+            log::error!("mandate: the proxy has no clock");
+            return false;
+        };
+        let replay_since = match replay::remembered_since(&EnvoySharedData, &config.replay, now) {
+            Ok(since) => since,
+            Err(e) => {
+                log::error!("mandate: replay store: {e:?}");
+                return false;
+            }
+        };
         self.metrics = Metrics::define();
         let polling = config.bundle_source.is_some();
-        self.serving = Some(Rc::new(Serving { config, pdp }));
+        self.serving = Some(Rc::new(Serving {
+            config,
+            pdp,
+            replay_since,
+        }));
         self.etag = None;
         self.polled_ok = false;
         if polling {
@@ -120,6 +137,7 @@ impl MandateRoot {
                 self.serving = Some(Rc::new(Serving {
                     config: serving.config.clone(),
                     pdp: *pdp,
+                    replay_since: serving.replay_since,
                 }));
                 self.etag = etag;
                 self.mark_polled(&serving.config);
@@ -238,7 +256,13 @@ impl MandateHttp {
                 "proxy clock out of range",
             );
         };
-        let pending = request::decide(&serving.pdp, config, parts, decide_now);
+        let pending = request::decide(
+            &serving.pdp,
+            config,
+            parts,
+            decide_now,
+            serving.replay_since,
+        );
         let decision = pending.to_unsettled_json();
         if config.audit_log {
             log_audit(&decision);

@@ -72,6 +72,37 @@ pub fn ensure_shards(store: &impl SharedData, config: &ReplayConfig) -> Result<(
     Ok(())
 }
 
+/// The second since which this store has remembered every use: kept in the shared data beside
+/// the shards (`<prefix>since`), written by the first worker that finds it missing. Shared data
+/// lives as long as the Envoy process, so after a restart the store is empty and this is the
+/// restart's time; a proof or grant issued before it is then `replay.history_unknown` (its
+/// uses before the restart are gone). A VM reload within the process keeps both.
+pub fn remembered_since(
+    store: &impl SharedData,
+    config: &ReplayConfig,
+    now: u64,
+) -> Result<i64, StoreError> {
+    let key = format!("{}since", config.key_prefix);
+    if let Some(since) = parse_since(store.get(&key).map_err(StoreError::Host)?.0)? {
+        return Ok(since);
+    }
+    store
+        .set(&key, now.to_string().as_bytes(), None)
+        .map_err(StoreError::Host)?;
+    // Another worker may have written its own second meanwhile: every one of them is at or
+    // after the store's start, so whichever is read back is safe.
+    parse_since(store.get(&key).map_err(StoreError::Host)?.0)?.ok_or(StoreError::Corrupt)
+}
+
+fn parse_since(value: Option<Vec<u8>>) -> Result<Option<i64>, StoreError> {
+    let Some(bytes) = value else { return Ok(None) };
+    core::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(Some)
+        .ok_or(StoreError::Corrupt)
+}
+
 /// One shard's records: `<exp> <jti length> <jti>\n` each, so a `jti` may hold any byte.
 fn parse(mut bytes: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     let mut records = Vec::new();
@@ -277,6 +308,21 @@ mod tests {
         assert_eq!(store.set("t.0", b"garbage", None), Ok(()));
         assert_eq!(
             check_and_record(&store, &cfg, &once("a", 1), 0),
+            Err(StoreError::Corrupt)
+        );
+    }
+
+    #[test]
+    fn the_store_remembers_since_its_first_configure() {
+        let store = Fake::default();
+        assert_eq!(remembered_since(&store, &config(), 100), Ok(100));
+        // A later configure (another worker, a VM reload) reads the same second.
+        assert_eq!(remembered_since(&store, &config(), 250), Ok(100));
+        store
+            .set(&format!("{}since", config().key_prefix), b"soon", None)
+            .unwrap();
+        assert_eq!(
+            remembered_since(&store, &config(), 300),
             Err(StoreError::Corrupt)
         );
     }

@@ -105,7 +105,17 @@ pub fn decide_input(
 /// Decides one request through the core's HTTP path (`Pdp::decide_http`): the binding, then the
 /// decision; a request the binding refuses is the core's deny with the binding's reason. Without
 /// a usable decision id header the core derives the id from the input.
-pub fn decide(pdp: &Pdp, config: &FilterConfig, parts: &RequestParts, now: i64) -> Pending {
+///
+/// `replay_since`: since when the replay store has remembered every use
+/// ([`crate::replay::remembered_since`]); a proof or grant issued before is
+/// `replay.history_unknown`.
+pub fn decide(
+    pdp: &Pdp,
+    config: &FilterConfig,
+    parts: &RequestParts,
+    now: i64,
+    replay_since: i64,
+) -> Pending {
     let input = HttpDecideInput {
         now,
         decision_id: parts.decision_id(),
@@ -114,7 +124,7 @@ pub fn decide(pdp: &Pdp, config: &FilterConfig, parts: &RequestParts, now: i64) 
         context: config.context.as_ref().and_then(Value::as_object).cloned(),
         mint_grant: mint_grant(config, parts),
         enforces: Vec::new(),
-        replay_since: None,
+        replay_since: Some(replay_since),
     };
     pdp.decide_http(&input)
 }
@@ -309,18 +319,18 @@ mod tests {
         let pdp = Pdp::load_json(br#"{"trust_keys":[]}"#);
         let c = config(ROUTES);
         let bad = request("/v1/trips/../x", &[("x-request-id", b"r-7")]);
-        let d = decide(&pdp, &c, &bad, 9).settle(&ReplayOutcome::Recorded);
+        let d = decide(&pdp, &c, &bad, 9, 0).settle(&ReplayOutcome::Recorded);
         assert!(!d.is_allow());
         assert_eq!(d.decision_id(), "r-7");
         assert_eq!(d.code(), Some(Code::RequestInvalid));
         let good = request("/v1/trips/1", &[]);
-        let d = decide(&pdp, &c, &good, 9).settle(&ReplayOutcome::Recorded);
+        let d = decide(&pdp, &c, &good, 9, 0).settle(&ReplayOutcome::Recorded);
         assert_eq!(d.code(), Some(Code::BundleMissing));
         // No header id: derived from the request, stable for the same request.
-        assert_eq!(d.decision_id(), decide(&pdp, &c, &good, 9).decision_id());
+        assert_eq!(d.decision_id(), decide(&pdp, &c, &good, 9, 0).decision_id());
         assert_eq!(d.decision_id().len(), 22);
         let long = "x".repeat(129);
         let too_long = request("/v1/trips/1", &[("x-request-id", long.as_bytes())]);
-        assert_ne!(decide(&pdp, &c, &too_long, 9).decision_id(), long);
+        assert_ne!(decide(&pdp, &c, &too_long, 9, 0).decision_id(), long);
     }
 }

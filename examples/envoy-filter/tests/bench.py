@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--fixed-clock", required=True, help="fixed_clock.c, built: Envoy starts before the proofs")
     args = ap.parse_args()
 
     fixtures_dir = os.path.join(args.run_dir, "bench-fixtures")
@@ -65,7 +66,7 @@ def main():
             harness.listener("plain", off, [], trust_xff=False),
         ]
         harness.start_envoy(procs, args.envoy, "envoy-bench", harness.envoy_config(harness.free_port(), listeners, upstream),
-                            concurrency=1)
+                            concurrency=1, fixed_clock=args.fixed_clock)
         c_on = http.client.HTTPConnection("127.0.0.1", on, timeout=10)
         c_off = http.client.HTTPConnection("127.0.0.1", off, timeout=10)
         base = {"Host": authority}

@@ -159,16 +159,33 @@ def envoy_config(admin_port, listeners, upstream_port):
     }
 
 
-def start_envoy(procs, envoy_bin, name, config, fixed_now=None, fixed_clock=None, concurrency=2):
+#: How long before its real start an Envoy started by `start_envoy` believes it started.
+EARLY_SECONDS = 3600
+
+
+def start_envoy(procs, envoy_bin, name, config, fixed_now=None, fixed_clock=None, concurrency=2, early=True):
+    """Starts Envoy and waits until it is ready. With `fixed_clock` (fixed_clock.c): `fixed_now`
+    freezes its wall clock there; `early` makes it start EARLY_SECONDS in the past, so that the
+    filter's replay store (which remembers uses since the Envoy process started, and denies
+    proofs issued before with replay.history_unknown) holds the test's proofs, minted before
+    Envoy started, as an Envoy that has run for a while does. Its clock is real (or frozen)
+    from the moment it is ready."""
     path = os.path.join(procs.run_dir, name + ".json")
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
     argv = [envoy_bin, "-c", path, "--concurrency", str(concurrency), "--disable-hot-restart", "-l", "info"]
     env = dict(os.environ)
-    if fixed_now is not None:
-        # Envoy's wall clock (what get_current_time returns to the filter) frozen at a vector's
-        # `now` by the fixed_clock.c shim; monotonic time, which drives Envoy's timers, stays real.
-        env.update({"LD_PRELOAD": fixed_clock, "MANDATE_FIXED_NOW": str(fixed_now)})
+    switch = os.path.join(procs.run_dir, name + ".clock-switch")
+    if fixed_clock is not None:
+        env["LD_PRELOAD"] = fixed_clock
+        if fixed_now is not None:
+            # Envoy's wall clock (what get_current_time returns to the filter) frozen at a vector's
+            # `now`; monotonic time, which drives Envoy's timers, stays real.
+            env["MANDATE_FIXED_NOW"] = str(fixed_now)
+        if early:
+            if os.path.exists(switch):
+                os.remove(switch)
+            env.update({"MANDATE_EARLY_SECONDS": str(EARLY_SECONDS), "MANDATE_CLOCK_SWITCH": switch})
     proc = procs.start(name, argv, env=env)
     admin = config["admin"]["address"]["socket_address"]["port_value"]
 
@@ -178,6 +195,11 @@ def start_envoy(procs, envoy_bin, name, config, fixed_now=None, fixed_clock=None
         return request(admin, "GET", "/ready")[0] == 200
 
     wait_until(ready, name, attempts=600)
+    if fixed_clock is not None and early:
+        with open(switch, "w"):
+            pass
+        # The shim switches on its next wall-clock read; Envoy reads it many times a second.
+        time.sleep(0.3)
     return proc
 
 

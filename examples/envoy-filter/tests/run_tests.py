@@ -178,7 +178,10 @@ def run(args, procs, results):
     )
     listeners = [harness.listener("mandate", port, [harness.wasm_filter(config, args.wasm)], trust_xff=False)]
     admin = harness.free_port()
-    harness.start_envoy(procs, args.envoy, "envoy", harness.envoy_config(admin, listeners, upstream))
+    # Started "an hour ago" (fixed_clock.c): the cases' proofs, minted just before, are from after
+    # its start, as for an Envoy that has been running (see restart_forgets_nothing_it_allowed).
+    envoy = harness.start_envoy(procs, args.envoy, "envoy", harness.envoy_config(admin, listeners, upstream),
+                                fixed_clock=args.fixed_clock)
 
     # Requests: every case in order (the replay cases follow the request they replay).
     for case in fixtures["cases"]:
@@ -198,9 +201,11 @@ def run(args, procs, results):
         check(grant != "forged" and grant.count(".") == 2, f"upstream saw x-mandate-grant {grant!r}, not a minted grant")
         minted["grant"] = grant
 
-    def proof(token, method, path, jti):
-        """A proof by agent:booker's key over `token`, minted now by the fixtures binary."""
-        out = subprocess.run([args.fixtures, "--now", str(now), "--proof-token", token, "--proof-method", method,
+    def proof(token, method, path, jti, at=None):
+        """A proof by agent:booker's key over `token`, minted by the fixtures binary at `at`
+        (default: the fixtures' `now`)."""
+        out = subprocess.run([args.fixtures, "--now", str(now if at is None else at), "--proof-token", token,
+                              "--proof-method", method,
                               "--proof-uri", fixtures["api"] + path, "--proof-jti", jti],
                              check=True, capture_output=True, text=True)
         return out.stdout.strip()
@@ -374,6 +379,26 @@ def run(args, procs, results):
         check(got("bundle.loaded") >= 2 and got("bundle.rejected") >= 2, f"bundle counters {stats}")
 
     results.run("Envoy's stats count the filter's allows, denies, replays and bundle loads", counters_match_answers)
+
+    def restart_forgets_nothing_it_allowed():
+        # Shared data lives as long as the Envoy process: a restarted Envoy's replay store is
+        # empty, so it refuses every proof issued before its start (replay.history_unknown), the
+        # survivor's (already used above) among them, and takes fresh ones.
+        procs.stop(envoy)
+        while int(time.time()) <= now:
+            time.sleep(0.05)
+        harness.start_envoy(procs, args.envoy, "envoy-restarted", harness.envoy_config(admin, listeners, upstream))
+        survivor = fixtures["survivor"]
+        assert_deny(send(port, survivor, authority), {"reason": "replay.history_unknown"})
+        token = survivor["headers"]["Authorization"].split(" ", 1)[1]
+        fresh = dict(survivor, headers=dict(survivor["headers"],
+                                            DPoP=proof(token, survivor["method"], survivor["path"], "after-restart",
+                                                       at=int(time.time()))))
+        assert_allow(send(port, fresh, authority), survivor["expect"])
+        assert_deny(send(port, fresh, authority), {"reason": "replay.detected"})
+
+    results.run("a restarted Envoy refuses proofs issued before its start (its replay store is new)",
+                restart_forgets_nothing_it_allowed)
 
     procs.stop_all()
     results.run("the README's Envoy configuration passes envoy --mode validate", lambda: readme_config_validates(args))
