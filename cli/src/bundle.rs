@@ -69,6 +69,11 @@ pub struct BuildArgs {
     /// Where to write the contents (JSON); stdout when absent.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Refuse to write contents that have warnings (`lint.*`: no policies, an undefined
+    /// decision rule, an unknown agent in may_delegate_to, a key on two agents, grants without
+    /// a grant issuer) instead of only printing them.
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 #[derive(Debug, Args)]
@@ -362,13 +367,35 @@ pub fn run(args: &BundleArgs, out: &Out) -> Result<()> {
     match &args.cmd {
         BundleCmd::Build(b) => {
             let contents = build_contents(b, now)?;
+            let warnings = crate::bundle_lint::lint(&contents);
+            for w in &warnings {
+                crate::out::write_err(
+                    &format!("warning: {}: {}", w.code.as_str(), w.message),
+                    true,
+                );
+            }
+            if b.deny_warnings
+                && let Some(first) = warnings.first()
+            {
+                return Err(CliError::invalid(
+                    Code::LintFailed,
+                    format!(
+                        "{} warning(s), the first {}: {}",
+                        warnings.len(),
+                        first.code.as_str(),
+                        first.message
+                    ),
+                )
+                .hint("fix what the warnings name, or build without --deny-warnings"));
+            }
             let bytes = io::render_doc(Path::new("bundle.json"), &contents)?;
             match &b.out {
                 Some(p) => {
                     io::write(p, &bytes, false)?;
                     let summary = json!({"out": p, "revision": contents.get("revision"), "exp": contents.get("exp"),
                         "agents": contents.get("agents").and_then(Value::as_array).map_or(0, Vec::len),
-                        "policies": contents.get("policies").and_then(Value::as_object).map_or(0, Map::len)});
+                        "policies": contents.get("policies").and_then(Value::as_object).map_or(0, Map::len),
+                        "warnings": warnings.iter().map(|w| json!({"code": w.code, "message": w.message})).collect::<Vec<_>>()});
                     out.result(&summary, || {
                         format!(
                             "wrote {} (revision {}, {} agent(s), {} policy file(s), valid until {}); sign it with `mandate bundle sign`",

@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod bench;
 mod bundle;
+mod bundle_lint;
 mod decide;
 mod demo;
 mod error;

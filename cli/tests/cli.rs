@@ -1832,3 +1832,155 @@ fn no_command_panics_when_stdout_or_stderr_is_closed() {
         assert_eq!(code, Some(expect), "{args:?} with stderr closed");
     }
 }
+
+/// `bundle build` warns (on stderr, with `lint.*` codes, and in `--json`) about contents that
+/// load but break production, and `--deny-warnings` refuses to write them; the project's own
+/// bundle has none.
+#[test]
+fn bundle_build_warns_about_what_breaks_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let build = |registry: &str, policy: Option<&str>, settings: &str, issuers: &str| {
+        let mut cmd = mandate(d);
+        cmd.args([
+            "bundle",
+            "build",
+            "--registry",
+            registry,
+            "--issuers",
+            issuers,
+        ]);
+        cmd.args(["--settings", settings, "--out", "lint.json"]);
+        if let Some(p) = policy {
+            cmd.args(["--policy", p]);
+        }
+        cmd
+    };
+    let clean = build(
+        "registry.yaml",
+        Some("guardrails.rego"),
+        "settings.yaml",
+        "issuers.yaml",
+    )
+    .output()
+    .unwrap();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&clean.stderr), "", "no warnings");
+
+    // A misspelled sub-delegate, and a second agent registered with the booker's key.
+    std::fs::copy(d.join("registry.yaml"), d.join("lint-registry.yaml")).unwrap();
+    mandate(d)
+        .args(["agent", "add", "agent:copycat", "--owner", "team:travel"])
+        .args(["--key", "keys/booker.pub.jwk", "--delegator-user", "alice"])
+        .args([
+            "--scope",
+            "trips:read",
+            "--may-delegate-to",
+            "agent:sumarizer",
+        ])
+        .args(["--registry", "lint-registry.yaml"])
+        .assert()
+        .success();
+    // Grants accepted from an issuer, but no grant_issuer; a policy of another package.
+    std::fs::write(
+        d.join("lint-issuers.yaml"),
+        "- iss: https://idp.example.com\n  keys: [keys/idp.pub.jwk]\n  audiences: [https://api.example.com]\n\
+         - iss: https://pdp.example.com\n  keys: [keys/root.pub.jwk]\n  audiences: [https://api.example.com]\n  typ: [mandate-grant+jwt]\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("other.rego"), "package authz\n\nallow := true\n").unwrap();
+    let out = build(
+        "lint-registry.yaml",
+        Some("other.rego"),
+        "settings.yaml",
+        "lint-issuers.yaml",
+    )
+    .arg("--json")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let codes: Vec<&str> = stderr
+        .lines()
+        .map(|l| {
+            l.strip_prefix("warning: ")
+                .unwrap()
+                .split(':')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "lint.decision_rule_undefined",
+            "lint.unknown_agent",
+            "lint.shared_key",
+            "lint.grant_issuer"
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`agent:sumarizer` matches no agent"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("agent:travel-booker and agent:copycat"),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["warnings"].as_array().unwrap().len(),
+        4,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["warnings"][0]["code"],
+        "lint.decision_rule_undefined"
+    );
+
+    // No policies at all; and a grant_issuer that no issuer accepts grants from.
+    std::fs::write(
+        d.join("lint-settings.yaml"),
+        "grant_issuer: https://nobody.example.com\n",
+    )
+    .unwrap();
+    let out = build("registry.yaml", None, "lint-settings.yaml", "issuers.yaml")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with("warning: lint.no_policies: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "warning: lint.grant_issuer: settings.grant_issuer https://nobody.example.com"
+        ),
+        "{stderr}"
+    );
+
+    // --deny-warnings: refused with lint.failed (exit 5), nothing written.
+    std::fs::remove_file(d.join("lint.json")).unwrap();
+    let out = build("registry.yaml", None, "lint-settings.yaml", "issuers.yaml")
+        .args(["--deny-warnings", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "lint.failed", "{stderr}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 warning(s), the first lint.no_policies")
+    );
+    assert!(!d.join("lint.json").exists());
+}

@@ -156,6 +156,12 @@ codes! {
     Cli PolicyDuplicate => "policy.duplicate", "Two policy files of a bundle build have the same name.";
     Cli RedisInvalid => "redis.invalid", "The --redis URL of `serve` is not a Redis URL the store can use.";
     Cli DurationInvalid => "duration.invalid", "A --duration is out of range.";
+    Cli LintNoPolicies => "lint.no_policies", "`bundle build` warning: the bundle has no policies, so the decision rule is undefined and every decision is a deny.";
+    Cli LintDecisionRuleUndefined => "lint.decision_rule_undefined", "`bundle build` warning: no policy declares the package of the decision rule (settings.decision_rule), so every decision is a deny.";
+    Cli LintUnknownAgent => "lint.unknown_agent", "`bundle build` warning: a may_delegate_to or delegators.agents entry matches no agent of the registry (a misspelled id?).";
+    Cli LintSharedKey => "lint.shared_key", "`bundle build` warning: one key is registered for two agents, so a proof by it cannot tell them apart.";
+    Cli LintGrantIssuer => "lint.grant_issuer", "`bundle build` warning: grants are accepted from an issuer but settings.grant_issuer is not set, or grant_issuer names no issuer that accepts grants.";
+    Cli LintFailed => "lint.failed", "`bundle build --deny-warnings` refused to write a bundle that has warnings.";
     Cli ServeOverloaded => "serve.overloaded", "`serve` has as many connections open as it allows (--max-connections): a new one is answered 503 with retry-after and closed.";
 }
 

@@ -114,6 +114,12 @@ export const Codes = Object.freeze({
   POLICY_DUPLICATE: 'policy.duplicate',
   REDIS_INVALID: 'redis.invalid',
   DURATION_INVALID: 'duration.invalid',
+  LINT_NO_POLICIES: 'lint.no_policies',
+  LINT_DECISION_RULE_UNDEFINED: 'lint.decision_rule_undefined',
+  LINT_UNKNOWN_AGENT: 'lint.unknown_agent',
+  LINT_SHARED_KEY: 'lint.shared_key',
+  LINT_GRANT_ISSUER: 'lint.grant_issuer',
+  LINT_FAILED: 'lint.failed',
   SERVE_OVERLOADED: 'serve.overloaded',
 });
 
@@ -229,5 +235,11 @@ export const CodeOrigins = Object.freeze({
   'policy.duplicate': 'cli',
   'redis.invalid': 'cli',
   'duration.invalid': 'cli',
+  'lint.no_policies': 'cli',
+  'lint.decision_rule_undefined': 'cli',
+  'lint.unknown_agent': 'cli',
+  'lint.shared_key': 'cli',
+  'lint.grant_issuer': 'cli',
+  'lint.failed': 'cli',
   'serve.overloaded': 'cli',
 });

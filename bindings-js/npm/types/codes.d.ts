@@ -224,6 +224,18 @@ export declare const Codes: Readonly<{
   REDIS_INVALID: 'redis.invalid';
   /** A --duration is out of range. */
   DURATION_INVALID: 'duration.invalid';
+  /** `bundle build` warning: the bundle has no policies, so the decision rule is undefined and every decision is a deny. */
+  LINT_NO_POLICIES: 'lint.no_policies';
+  /** `bundle build` warning: no policy declares the package of the decision rule (settings.decision_rule), so every decision is a deny. */
+  LINT_DECISION_RULE_UNDEFINED: 'lint.decision_rule_undefined';
+  /** `bundle build` warning: a may_delegate_to or delegators.agents entry matches no agent of the registry (a misspelled id?). */
+  LINT_UNKNOWN_AGENT: 'lint.unknown_agent';
+  /** `bundle build` warning: one key is registered for two agents, so a proof by it cannot tell them apart. */
+  LINT_SHARED_KEY: 'lint.shared_key';
+  /** `bundle build` warning: grants are accepted from an issuer but settings.grant_issuer is not set, or grant_issuer names no issuer that accepts grants. */
+  LINT_GRANT_ISSUER: 'lint.grant_issuer';
+  /** `bundle build --deny-warnings` refused to write a bundle that has warnings. */
+  LINT_FAILED: 'lint.failed';
   /** `serve` has as many connections open as it allows (--max-connections): a new one is answered 503 with retry-after and closed. */
   SERVE_OVERLOADED: 'serve.overloaded';
 }>;
