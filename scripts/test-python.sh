@@ -39,9 +39,13 @@ FRESH="$(mktemp -d -t mandate-py.XXXXXX)"
 trap 'rm -rf "$FRESH"' EXIT
 python3 -m venv "$FRESH/venv"
 "$FRESH/venv/bin/pip" install -q --disable-pip-version-check --no-index "$WHEEL"
-(cd "$FRESH" && "$FRESH/venv/bin/python" - "$ROOT/tests/vectors/conformance.json" <<'PY'
-import json, sys
+(cd "$FRESH" && "$FRESH/venv/bin/python" - "$ROOT/tests/vectors/conformance.json" "$WHEEL" <<'PY'
+import json, sys, zipfile
 import mandate_pdp
+names = zipfile.ZipFile(sys.argv[2]).namelist()
+for want in ("mandate_pdp/_native.pyi", "mandate_pdp/py.typed"):
+    assert want in names, (want, names)
+assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
 vectors = json.load(open(sys.argv[1]))
 case = next(c for c in vectors["cases"] if "replay" not in c and c["expect"]["decision"] == "allow")
 pdp = mandate_pdp.Pdp(vectors["loads"][case["load"]])

@@ -35,11 +35,31 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('the tarball holds the entry points, the wasm and the types, and no tests', () => {
-  for (const f of ['package.json', 'src/node.js', 'src/web.js', 'src/workerd.js', 'wasm/mandate_js.js', 'wasm/mandate_js_bg.wasm', 'types/index.d.ts', 'types/formats.d.ts', 'types/wire.d.ts', 'types/codes.d.ts', 'types/mcp.d.ts']) {
+test('the tarball holds the entry points, the wasm, the types and the license, and no tests', async () => {
+  for (const f of ['package.json', 'LICENSE', 'src/node.js', 'src/web.js', 'src/workerd.js', 'wasm/mandate_js.js', 'wasm/mandate_js_bg.wasm', 'types/index.d.ts', 'types/formats.d.ts', 'types/wire.d.ts', 'types/codes.d.ts', 'types/mcp.d.ts']) {
     assert.ok(files.includes(f), `missing ${f} in ${files.join(', ')}`);
   }
   assert.ok(!files.some((f) => f.includes('test')), files.join(', '));
+  // The repository's license, word for word.
+  const root = await readFile(new URL('../../LICENSE', import.meta.url), 'utf8');
+  assert.equal(await readFile(join(PKG, 'LICENSE'), 'utf8'), root);
+  assert.match(root, /Apache License\s+Version 2\.0/);
+});
+
+test('CommonJS loads it with import() (the package is ESM only, as its README says)', async () => {
+  const app = join(dir, 'app');
+  await writeFile(
+    join(app, 'use.cjs'),
+    `(async () => {
+  const { Pdp } = await import('mandate-pdp');
+  const pdp = await Pdp.load({});
+  const d = await pdp.decide({ now: 1, request: { method: 'GET', uri: 'https://a/b' }, credentials: {} });
+  console.log(JSON.stringify([d.decision, ...d.reasons.map((r) => r.code)]));
+})();
+`,
+  );
+  const { stdout } = await run(process.execPath, ['use.cjs'], { cwd: app });
+  assert.deepEqual(JSON.parse(stdout), ['deny', 'bundle.missing']);
 });
 
 test('an .mjs in a fresh install imports the package and decides', async () => {
