@@ -113,7 +113,7 @@ struct IssuerFileEntry {
     typ: Option<Vec<String>>,
 }
 
-fn rego_files(path: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn rego_files(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_dir() {
         let entries = std::fs::read_dir(path).map_err(|e| {
             CliError::new(
@@ -139,7 +139,7 @@ fn rego_files(path: &Path) -> Result<Vec<PathBuf>> {
     }
 }
 
-fn object_file(path: &Path, what: &str) -> Result<Map<String, Value>> {
+pub(crate) fn object_file(path: &Path, what: &str) -> Result<Map<String, Value>> {
     let v: Value = io::read_doc(path)?;
     match v {
         Value::Object(m) => Ok(m),

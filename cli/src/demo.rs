@@ -22,6 +22,7 @@ pub const IDP: &str = "https://idp.example.com";
 pub const PDP: &str = "https://pdp.example.com";
 pub const REGISTRY_YAML: &str = include_str!("../demo/registry.yaml");
 pub const GUARDRAILS: &str = include_str!("../demo/guardrails.rego");
+pub const DATA_YAML: &str = include_str!("../demo/data.yaml");
 pub const TRUSTED_IP: &str = "10.20.0.7";
 pub const UNTRUSTED_IP: &str = "203.0.113.9";
 
@@ -71,6 +72,7 @@ impl World {
             };
             a.keys = vec![k.public().to_json_value()];
         }
+        let data: Value = io::parse_doc(Path::new("data.yaml"), DATA_YAML.as_bytes())?;
         let revision = format!("demo-{now}");
         let contents = json!({
             "revision": revision, "iat": now - 60, "exp": now + 3600,
@@ -80,7 +82,7 @@ impl World {
             ],
             "agents": registry.agents,
             "policies": {"guardrails.rego": GUARDRAILS},
-            "data": {"trusted_networks": ["10.20.0.0/16"], "secret_owner": "alice"},
+            "data": data,
             "settings": {"grant_issuer": PDP, "grant_max_ttl": 30, "proof_max_age": 60, "clock_skew": 30}
         });
         let bundle = issuer::sign_bundle(&contents, &root);

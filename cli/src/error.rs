@@ -26,6 +26,8 @@ pub mod exit {
     pub const BUNDLE: u8 = 6;
     /// An audit log does not verify.
     pub const AUDIT: u8 = 7;
+    /// `test`: a policy test case failed.
+    pub const TEST_FAILED: u8 = 8;
 }
 
 /// What kind of failure, which picks the exit code.

@@ -11,6 +11,7 @@ mod error;
 mod io;
 mod keygen;
 mod out;
+mod policy_cmd;
 mod registry;
 mod serve;
 mod serve_cmd;
@@ -28,7 +29,7 @@ use out::{Out, errln, outln};
     name = "mandate",
     version,
     about = "Authorization for AI agents: who may act, on whose behalf, for what — decided per request, audited",
-    after_help = "Start here:\n  mandate demo          # the whole story in a few seconds, nothing to prepare\n\nExit codes: 0 ok/allow, 1 failure, 2 usage, 3 deny, 4 missing file, 5 invalid input, 6 bundle refused, 7 audit log tampered."
+    after_help = "Start here:\n  mandate demo          # the whole story in a few seconds, nothing to prepare\n\nExit codes: 0 ok/allow, 1 failure, 2 usage, 3 deny, 4 missing file, 5 invalid input, 6 bundle refused, 7 audit log tampered, 8 a policy test failed."
 )]
 struct Cli {
     /// Machine-readable output (one JSON document on stdout; errors as JSON too).
@@ -59,6 +60,16 @@ enum Cmd {
     Token(token::TokenArgs),
     /// Decides one request: decision JSON out, exit 0 allow / 3 deny.
     Decide(decide::DecideArgs),
+    /// Evaluates the guardrails alone on a raw guardrail input (what the Rego sees): exit 0 allow / 3 deny.
+    #[command(
+        after_help = "Example:\n  mandate eval --bundle bundle.json --input input.json --agent agent:travel-booker\n  echo '{\"user\": {\"id\": \"alice\"}, \"request\": {\"action\": \"trips:read\"}}' | mandate eval --policy policies/ --input -"
+    )]
+    Eval(policy_cmd::EvalArgs),
+    /// Runs policy unit tests: cases of guardrail inputs and the answers they must get (exit 8 on a failure).
+    #[command(
+        after_help = "Example:\n  mandate test --bundle bundle.json tests/guardrails_test.yaml\n  mandate test --policy policies/ --data data.yaml --registry registry.yaml tests/*.yaml\n\nA test file:\n  cases:\n    - name: alice reads her secret from the office\n      agent: agent:travel-booker        # optional: input.agent from the registry\n      input: {user: {id: alice}, request: {action: secrets:read, ip: 10.20.0.7}}\n      expect: allow                     # or deny\n      deny: [\"...\"]                     # optional: the deny messages, exactly\n      obligations: {}                   # optional: exactly"
+    )]
+    Test(policy_cmd::TestArgs),
     /// Checks the hash-chained audit log.
     #[command(after_help = "Example:\n  mandate audit verify /var/log/mandate/audit.jsonl")]
     Audit(audit_cmd::AuditArgs),
@@ -92,6 +103,8 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
         Cmd::Bundle(a) => bundle::run(a, &out).map(|()| exit::OK),
         Cmd::Token(a) => token::run(a, &out).map(|()| exit::OK),
         Cmd::Decide(a) => runtime()?.block_on(decide::run(a, &out)),
+        Cmd::Eval(a) => policy_cmd::eval(a, &out),
+        Cmd::Test(a) => policy_cmd::test(a, &out),
         Cmd::Audit(a) => audit_cmd::run(a, &out).map(|()| exit::OK),
         Cmd::Serve(a) => runtime()?.block_on(serve_cmd::run(a)).map(|()| exit::OK),
         Cmd::Demo(a) => runtime()?.block_on(demo::run(a, &out)),

@@ -1984,3 +1984,116 @@ fn bundle_build_warns_about_what_breaks_production() {
     );
     assert!(!d.join("lint.json").exists());
 }
+
+/// `mandate test` runs policy unit tests (the demo's own pass; a wrong expectation fails with
+/// what the guardrails said, exit 8), and `mandate eval` shows what the guardrails answer for a
+/// raw input (exit 0 allow / 3 deny), with `input.agent` filled from the registry.
+#[test]
+fn policy_tests_and_eval_show_what_the_guardrails_answer() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let source = |cmd: &mut Command| {
+        cmd.arg("--policy").arg(demo.join("guardrails.rego"));
+        cmd.arg("--data").arg(demo.join("data.yaml"));
+        cmd.arg("--registry").arg(demo.join("registry.yaml"));
+    };
+    let mut cmd = mandate(d);
+    cmd.arg("test");
+    source(&mut cmd);
+    cmd.arg(demo.join("guardrails_test.yaml"));
+    cmd.assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "ok   alice reads her secret from the office network",
+        ))
+        .stdout(predicate::str::contains("5 passed, 0 failed"));
+
+    std::fs::write(
+        d.join("wrong_test.yaml"),
+        "cases:\n  - name: bob reads alice's secret\n    input: {user: {id: bob}, request: {action: \"secrets:read\", ip: 10.20.0.7}}\n    expect: allow\n\
+         \x20 - name: the office network is trusted\n    input: {user: {id: alice}, request: {action: \"secrets:read\", ip: 10.20.0.7}}\n    expect: allow\n    obligations: {watermark: true}\n\
+         \x20 - name: a bad address is a policy error\n    input: {user: {id: alice}, request: {action: \"secrets:read\", ip: \"not an ip\"}}\n    expect: deny\n    error: policy.error\n",
+    )
+    .unwrap();
+    let mut cmd = mandate(d);
+    cmd.arg("test");
+    source(&mut cmd);
+    let out = cmd.arg("wrong_test.yaml").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(8), "{stdout}");
+    assert!(
+        stdout.contains("FAIL bob reads alice's secret: want allow, got deny; (allow: false, deny: [\"secrets belong to alice\"])"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "FAIL the office network is trusted: obligations {}, want {\"watermark\":true}"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok   a bad address is a policy error"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 passed, 2 failed"), "{stdout}");
+    let mut cmd = mandate(d);
+    cmd.arg("test");
+    source(&mut cmd);
+    let out = cmd.args(["wrong_test.yaml", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(8));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["passed"].as_u64(), report["failed"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(report["cases"][2]["ok"], true);
+
+    // eval: the answer for one input, from stdin, with the agent's record as the core shows it.
+    let eval = |input: &str, agent: Option<&str>| {
+        let mut cmd = mandate(d);
+        cmd.arg("eval");
+        source(&mut cmd);
+        cmd.args(["--input", "-", "--json"]);
+        if let Some(a) = agent {
+            cmd.args(["--agent", a]);
+        }
+        cmd.write_stdin(input.to_string()).output().unwrap()
+    };
+    let out = eval(
+        r#"{"user": {"id": "alice"}, "request": {"action": "secrets:read", "ip": "10.20.0.7"}}"#,
+        Some("agent:travel-booker"),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (doc["decision"].as_str(), doc["allow"].as_bool()),
+        (Some("allow"), Some(true))
+    );
+    let out = eval(
+        r#"{"user": {"id": "alice"}, "request": {"action": "secrets:read", "ip": "203.0.113.9"}}"#,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["deny"],
+        json!(["secrets may only be read from a trusted network"])
+    );
+    let out = eval(
+        r#"{"user": {"id": "alice"}, "request": {"action": "secrets:read", "ip": "x"}}"#,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "policy.error", "{doc}");
+    let out = eval("{}", Some("agent:nobody"));
+    assert_eq!(out.status.code(), Some(5));
+    let err: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(err["error"]["code"], "agent.unknown");
+}

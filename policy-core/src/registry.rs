@@ -107,6 +107,16 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// One agent record of bundle contents (`agents[i]`, docs/formats.md), keys parsed.
+    ///
+    /// # Errors
+    /// What is wrong with the record.
+    pub fn from_value(record: &Value) -> Result<Self, String> {
+        let spec: AgentSpec = serde_json::from_value(record.clone())
+            .map_err(|e| alloc::format!("agent record: {e}"))?;
+        Self::from_spec(spec)
+    }
+
     pub(crate) fn from_spec(spec: AgentSpec) -> Result<Self, String> {
         let keys = spec
             .keys
