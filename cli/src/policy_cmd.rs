@@ -193,11 +193,15 @@ pub fn eval(args: &EvalArgs, out: &Out) -> Result<u8> {
     let loaded = load(&args.source)?;
     let input: Value = io::read_doc(&args.input)?;
     let input = loaded.input(input, args.agent.as_deref())?;
-    let result = loaded.guardrails.evaluate(&input);
-    let doc = outcome_json(&result);
+    let (result, prints) = loaded.guardrails.evaluate_with_prints(&input);
+    let mut doc = outcome_json(&result);
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("prints".into(), json!(prints));
+    }
     let allow = allowed(&result);
     out.result(&doc, || {
-        let mut s = String::from(if allow { "allow" } else { "deny" });
+        let mut s: String = prints.iter().map(|p| format!("print: {p}\n")).collect();
+        s.push_str(if allow { "allow" } else { "deny" });
         match &result {
             Ok(o) => {
                 s.push_str(&format!(" (allow: {}", o.allow));
@@ -303,7 +307,7 @@ pub fn test(args: &TestArgs, out: &Out) -> Result<u8> {
         let file: TestFile = io::read_doc(path)?;
         for case in &file.cases {
             let input = loaded.input(case.input.clone(), case.agent.as_deref())?;
-            let result = loaded.guardrails.evaluate(&input);
+            let (result, prints) = loaded.guardrails.evaluate_with_prints(&input);
             let problem = check(case, &result);
             if problem.is_some() {
                 failed += 1;
@@ -313,10 +317,15 @@ pub fn test(args: &TestArgs, out: &Out) -> Result<u8> {
             if !out.json {
                 match &problem {
                     None => outln!("ok   {}", case.name),
-                    Some(p) => outln!("FAIL {}: {p}", case.name),
+                    Some(p) => {
+                        outln!("FAIL {}: {p}", case.name);
+                        for line in &prints {
+                            outln!("       print: {line}");
+                        }
+                    }
                 }
             }
-            rows.push(json!({"file": path, "name": case.name, "ok": problem.is_none(), "problem": problem}));
+            rows.push(json!({"file": path, "name": case.name, "ok": problem.is_none(), "problem": problem, "prints": prints}));
         }
     }
     if out.json {

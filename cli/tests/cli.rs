@@ -2037,6 +2037,28 @@ fn policy_tests_and_eval_show_what_the_guardrails_answer() {
         "{stdout}"
     );
     assert!(stdout.contains("1 passed, 2 failed"), "{stdout}");
+
+    // A failing case shows what the policy print()ed.
+    std::fs::write(d.join("printing.rego"), "package mandate\n\nallow if {\n\tprint(\"user is\", input.user.id)\n\tinput.user.id == \"alice\"\n}\n").unwrap();
+    std::fs::write(
+        d.join("printing_test.yaml"),
+        "cases:\n  - name: bob is allowed\n    input: {user: {id: bob}}\n    expect: allow\n",
+    )
+    .unwrap();
+    let out = mandate(d)
+        .args(["test", "--policy", "printing.rego", "printing_test.yaml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(8), "{stdout}");
+    assert!(
+        stdout.contains("FAIL bob is allowed: want allow, got deny"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("print: ") && stdout.contains("user is bob"),
+        "{stdout}"
+    );
     let mut cmd = mandate(d);
     cmd.arg("test");
     source(&mut cmd);

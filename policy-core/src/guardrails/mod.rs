@@ -115,7 +115,20 @@ impl Guardrails {
     /// # Errors
     /// As [`Guardrails::evaluate`].
     pub fn evaluate_owned(&self, input: Value) -> Result<Outcome, Reason> {
+        self.run(&mut self.engine.clone(), input)
+    }
+
+    /// [`Guardrails::evaluate`], with what the policy's `print()` calls wrote, in order: for
+    /// policy authors (`mandate eval`, `mandate test`). Decisions never gather prints.
+    pub fn evaluate_with_prints(&self, input: &Value) -> (Result<Outcome, Reason>, Vec<String>) {
         let mut engine = self.engine.clone();
+        engine.set_gather_prints(true);
+        let result = self.run(&mut engine, input.clone());
+        let prints = engine.take_prints().unwrap_or_default();
+        (result, prints)
+    }
+
+    fn run(&self, engine: &mut regorus::Engine, input: Value) -> Result<Outcome, Reason> {
         engine.set_input(regorus::Value::from(input));
         let results = engine
             .eval_query(self.rule.clone(), false)
