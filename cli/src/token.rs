@@ -16,6 +16,10 @@ use crate::out::Out;
 pub struct TokenArgs {
     #[command(subcommand)]
     pub cmd: TokenCmd,
+    /// Mint as if it were this time (Unix seconds): the token's `iat`, and its `exp` counted from
+    /// it. For fixtures and tests of policies that read `input.now`; default the clock.
+    #[arg(long, visible_alias = "iat", global = true, allow_hyphen_values = true)]
+    pub now: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,7 +187,7 @@ fn emit(out: &Out, token: &str) {
 }
 
 pub fn run(args: &TokenArgs, out: &Out) -> Result<()> {
-    let now = io::now();
+    let now = args.now.unwrap_or_else(io::now);
     match &args.cmd {
         TokenCmd::Delegate(d) => {
             let key = io::read_private_key(&d.key)?;

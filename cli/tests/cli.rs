@@ -2119,3 +2119,58 @@ fn policy_tests_and_eval_show_what_the_guardrails_answer() {
     let err: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(err["error"]["code"], "agent.unknown");
 }
+
+/// Token minting takes `--now` (alias `--iat`): `iat` is that time and `exp` counts from it.
+#[test]
+fn tokens_are_minted_at_the_time_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let alice = token(
+        d,
+        &[
+            "delegate",
+            "--key",
+            "keys/idp.jwk",
+            "--iss",
+            "https://idp.example.com",
+            "--sub",
+            "alice",
+            "--agent",
+            "agent:travel-booker",
+            "--agent-key",
+            "keys/booker.pub.jwk",
+            "--aud",
+            "https://api.example.com",
+            "--scope",
+            "trips:read",
+            "--ttl",
+            "1h",
+            "--now",
+            "1800000000",
+        ],
+    );
+    std::fs::write(d.join("at.jwt"), &alice).unwrap();
+    let claims = json_out(mandate(d).args(["token", "inspect", "@at.jwt"]))["claims"].clone();
+    assert_eq!(
+        (claims["iat"].as_i64(), claims["exp"].as_i64()),
+        (Some(1_800_000_000), Some(1_800_003_600))
+    );
+    let proof = token(
+        d,
+        &[
+            "proof",
+            "--key",
+            "keys/booker.jwk",
+            "--method",
+            "GET",
+            "--uri",
+            "https://api.example.com/v1/trips",
+            "--iat",
+            "1800000005",
+        ],
+    );
+    std::fs::write(d.join("proof.jwt"), &proof).unwrap();
+    let claims = json_out(mandate(d).args(["token", "inspect", "@proof.jwt"]))["claims"].clone();
+    assert_eq!(claims["iat"].as_i64(), Some(1_800_000_005));
+}
