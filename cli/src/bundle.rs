@@ -154,6 +154,26 @@ pub(crate) fn object_file(path: &Path, what: &str) -> Result<Map<String, Value>>
     }
 }
 
+/// The settings measured in seconds, which a settings file may also give as durations.
+const DURATION_SETTINGS: [&str; 3] = ["clock_skew", "proof_max_age", "grant_max_ttl"];
+
+/// `settings` with durations (`90s`, `5m`, `4d`) of the time settings turned into seconds.
+fn with_durations(path: &Path, mut settings: Map<String, Value>) -> Result<Map<String, Value>> {
+    for name in DURATION_SETTINGS {
+        if let Some(Value::String(text)) = settings.get(name) {
+            let seconds = io::parse_duration(text).map_err(|e| {
+                CliError::invalid(
+                    Code::DurationInvalid,
+                    format!("{}: {name}: {e}", path.display()),
+                )
+                .hint("give seconds (60) or a duration (60s, 5m, 1h, 4d)")
+            })?;
+            settings.insert(name.into(), Value::from(seconds));
+        }
+    }
+    Ok(settings)
+}
+
 /// Assembles bundle contents (the schema of policy-core/src/bundle.rs).
 pub fn build_contents(args: &BuildArgs, now: i64) -> Result<Value> {
     let registry = RegistryFile::load(&args.registry)?;
@@ -182,7 +202,7 @@ pub fn build_contents(args: &BuildArgs, now: i64) -> Result<Value> {
         None => Map::new(),
     };
     let settings = match &args.settings {
-        Some(p) => object_file(p, "settings")?,
+        Some(p) => with_durations(p, object_file(p, "settings")?)?,
         None => Map::new(),
     };
     let entries: Vec<IssuerFileEntry> = io::read_doc(&args.issuers)?;

@@ -2174,3 +2174,46 @@ fn tokens_are_minted_at_the_time_given() {
     let claims = json_out(mandate(d).args(["token", "inspect", "@proof.jwt"]))["claims"].clone();
     assert_eq!(claims["iat"].as_i64(), Some(1_800_000_005));
 }
+
+/// A settings file may give the time settings as durations; the bundle holds seconds.
+#[test]
+fn settings_take_durations() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    std::fs::write(
+        d.join("s.yaml"),
+        "proof_max_age: 2m\ngrant_max_ttl: 30s\nclock_skew: 45\n",
+    )
+    .unwrap();
+    let build = |settings: &str| {
+        let mut cmd = mandate(d);
+        cmd.args([
+            "bundle",
+            "build",
+            "--registry",
+            "registry.yaml",
+            "--issuers",
+            "issuers.yaml",
+        ]);
+        cmd.args(["--policy", "guardrails.rego", "--settings", settings]);
+        cmd
+    };
+    let out = build("s.yaml").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let contents: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        contents["settings"],
+        json!({"proof_max_age": 120, "grant_max_ttl": 30, "clock_skew": 45})
+    );
+    std::fs::write(d.join("bad.yaml"), "proof_max_age: soon\n").unwrap();
+    fails(
+        build("bad.yaml").arg("--out").arg("x.json"),
+        5,
+        "proof_max_age: `soon` is not a duration",
+    );
+}

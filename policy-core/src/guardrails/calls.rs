@@ -23,10 +23,6 @@ use regorus::utils::{FunctionTable, gather_functions, get_extra_arg, get_path_st
 /// The regorus builtins of Mandate's build (`arc` + `no_std`), less `trace` and regorus's
 /// internal `__builtin_*` helpers. Kept explicit, and sorted, so that a build in which cargo
 /// feature unification hands regorus more builtins still accepts exactly the same policies.
-#[allow(
-    dead_code,
-    reason = "read by the bundle loader once it calls check_calls"
-)]
 pub const SUPPORTED_BUILTINS: &[&str] = &[
     "abs",
     "array.concat",

@@ -21,8 +21,8 @@ pub(crate) mod clock;
 
 pub use calls::SUPPORTED_BUILTINS;
 
-/// The builtins Mandate adds to regorus's.
-const EXTENSIONS: [&str; 1] = ["net.cidr_contains"];
+/// The builtins Mandate adds to regorus's (docs/guardrails.md).
+pub const EXTENSIONS: [&str; 1] = ["net.cidr_contains"];
 
 /// What the guardrails said.
 #[derive(Debug, Clone, Default, PartialEq)]
