@@ -17,11 +17,13 @@ fn doc() -> PathBuf {
 fn block() -> String {
     let mut out = String::from("| builtin | from |\n| --- | --- |\n");
     let mut all: Vec<(&str, &str)> = SUPPORTED_BUILTINS.iter().map(|b| (*b, "regorus")).collect();
-    all.extend(
-        EXTENSIONS
-            .iter()
-            .map(|b| (*b, "Mandate (IPv4 and IPv6 CIDRs)")),
-    );
+    all.extend(EXTENSIONS.iter().map(|b| {
+        let from = match *b {
+            "net.cidr_contains" => "Mandate: IPv4 and IPv6 networks and addresses, as OPA",
+            _ => "Mandate: as OPA, of the nanoseconds given (`input.now * 1000000000`), UTC only",
+        };
+        (*b, from)
+    }));
     all.push((
         "print",
         "Rego (output shown by `mandate eval` / `mandate test`)",

@@ -18,11 +18,17 @@ use serde_json::{Map, Value};
 mod calls;
 #[cfg(feature = "std")]
 pub(crate) mod clock;
+mod time;
 
 pub use calls::SUPPORTED_BUILTINS;
 
 /// The builtins Mandate adds to regorus's (docs/guardrails.md).
-pub const EXTENSIONS: [&str; 1] = ["net.cidr_contains"];
+pub const EXTENSIONS: [&str; 4] = [
+    "net.cidr_contains",
+    "time.clock",
+    "time.date",
+    "time.weekday",
+];
 
 /// What the guardrails said.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -72,6 +78,15 @@ impl Guardrails {
                 Box::new(cidr_contains),
             )
             .map_err(|e| invalid(format!("{e}")))?;
+        for (name, f) in [
+            ("time.clock", time::clock as fn(_) -> _),
+            ("time.date", time::date),
+            ("time.weekday", time::weekday),
+        ] {
+            engine
+                .add_extension(String::from(name), 1, Box::new(f))
+                .map_err(|e| invalid(format!("{e}")))?;
+        }
         for (name, source) in policies {
             engine
                 .add_policy(name.clone(), source.clone())

@@ -126,7 +126,31 @@ pub fn all(k: &Keys) -> Vec<Case> {
     crate::security_cases::all(&mut b);
     jti_bound_cases(&mut b);
     replay_history_cases(&mut b);
+    time_cases(&mut b);
     b.cases
+}
+
+/// Guardrails that read the calendar of `input.now` (`time.weekday`, `time.clock`,
+/// `time.date`, UTC): NOW is a Friday, 08:00.
+fn time_cases(b: &mut Builder<'_>) {
+    let trips = req("GET", TRIPS, "trips:read", TRUSTED_IP);
+    let input = b.booker("trips:read", "d-time1", &trips, |_| {});
+    b.add(
+        "policy/weekday-office-hours",
+        "a guardrail allowing weekdays from 08:00, by the calendar of input.now",
+        "weekdays-only",
+        input.clone(),
+        "allow",
+        &[],
+    );
+    b.add(
+        "policy/not-on-fridays",
+        "a guardrail denying Fridays, by the weekday of input.now",
+        "no-fridays",
+        input,
+        "deny",
+        &["policy.denied"],
+    );
 }
 
 /// `input` with `replay_since` set: the host's replay store remembers uses since `since` only.

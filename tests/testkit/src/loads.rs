@@ -82,6 +82,27 @@ pub fn loads(k: &Keys) -> BTreeMap<&'static str, Value> {
             None,
         ),
     );
+    // time.weekday / time.date / time.clock of input.now (NOW is Friday 2027-01-15, 08:00 UTC).
+    m.insert(
+        "weekdays-only",
+        load_config(
+            Some(&with_policy(
+                "package mandate\n\nallow if {\n\tstartswith(input.request.action, \"trips:\")\n\tnot time.weekday(input.now * 1000000000) in {\"Saturday\", \"Sunday\"}\n\t[h, _, _] := time.clock(input.now * 1000000000)\n\th >= 8\n\t[y, _, _] := time.date([input.now * 1000000000, \"UTC\"])\n\ty >= 2027\n}\n",
+            )),
+            &[&k.root],
+            None,
+        ),
+    );
+    m.insert(
+        "no-fridays",
+        load_config(
+            Some(&with_policy(
+                "package mandate\n\nallow if startswith(input.request.action, \"trips:\")\n\ndeny contains \"not on Fridays\" if time.weekday(input.now * 1000000000) == \"Friday\"\n",
+            )),
+            &[&k.root],
+            None,
+        ),
+    );
     m.insert(
         "bad-output",
         load_config(
