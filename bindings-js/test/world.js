@@ -18,26 +18,8 @@ export const API = 'https://api.example.com';
 export const IDP = 'https://idp.example.com';
 export const PDP_ISS = 'https://pdp.example.com';
 
-export const GUARDRAIL = `
-package mandate
-
-default allow := false
-
-allow if input.user.id == "alice"
-
-deny contains "untrusted network" if {
-    is_string(input.request.ip)
-    not net.cidr_contains("10.20.0.0/16", input.request.ip)
-}
-
-deny contains "delete_file is never allowed for agents" if input.context.tool.name == "delete_file"
-
-obligations := {"require_approval": true} if input.request.action == "payments:send"
-
-obligations := {"watermark": input.user.id} if input.context.export == true
-
-obligations := {"require_approval": true} if input.context.tool.name == "send_money"
-`;
+/** The guardrail of the SDK test worlds (tests/sdk-world/guardrail.rego, shared with the Python suite). */
+export const GUARDRAIL = readFileSync(new URL('../../tests/sdk-world/guardrail.rego', import.meta.url), 'utf8');
 
 /** The seeded world's private JWK `name` (a key of `WORLD.keys`), with `kid` if given. */
 function seeded(name, kid) {

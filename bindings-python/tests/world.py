@@ -24,26 +24,8 @@ API = "https://api.example.com"
 IDP = "https://idp.example.com"
 PDP_ISS = "https://pdp.example.com"
 
-GUARDRAIL = """
-package mandate
-
-default allow := false
-
-allow if input.user.id == "alice"
-
-deny contains "untrusted network" if {
-    is_string(input.request.ip)
-    not net.cidr_contains("10.20.0.0/16", input.request.ip)
-}
-
-deny contains "delete_file is never allowed for agents" if input.context.tool.name == "delete_file"
-
-obligations := {"require_approval": true} if input.request.action == "payments:send"
-
-obligations := {"watermark": input.user.id} if input.context.export == true
-
-obligations := {"require_approval": true} if input.context.tool.name == "send_money"
-"""
+# The guardrail of the SDK test worlds, shared with the npm suite (bindings-js/test/world.js).
+GUARDRAIL = (ROOT / "tests" / "sdk-world" / "guardrail.rego").read_text()
 
 
 def seeded(name: str, kid: Optional[str] = None) -> Dict[str, str]:
