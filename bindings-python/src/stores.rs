@@ -41,6 +41,16 @@ impl ReplayStore for Shared {
     }
 }
 
+impl Shared {
+    /// The live entries held in this process (none for Redis or a Python store: 0).
+    fn len(&self) -> usize {
+        match self {
+            Shared::Rust(store) => store.len(),
+            Shared::Python(_) => 0,
+        }
+    }
+}
+
 /// Calls a Python store's `record(entries, now)`; anything but a list of strings, or an
 /// exception, is a store that could not answer (the decision denies).
 fn call_record(
@@ -111,13 +121,7 @@ impl MemoryReplayStore {
     /// Live entries.
     #[getter]
     fn size(&self) -> usize {
-        match &self.shared {
-            Shared::Rust(store) => match &**store {
-                AnyStore::Memory(m) => m.len(),
-                _ => 0,
-            },
-            Shared::Python(_) => 0,
-        }
+        self.shared.len()
     }
 
     /// Since when every use is remembered (unix seconds), or None: always.
@@ -151,13 +155,7 @@ impl FileReplayStore {
     /// Live entries.
     #[getter]
     fn size(&self) -> usize {
-        match &self.shared {
-            Shared::Rust(store) => match &**store {
-                AnyStore::File(f) => f.len(),
-                _ => 0,
-            },
-            Shared::Python(_) => 0,
-        }
+        self.shared.len()
     }
 }
 

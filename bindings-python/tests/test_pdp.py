@@ -1,7 +1,5 @@
 """The package API: load, decide with reason codes, replay, sub-delegation, audit, errors."""
 
-import time
-
 import pytest
 
 import mandate_pdp as m
@@ -172,19 +170,18 @@ def test_bad_arguments_are_clear_errors():
     assert "replay.detected" in m.CODES
 
 
-def test_decisions_run_without_the_gil(world):
+def test_decisions_from_many_threads_at_once_are_all_decided(world):
     import threading
 
     pdp = m.Pdp(world.config)
     inputs = [world.input() for _ in range(40)]
     results = []
     threads = [threading.Thread(target=lambda i=i: results.append(pdp.decide(i)["decision"])) for i in inputs]
-    start = time.time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results.count("allow") == 40 and time.time() - start >= 0
+    assert results.count("allow") == 40
 
 
 def test_a_store_written_in_python_is_held_to_the_same_rules(world):

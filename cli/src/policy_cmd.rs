@@ -168,9 +168,9 @@ impl Loaded {
 
 type Evaluated = core::result::Result<Outcome, policy_core::Reason>;
 
-/// Whether the guardrails allow: `allow` true and no `deny` message (an error is a deny).
+/// Whether the guardrails allow, by the core's rule (an error is a deny).
 fn allowed(result: &Evaluated) -> bool {
-    matches!(result, Ok(o) if o.allow && o.deny.is_empty())
+    matches!(result, Ok(o) if o.allows())
 }
 
 /// The outcome as `eval` prints it (a policy error is a deny with its code, as in a decision).

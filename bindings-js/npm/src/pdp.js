@@ -188,17 +188,17 @@ export class Pdp {
 function prepareInput(input, since) {
   if (input instanceof Uint8Array || typeof input === 'string' || input instanceof ArrayBuffer) {
     let now = unixNow();
-    let bytes = jsonBytes(input);
+    let doc = input;
     try {
-      const parsed = JSON.parse(utf8(bytes));
+      const parsed = JSON.parse(typeof input === 'string' ? input : utf8(jsonBytes(input)));
       if (Number.isInteger(parsed?.now)) now = parsed.now;
       if (Number.isSafeInteger(since) && isObject(parsed) && !(Number.isInteger(parsed.replay_since) && parsed.replay_since >= since)) {
-        bytes = withReplaySince(bytes, since, Object.keys(parsed).length === 0);
+        doc = withReplaySince(jsonBytes(input), since, Object.keys(parsed).length === 0);
       }
     } catch {
       // The core answers input.malformed; nothing to record.
     }
-    return { doc: bytes, now };
+    return { doc, now };
   }
   const doc = { ...input };
   if (doc.now === undefined) doc.now = unixNow();

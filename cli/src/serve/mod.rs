@@ -397,11 +397,7 @@ async fn readyz(State(svc): State<Arc<Service>>) -> Response {
 }
 
 async fn metrics_handler(State(svc): State<Arc<Service>>) -> Response {
-    let entries = match svc.point.decider().replay() {
-        Store::Memory(m) => m.len(),
-        Store::File(f) => f.len(),
-        Store::Redis(_) => 0,
-    };
+    let entries = svc.point.decider().replay().len();
     svc.metrics
         .replay_entries
         .set(i64::try_from(entries).unwrap_or(i64::MAX));

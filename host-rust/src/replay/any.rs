@@ -18,6 +18,25 @@ pub enum AnyStore {
     Redis(RedisReplayStore),
 }
 
+impl AnyStore {
+    /// The live entries held in this process (a Redis store holds none here: 0).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            AnyStore::Memory(m) => m.len(),
+            AnyStore::File(f) => f.len(),
+            #[cfg(feature = "redis")]
+            AnyStore::Redis(_) => 0,
+        }
+    }
+
+    /// Whether it holds no live entry in this process.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl ReplayStore for AnyStore {
     async fn record(&self, entries: &[UseOnce], now: i64) -> Result<Vec<String>, ReplayError> {
         match self {

@@ -253,6 +253,13 @@ pub(crate) fn input(
 }
 
 impl Outcome {
+    /// Whether the guardrails let the request through: `allow` is `true` and no `deny`
+    /// message (what [`Outcome::decide`]'s `Ok` means).
+    #[must_use]
+    pub fn allows(&self) -> bool {
+        self.allow && self.deny.is_empty()
+    }
+
     /// Records what the guardrails said on the decision (its obligations and the rules that
     /// decided) and fails unless they allowed: any `deny` message is a `policy.denied` reason,
     /// an `allow` that is not `true` is `policy.not_allowed`.
