@@ -9,6 +9,7 @@ use crate::claims::{
     self, BadClaim, DelegationClaims, Details, Field, HopClaims, TimeFault, Window,
 };
 use crate::ctx::Ctx;
+use crate::guardrails::PolicyHop;
 use crate::jose::{JoseError, PublicJwk, Unverified, typ_matches};
 use crate::principal::Principal;
 use crate::reason::{Code, Reason, reason};
@@ -16,7 +17,7 @@ use crate::registry::{Agent, AgentStatus};
 use crate::scope::{self, Scopes};
 use crate::{b64, limits};
 use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn jose_reason(e: JoseError) -> Reason {
@@ -133,9 +134,14 @@ pub(crate) fn verify_chain(ctx: &Ctx<'_>, tokens: &[String]) -> Result<Principal
     Ok(principal)
 }
 
-fn hop_value(link: &Link<'_, '_>) -> Value {
-    json!({"agent": link.agent_id, "scopes": link.scopes.as_slice(), "authorization_details": link.details,
-           "jti": link.jti, "exp": link.exp})
+fn hop_value(link: &Link<'_, '_>) -> PolicyHop {
+    PolicyHop {
+        agent: link.agent_id.clone(),
+        scopes: link.scopes.as_slice().to_vec(),
+        authorization_details: link.details.clone(),
+        jti: link.jti.clone(),
+        exp: link.exp,
+    }
 }
 
 fn verify_root<'t, 'b>(ctx: &Ctx<'b>, token: &'t str) -> Result<(Link<'t, 'b>, Person), Reason> {

@@ -7,7 +7,8 @@ use crate::use_once::UseOnce;
 use alloc::{string::String, vec::Vec};
 use serde_json::{Map, Value, json};
 
-/// Audit record schema version.
+/// Audit record schema version (docs/formats.md, "Audit record"): it changes when a member is
+/// removed, renamed or changes meaning, not when one is added.
 pub const AUDIT_VERSION: u32 = 1;
 
 /// A settled decision: what the host enforces and audits. Only the core builds one — a
@@ -132,7 +133,7 @@ impl Decision {
         let mut doc = json!({
             "decision": if self.allow { "allow" } else { "deny" },
             "decision_id": self.decision_id,
-            "reasons": self.reasons.iter().map(|r| json!({"code": r.code.as_str(), "message": r.message})).collect::<Vec<_>>(),
+            "reasons": self.reasons_value(),
             "obligations": self.obligations,
             "principal": principal.unwrap_or(Value::Null),
             "scopes": self.principal.as_ref().map(|p| p.scopes.as_slice().to_vec()).unwrap_or_default(),
@@ -146,6 +147,14 @@ impl Decision {
         doc
     }
 
+    /// The reasons as the decision document and the audit record list them.
+    fn reasons_value(&self) -> Vec<Value> {
+        self.reasons
+            .iter()
+            .map(|r| json!({"code": r.code.as_str(), "message": r.message}))
+            .collect()
+    }
+
     fn audit_value(&self) -> Value {
         let p = self.principal.as_ref();
         json!({
@@ -154,6 +163,7 @@ impl Decision {
             "time": self.now,
             "outcome": if self.allow { "allow" } else { "deny" },
             "codes": self.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+            "reasons": self.reasons_value(),
             "agent": p.map(|p| p.agent.clone()),
             "key": p.map(|p| p.key.thumbprint()),
             "user": p.map(|p| p.user.clone()),

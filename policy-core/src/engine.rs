@@ -26,6 +26,7 @@ use crate::replace::BundleFacts;
 use crate::request::Request;
 use crate::{credentials, grant, guardrails, http, json, obligations, replay, scope};
 use alloc::{boxed::Box, string::String, vec::Vec};
+use serde_json::Value;
 
 /// A decision point. Loading never fails: a bad configuration yields a `Pdp` that denies every
 /// request with the load error's code. `Send + Sync`; decide from as many threads as you like.
@@ -33,6 +34,38 @@ pub struct Pdp {
     state: Result<Loaded, Reason>,
     verifier: Box<dyn Es256Verifier>,
     cache: SigCache,
+}
+
+/// What the guardrails of one decision saw and wrote, for people reading a decision
+/// (`mandate decide --explain`): given by the `*_explained` entry points of [`Pdp`] when the
+/// pipeline reached the guardrails (every check before them passed).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GuardrailTrace {
+    /// The `input` document the guardrails evaluated (docs/guardrails.md; its schema is
+    /// `docs/schemas/guardrail-input.schema.json`).
+    pub input: Value,
+    /// What the policy's `print()` calls wrote, in order, each `file:line: message`.
+    pub prints: Vec<String>,
+}
+
+/// Whether a decision keeps what its guardrails saw: only the explain entry points do, so the
+/// decisions hosts serve neither copy the input nor gather prints.
+enum Trace {
+    Off,
+    On(Option<GuardrailTrace>),
+}
+
+impl Trace {
+    fn explain(f: impl FnOnce(&mut Trace) -> Decision) -> (Pending, Option<GuardrailTrace>) {
+        let mut trace = Trace::On(None);
+        let decision = f(&mut trace);
+        let trace = match trace {
+            Trace::On(t) => t,
+            Trace::Off => None,
+        };
+        (Pending::new(decision), trace)
+    }
 }
 
 // A decision point is shared across threads by every host; keep it that way.
@@ -115,7 +148,15 @@ impl Pdp {
     /// Decides a decide input. The answer is [`Pending`] until the host has recorded its
     /// use-once entries ([`Pending::settle`]).
     pub fn decide(&self, input: &DecideInput) -> Pending {
-        Pending::new(self.decide_owned(input.clone()))
+        Pending::new(self.decide_owned(input.clone(), &mut Trace::Off))
+    }
+
+    /// [`Pdp::decide`], and what its guardrails saw and wrote when the pipeline reached them
+    /// (`None` when an earlier step decided). The decision is the one [`Pdp::decide`] gives;
+    /// only this path copies the guardrail input and gathers `print()` output, for people
+    /// (`mandate decide --explain`), never for serving.
+    pub fn decide_explained(&self, input: &DecideInput) -> (Pending, Option<GuardrailTrace>) {
+        Trace::explain(|t| self.decide_owned(input.clone(), t))
     }
 
     /// Decides a decide-input document; returns the canonical decision document, before replay
@@ -129,16 +170,33 @@ impl Pdp {
     /// native host holding bytes calls, settling it typed, without reading the answer back from
     /// JSON. A document that does not parse is a deny with its `input.*` code.
     pub fn decide_document(&self, input: &[u8]) -> Pending {
-        Pending::new(match parse_input::<DecideInput>(input) {
-            Ok(parsed) => self.decide_owned(parsed),
+        Pending::new(self.decide_document_traced(input, &mut Trace::Off))
+    }
+
+    /// [`Pdp::decide_document`], explained as [`Pdp::decide_explained`] is.
+    pub fn decide_document_explained(&self, input: &[u8]) -> (Pending, Option<GuardrailTrace>) {
+        Trace::explain(|t| self.decide_document_traced(input, t))
+    }
+
+    fn decide_document_traced(&self, input: &[u8], trace: &mut Trace) -> Decision {
+        match parse_input::<DecideInput>(input) {
+            Ok(parsed) => self.decide_owned(parsed, trace),
             Err(r) => Decision::deny(derived_id(input), 0, r),
-        })
+        }
     }
 
     /// Decides an HTTP decide input: the request is bound by [`crate::http::bind`] (a request
     /// the binding refuses is a deny with its reason), then decided as [`Pdp::decide`] would.
     pub fn decide_http(&self, input: &HttpDecideInput) -> Pending {
-        Pending::new(self.decide_http_owned(input.clone()))
+        Pending::new(self.decide_http_owned(input.clone(), &mut Trace::Off))
+    }
+
+    /// [`Pdp::decide_http`], explained as [`Pdp::decide_explained`] is.
+    pub fn decide_http_explained(
+        &self,
+        input: &HttpDecideInput,
+    ) -> (Pending, Option<GuardrailTrace>) {
+        Trace::explain(|t| self.decide_http_owned(input.clone(), t))
     }
 
     /// [`Pdp::decide_http`] on a document, serialized canonically as [`Pdp::decide_json`] is.
@@ -149,15 +207,27 @@ impl Pdp {
 
     /// [`Pdp::decide_document`] for an HTTP decide-input document.
     pub fn decide_http_document(&self, input: &[u8]) -> Pending {
-        Pending::new(match parse_input::<HttpDecideInput>(input) {
-            Ok(parsed) => self.decide_http_owned(parsed),
+        Pending::new(self.decide_http_document_traced(input, &mut Trace::Off))
+    }
+
+    /// [`Pdp::decide_http_document`], explained as [`Pdp::decide_explained`] is.
+    pub fn decide_http_document_explained(
+        &self,
+        input: &[u8],
+    ) -> (Pending, Option<GuardrailTrace>) {
+        Trace::explain(|t| self.decide_http_document_traced(input, t))
+    }
+
+    fn decide_http_document_traced(&self, input: &[u8], trace: &mut Trace) -> Decision {
+        match parse_input::<HttpDecideInput>(input) {
+            Ok(parsed) => self.decide_http_owned(parsed, trace),
             Err(r) => Decision::deny(derived_id(input), 0, r),
-        })
+        }
     }
 
     /// The id first (a bad host id is a deny; the input is hashed only when it names none), then
     /// the binding, then the pipeline.
-    fn decide_http_owned(&self, parsed: HttpDecideInput) -> Decision {
+    fn decide_http_owned(&self, parsed: HttpDecideInput, trace: &mut Trace) -> Decision {
         let id = match choose_id(parsed.decision_id.as_ref(), || derived_id_of(&parsed)) {
             Ok(id) => id,
             Err((bad, id)) => return Decision::deny(id, parsed.now, bad),
@@ -175,6 +245,7 @@ impl Pdp {
                     enforces: parsed.enforces,
                     replay_since: parsed.replay_since,
                 },
+                trace,
             ),
             Err(r) => {
                 let mut d = Decision::deny(id, parsed.now, r);
@@ -188,15 +259,15 @@ impl Pdp {
     }
 
     /// Decides an owned input, named by its host id, or by its hash only when it names none.
-    fn decide_owned(&self, input: DecideInput) -> Decision {
+    fn decide_owned(&self, input: DecideInput, trace: &mut Trace) -> Decision {
         match choose_id(input.decision_id.as_ref(), || derived_id_of(&input)) {
-            Ok(id) => self.decide_named(id, input),
+            Ok(id) => self.decide_named(id, input, trace),
             Err((r, id)) => Decision::deny(id, input.now, r),
         }
     }
 
     /// Steps 1–10 for an input whose decision id is settled.
-    fn decide_named(&self, decision_id: String, input: DecideInput) -> Decision {
+    fn decide_named(&self, decision_id: String, input: DecideInput, trace: &mut Trace) -> Decision {
         let mut decision = Decision::blank(decision_id, input.now, audit_request(&input.request));
         let loaded = match &self.state {
             Ok(l) => l,
@@ -206,7 +277,7 @@ impl Pdp {
             }
         };
         decision.bundle = Some((loaded.bundle.revision.clone(), loaded.bundle.digest.clone()));
-        if let Err(r) = self.pipeline(loaded, input, &mut decision) {
+        if let Err(r) = self.pipeline(loaded, input, &mut decision, trace) {
             decision.allow = false;
             decision.use_once.clear();
             decision.grant = None;
@@ -223,6 +294,7 @@ impl Pdp {
         loaded: &Loaded,
         input: DecideInput,
         decision: &mut Decision,
+        trace: &mut Trace,
     ) -> Result<(), Reason> {
         let ctx = Ctx {
             bundle: &loaded.bundle,
@@ -241,14 +313,27 @@ impl Pdp {
         )?;
         decision.principal = Some(principal.clone());
         scope::check_action(&principal.scopes, &principal.details, &request)?;
+        let context = input.context.unwrap_or_default();
         let policy_input = guardrails::input(
             loaded.agent_inputs.get(&principal.agent),
             &principal,
             &request,
-            input.context.unwrap_or_default(),
+            &context,
             input.now,
-        );
-        let outcome = loaded.guardrails.evaluate_owned(policy_input)?;
+        )?;
+        let outcome = match trace {
+            Trace::Off => loaded.guardrails.evaluate_owned(policy_input),
+            Trace::On(slot) => {
+                let (outcome, prints) = loaded
+                    .guardrails
+                    .evaluate_owned_with_prints(policy_input.clone());
+                *slot = Some(GuardrailTrace {
+                    input: policy_input,
+                    prints,
+                });
+                outcome
+            }
+        }?;
         outcome.decide(&loaded.bundle.settings.decision_rule, decision)?;
         obligations::check(&decision.obligations, &input.enforces)?;
         if let Some(ask) = &input.mint_grant {

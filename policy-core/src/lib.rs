@@ -48,7 +48,7 @@ pub mod schema;
 
 pub use chain::token_hash;
 pub use decision::{AUDIT_VERSION, Decision};
-pub use engine::Pdp;
+pub use engine::{GuardrailTrace, Pdp};
 pub use grant::MintRequest;
 pub use http::HttpDecideInput;
 pub use input::{Credentials, DecideInput};

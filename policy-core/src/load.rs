@@ -2,7 +2,7 @@
 //! host's trust keys, its guardrails compiled (every call resolved), and what decisions reuse.
 
 use crate::bundle::Bundle;
-use crate::guardrails::Guardrails;
+use crate::guardrails::{Guardrails, PolicyAgent};
 use crate::jose::{Es256Verifier, PrivateJwk, PublicJwk};
 use crate::reason::{Code, Reason, reason};
 use crate::{json, limits};
@@ -45,7 +45,7 @@ pub(crate) struct Loaded {
     pub grant_key: Option<PrivateJwk>,
     pub audiences: Option<Vec<String>>,
     /// `input.agent` for each registered agent, built once per bundle instead of per decision.
-    pub agent_inputs: BTreeMap<String, Value>,
+    pub agent_inputs: BTreeMap<String, PolicyAgent>,
 }
 
 /// Parses a load-config document, strictly.
@@ -102,7 +102,7 @@ pub(crate) fn load_state(
     let agent_inputs = bundle
         .agents
         .iter()
-        .map(|(id, a)| (id.clone(), a.to_policy_value()))
+        .map(|(id, a)| (id.clone(), a.policy_record()))
         .collect();
     if config
         .audiences

@@ -1,10 +1,11 @@
 //! Who acts, for whom, with what: what the chain (or a grant) proves, read by every later step,
 //! the guardrails and the audit record.
 
+use crate::guardrails::{PolicyDelegation, PolicyHop, PolicyUser};
 use crate::jose::PublicJwk;
 use crate::scope::Scopes;
 use alloc::{string::String, vec::Vec};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Who acts, for whom, with what — proven by the chain.
 #[derive(Debug, Clone)]
@@ -35,24 +36,42 @@ pub struct Principal {
     pub exp: i64,
     /// The last token's `act`.
     pub act: Value,
-    /// Per-hop detail for guardrails.
-    pub hops: Vec<Value>,
+    /// Per-token detail for guardrails (`input.delegation.chain`), root first; empty for a
+    /// grant.
+    pub hops: Vec<PolicyHop>,
 }
 
 impl Principal {
+    /// `input.user` for guardrails.
+    #[must_use]
+    pub fn policy_user(&self) -> PolicyUser<'_> {
+        PolicyUser {
+            id: &self.user,
+            groups: &self.groups,
+            issuer: &self.issuer,
+        }
+    }
+
     /// `input.delegation` for guardrails.
     #[must_use]
+    pub fn policy_delegation(&self) -> PolicyDelegation<'_> {
+        PolicyDelegation {
+            kind: self.kind,
+            issuer: &self.issuer,
+            scopes: self.scopes.as_slice(),
+            authorization_details: &self.details,
+            chain: &self.hops,
+            depth: self.chain.len().saturating_sub(1),
+            jti: self.jtis.last().map(String::as_str),
+            exp: self.exp,
+            aud: &self.aud,
+        }
+    }
+
+    /// [`Principal::policy_delegation`] as a JSON value.
+    #[must_use]
     pub fn to_policy_value(&self) -> Value {
-        json!({
-            "kind": self.kind,
-            "issuer": self.issuer,
-            "scopes": self.scopes.as_slice(),
-            "authorization_details": self.details,
-            "chain": self.hops,
-            "depth": self.chain.len().saturating_sub(1),
-            "jti": self.jtis.last(),
-            "exp": self.exp,
-            "aud": self.aud,
-        })
+        // Always serializes: the authorization details are JSON values already.
+        serde_json::to_value(self.policy_delegation()).unwrap_or_default()
     }
 }

@@ -1,15 +1,16 @@
 //! The agent registry: agents are principals of their own, with an owner, keys, a status, who
 //! may delegate to them, a ceiling on what they may ever hold, and whom they may sub-delegate to.
 
+use crate::guardrails::{PolicyAgent, PolicyCeiling};
 use crate::jose::PublicJwk;
 use crate::scope::Scopes;
 use alloc::{string::String, vec::Vec};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// An agent's lifecycle state. Only `active` agents act.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentStatus {
     /// May act.
@@ -162,17 +163,26 @@ impl Agent {
 
     /// The record as guardrails see it (`input.agent`): keys as thumbprints.
     #[must_use]
+    pub fn policy_record(&self) -> PolicyAgent {
+        PolicyAgent {
+            id: self.id.clone(),
+            owner: self.owner.clone(),
+            status: self.status,
+            keys: self.keys.iter().map(PublicJwk::thumbprint).collect(),
+            ceiling: PolicyCeiling {
+                scopes: self.ceiling_scopes.as_slice().to_vec(),
+                authorization_details: self.ceiling_details.clone(),
+            },
+            may_delegate_to: self.may_delegate_to.clone(),
+            labels: self.labels.clone(),
+        }
+    }
+
+    /// [`Agent::policy_record`] as a JSON value (what `mandate eval --agent` puts in `input`).
+    #[must_use]
     pub fn to_policy_value(&self) -> Value {
-        let keys: Vec<String> = self.keys.iter().map(PublicJwk::thumbprint).collect();
-        json!({
-            "id": self.id,
-            "owner": self.owner,
-            "status": match self.status { AgentStatus::Active => "active", AgentStatus::Suspended => "suspended", AgentStatus::Revoked => "revoked" },
-            "keys": keys,
-            "ceiling": {"scopes": self.ceiling_scopes.as_slice(), "authorization_details": self.ceiling_details},
-            "may_delegate_to": self.may_delegate_to,
-            "labels": self.labels,
-        })
+        // A record always serializes: its only maps have string keys.
+        serde_json::to_value(self.policy_record()).unwrap_or_default()
     }
 }
 

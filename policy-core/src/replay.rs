@@ -80,14 +80,13 @@ pub fn force_deny(decision: &mut Value, reason: &Reason) {
         return;
     };
     obj.insert("decision".into(), Value::String("deny".into()));
-    obj.insert(
-        "reasons".into(),
-        json!([{"code": reason.code.as_str(), "message": reason.message}]),
-    );
+    let reasons = json!([{"code": reason.code.as_str(), "message": reason.message}]);
     obj.insert("use_once".into(), Value::Array(Vec::new()));
     obj.remove("grant");
     if let Some(audit) = obj.get_mut("audit").and_then(Value::as_object_mut) {
         audit.insert("outcome".into(), Value::String("deny".into()));
         audit.insert("codes".into(), json!([reason.code.as_str()]));
+        audit.insert("reasons".into(), reasons.clone());
     }
+    obj.insert("reasons".into(), reasons);
 }

@@ -2,6 +2,7 @@
 //! and fragment, after RFC 3986 §6.2.2 syntax-based normalization (case, percent-encoding,
 //! dot segments) and §6.2.3 scheme-based normalization (default port, empty path).
 
+use crate::guardrails::PolicyRequest;
 use crate::limits;
 use alloc::{
     format,
@@ -9,7 +10,7 @@ use alloc::{
     vec::Vec,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The request as the host describes it.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -286,24 +287,27 @@ impl Request {
     /// `action`, the default port) are absent — undefined in Rego, as OPA's inputs are — not
     /// `null`, which strict builtins would turn into an evaluation error.
     #[must_use]
-    pub fn to_policy_value(&self) -> Value {
-        let mut v = json!({
-            "method": self.spec.method,
-            "uri": self.spec.uri,
-            "scheme": self.target.scheme,
-            "host": self.target.host,
-            "port": self.target.port,
-            "path": self.target.path,
-            "query": self.target.query,
-            "ip": self.spec.ip,
-            "action": self.spec.action,
-            "resource": self.spec.resource,
-            "body_digest": self.spec.body_digest,
-        });
-        if let Some(obj) = v.as_object_mut() {
-            obj.retain(|_, member| !member.is_null());
+    pub fn policy_request(&self) -> PolicyRequest<'_> {
+        PolicyRequest {
+            method: &self.spec.method,
+            uri: &self.spec.uri,
+            scheme: &self.target.scheme,
+            host: &self.target.host,
+            port: self.target.port,
+            path: &self.target.path,
+            query: &self.target.query,
+            ip: self.spec.ip.as_deref(),
+            action: self.spec.action.as_deref(),
+            resource: self.spec.resource.as_deref(),
+            body_digest: self.spec.body_digest.as_deref(),
         }
-        v
+    }
+
+    /// [`Request::policy_request`] as a JSON value.
+    #[must_use]
+    pub fn to_policy_value(&self) -> Value {
+        // Always serializes: every member is a string or a number.
+        serde_json::to_value(self.policy_request()).unwrap_or_default()
     }
 }
 

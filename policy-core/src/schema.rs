@@ -1,11 +1,12 @@
 //! JSON Schemas (draft 2020-12) of the documents the core parses, derived from the parser's own
 //! types (feature `schema`), so `#[serde(deny_unknown_fields)]`, `default` and `rename` show in
-//! the schema exactly as the parser applies them. The schemas describe shape only: limits the
-//! parser checks on values (sizes, lengths, URI syntax) are not in them. `docs/schemas/` holds
-//! the generated files.
+//! the schema exactly as the parser applies them; and of the one document it builds for Rego, the
+//! guardrails' `input`, derived from the types it is serialized from. The schemas describe shape
+//! only: limits the parser checks on values (sizes, lengths, URI syntax) are not in them.
+//! `docs/schemas/` holds the generated files.
 
 use alloc::vec::Vec;
-use schemars::{Schema, schema_for};
+use schemars::{Schema, generate::SchemaSettings, schema_for};
 
 /// The load config (docs/formats.md, "Load config").
 #[must_use]
@@ -43,12 +44,35 @@ pub fn settings() -> Schema {
     schema_for!(crate::bundle::Settings)
 }
 
+/// The guardrails' `input` (docs/guardrails.md), as decisions build it. The core writes this
+/// document rather than parsing it, so the schema is the serialization contract: a member the
+/// core leaves out when it has no value (`request.port`, `request.ip`, …) is optional, every
+/// other member is required, and an object the core builds is closed (`context`, the agent's
+/// `labels` and authorization details are open, as given).
+#[must_use]
+pub fn guardrail_input() -> Schema {
+    SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<crate::guardrails::GuardrailInput<'static>>()
+}
+
 /// The schemas of members the parser takes as raw JSON and checks itself (keys, RFC 9396
 /// details): what those checks accept, so the generated types say more than "any value".
 pub mod members {
     use alloc::{collections::BTreeMap, string::String, vec::Vec};
     use schemars::JsonSchema;
     use serde_json::Value;
+
+    /// Which credentials a decision's principal presented (`input.delegation.kind`).
+    #[derive(Debug, JsonSchema)]
+    #[schemars(rename_all = "lowercase")]
+    pub enum CredentialKind {
+        /// A delegation chain and a DPoP proof.
+        Delegation,
+        /// An ephemeral grant.
+        Grant,
+    }
 
     /// `kty`: only elliptic-curve keys.
     #[derive(Debug, JsonSchema)]

@@ -200,7 +200,7 @@ export type LoadStatus = LoadStatusOk | LoadStatusFailed;
  */
 export interface Decision {
   /**
-   * The audit record (docs/audit.md).
+   * The audit record (docs/formats.md, "Audit record").
    */
   audit: Audit;
   /**
@@ -289,7 +289,7 @@ export interface Audit {
    */
   chain: string[];
   /**
-   * The decision's reason codes, in order.
+   * The decision's reason codes, in order (the codes of `reasons`).
    */
   codes: ReasonCode[];
   /**
@@ -318,6 +318,10 @@ export interface Audit {
    * As the decision's `decision`.
    */
   outcome: Outcome;
+  /**
+   * The decision's reasons, in order, with their messages (as the decision's `reasons`).
+   */
+  reasons: Reason[];
   /**
    * The request as asked; null when the input did not parse.
    */
@@ -784,7 +788,7 @@ export interface Reason {
 /**
  * A stable code (docs/reason-codes.md), from `policy_core::Code`.
  */
-export type ReasonCode = "input.malformed" | "input.too_large" | "request.invalid" | "request.unrouted" | "request.header_repeated" | "bundle.missing" | "bundle.too_large" | "bundle.malformed" | "bundle.untrusted_key" | "bundle.signature_invalid" | "bundle.expired" | "bundle.not_yet_valid" | "bundle.policy_invalid" | "credentials.missing" | "credentials.conflict" | "token.too_large" | "token.malformed" | "token.alg_not_allowed" | "token.header_invalid" | "token.typ_invalid" | "token.issuer_unknown" | "token.key_unknown" | "token.signature_invalid" | "token.claims_invalid" | "token.expired" | "token.not_yet_valid" | "token.audience_invalid" | "token.audience_mismatch" | "token.revoked" | "agent.unknown" | "agent.suspended" | "agent.revoked" | "agent.key_mismatch" | "agent.key_revoked" | "delegation.delegator_not_allowed" | "delegation.scope_exceeds_ceiling" | "delegation.scope_insufficient" | "chain.parent_mismatch" | "chain.depth_exceeded" | "chain.delegate_not_allowed" | "chain.signer_mismatch" | "chain.subject_mismatch" | "chain.scope_escalation" | "chain.lifetime_extended" | "proof.missing" | "proof.malformed" | "proof.typ_invalid" | "proof.key_mismatch" | "proof.signature_invalid" | "proof.method_mismatch" | "proof.uri_mismatch" | "proof.token_mismatch" | "proof.stale" | "proof.body_mismatch" | "grant.malformed" | "grant.issuer_unknown" | "grant.signature_invalid" | "grant.expired" | "grant.not_yet_valid" | "grant.ttl_exceeded" | "grant.audience_invalid" | "grant.request_mismatch" | "grant.mint_unavailable" | "policy.denied" | "policy.not_allowed" | "policy.error" | "policy.limit_exceeded" | "policy.output_invalid" | "obligation.unsupported" | "approval.required" | "replay.detected" | "replay.store_unavailable" | "replay.history_unknown" | "host.limit_exceeded" | "internal.error" | "abi.invalid_buffer" | "mint.invalid" | "host.module_invalid" | "host.random_unavailable" | "host.io" | "bundle.rollback" | "bundle.unreadable" | "bundle.fetch_failed" | "audit.io" | "audit.unavailable" | "audit.tampered" | "audit.invalid_record" | "audit.locked" | "cli.failure" | "file.not_found" | "file.unreadable" | "file.unwritable" | "file.exists" | "file.not_utf8" | "file.too_large" | "yaml.malformed" | "json.malformed" | "doc.not_object" | "context.malformed" | "key.malformed" | "key.invalid" | "key.not_private" | "key.no_kid" | "registry.duplicate_agent" | "agent.exists" | "label.malformed" | "policy.none" | "policy.duplicate" | "redis.invalid" | "duration.invalid" | "lint.no_policies" | "lint.decision_rule_undefined" | "lint.unknown_agent" | "lint.shared_key" | "lint.grant_issuer" | "lint.failed" | "serve.overloaded";
+export type ReasonCode = "input.malformed" | "input.too_large" | "request.invalid" | "request.unrouted" | "request.header_repeated" | "bundle.missing" | "bundle.too_large" | "bundle.malformed" | "bundle.untrusted_key" | "bundle.signature_invalid" | "bundle.expired" | "bundle.not_yet_valid" | "bundle.policy_invalid" | "credentials.missing" | "credentials.conflict" | "token.too_large" | "token.malformed" | "token.alg_not_allowed" | "token.header_invalid" | "token.typ_invalid" | "token.issuer_unknown" | "token.key_unknown" | "token.signature_invalid" | "token.claims_invalid" | "token.expired" | "token.not_yet_valid" | "token.audience_invalid" | "token.audience_mismatch" | "token.revoked" | "agent.unknown" | "agent.suspended" | "agent.revoked" | "agent.key_mismatch" | "agent.key_revoked" | "delegation.delegator_not_allowed" | "delegation.scope_exceeds_ceiling" | "delegation.scope_insufficient" | "chain.parent_mismatch" | "chain.depth_exceeded" | "chain.delegate_not_allowed" | "chain.signer_mismatch" | "chain.subject_mismatch" | "chain.scope_escalation" | "chain.lifetime_extended" | "proof.missing" | "proof.malformed" | "proof.typ_invalid" | "proof.key_mismatch" | "proof.signature_invalid" | "proof.method_mismatch" | "proof.uri_mismatch" | "proof.token_mismatch" | "proof.stale" | "proof.body_mismatch" | "grant.malformed" | "grant.issuer_unknown" | "grant.signature_invalid" | "grant.expired" | "grant.not_yet_valid" | "grant.ttl_exceeded" | "grant.audience_invalid" | "grant.request_mismatch" | "grant.mint_unavailable" | "policy.denied" | "policy.not_allowed" | "policy.error" | "policy.limit_exceeded" | "policy.output_invalid" | "obligation.unsupported" | "approval.required" | "replay.detected" | "replay.store_unavailable" | "replay.history_unknown" | "host.limit_exceeded" | "internal.error" | "abi.invalid_buffer" | "mint.invalid" | "host.module_invalid" | "host.random_unavailable" | "host.io" | "bundle.rollback" | "bundle.unreadable" | "bundle.fetch_failed" | "audit.io" | "audit.unavailable" | "audit.tampered" | "audit.invalid_record" | "audit.locked" | "audit.key_required" | "audit.key_mismatch" | "audit.key_invalid" | "cli.failure" | "file.not_found" | "file.unreadable" | "file.unwritable" | "file.exists" | "file.not_utf8" | "file.too_large" | "yaml.malformed" | "json.malformed" | "doc.not_object" | "context.malformed" | "key.malformed" | "key.invalid" | "key.not_private" | "key.no_kid" | "registry.duplicate_agent" | "agent.exists" | "label.malformed" | "policy.none" | "policy.duplicate" | "redis.invalid" | "duration.invalid" | "lint.no_policies" | "lint.decision_rule_undefined" | "lint.unknown_agent" | "lint.shared_key" | "lint.grant_issuer" | "lint.failed" | "serve.overloaded" | "serve.unauthenticated" | "serve.rate_limited" | "config.invalid" | "tls.invalid";
 
 /**
  * The request as the host describes it.

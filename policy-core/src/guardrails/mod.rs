@@ -18,9 +18,14 @@ use serde_json::{Map, Value};
 mod calls;
 #[cfg(feature = "std")]
 pub(crate) mod clock;
+mod input;
 mod time;
 
 pub use calls::SUPPORTED_BUILTINS;
+pub use input::{
+    GuardrailInput, PolicyAgent, PolicyCeiling, PolicyDelegation, PolicyHop, PolicyRequest,
+    PolicyUser,
+};
 
 /// The builtins Mandate adds to regorus's (docs/guardrails.md).
 pub const EXTENSIONS: [&str; 4] = [
@@ -136,9 +141,17 @@ impl Guardrails {
     /// [`Guardrails::evaluate`], with what the policy's `print()` calls wrote, in order: for
     /// policy authors (`mandate eval`, `mandate test`). Decisions never gather prints.
     pub fn evaluate_with_prints(&self, input: &Value) -> (Result<Outcome, Reason>, Vec<String>) {
+        self.evaluate_owned_with_prints(input.clone())
+    }
+
+    /// [`Guardrails::evaluate_with_prints`] for an input the caller no longer needs.
+    pub fn evaluate_owned_with_prints(
+        &self,
+        input: Value,
+    ) -> (Result<Outcome, Reason>, Vec<String>) {
         let mut engine = self.engine.clone();
         engine.set_gather_prints(true);
-        let result = self.run(&mut engine, input.clone());
+        let result = self.run(&mut engine, input);
         let prints = engine.take_prints().unwrap_or_default();
         (result, prints)
     }
@@ -234,22 +247,28 @@ fn classify(e: &anyhow::Error) -> Reason {
 }
 
 /// `input` for guardrails: the agent's registry record, the person, the delegation, the
-/// request, the host's context and the decision time.
+/// request, the host's context and the decision time, serialized once from the borrowed types.
+///
+/// # Errors
+/// `internal.error` if it did not serialize (it always does): never evaluate a policy on a
+/// stand-in input.
 pub(crate) fn input(
-    agent: Option<&Value>,
+    agent: Option<&PolicyAgent>,
     principal: &crate::principal::Principal,
     request: &crate::request::Request,
-    context: Map<String, Value>,
+    context: &Map<String, Value>,
     now: i64,
-) -> Value {
-    serde_json::json!({
-        "agent": agent.cloned().unwrap_or(Value::Null),
-        "user": {"id": principal.user, "groups": principal.groups, "issuer": principal.issuer},
-        "delegation": principal.to_policy_value(),
-        "request": request.to_policy_value(),
-        "context": context,
-        "now": now,
-    })
+) -> Result<Value, Reason> {
+    GuardrailInput {
+        agent,
+        user: principal.policy_user(),
+        delegation: principal.policy_delegation(),
+        request: request.policy_request(),
+        context,
+        now,
+    }
+    .to_value()
+    .map_err(|e| reason(Code::InternalError, format!("guardrail input: {e}")))
 }
 
 impl Outcome {

@@ -70,7 +70,7 @@ pub struct Decision {
     /// A minted ephemeral grant (compact JWS), only on allow with `mint_grant`.
     #[schemars(default, with = "String")]
     grant: Option<String>,
-    /// The audit record (docs/audit.md).
+    /// The audit record (docs/formats.md, "Audit record").
     audit: Audit,
 }
 
@@ -157,8 +157,10 @@ pub struct Audit {
     time: i64,
     /// As the decision's `decision`.
     outcome: Outcome,
-    /// The decision's reason codes, in order.
+    /// The decision's reason codes, in order (the codes of `reasons`).
     codes: Vec<ReasonCode>,
+    /// The decision's reasons, in order, with their messages (as the decision's `reasons`).
+    reasons: Vec<Reason>,
     /// The acting agent, once proven.
     agent: OrNull<String>,
     /// RFC 7638 thumbprint of the acting key, once proven.

@@ -1,8 +1,9 @@
-//! The JSON Schemas of Mandate's wire documents and the TypeScript types made from them. The
-//! input documents' schemas come from the core's parser types (`policy_core::schema`, feature
-//! `schema`); the decision's and the load status's from typed mirrors of the documents the core builds
-//! by hand ([`decision`], [`status`]). `gen-schemas` writes them to `docs/schemas/` and
-//! `bindings-js/npm/types/wire.d.ts`.
+//! The JSON Schemas of Mandate's wire documents and the TypeScript types made from them, and the
+//! schema of the guardrails' `input`. The input documents' schemas come from the core's parser
+//! types (`policy_core::schema`, feature `schema`); the decision's and the load status's from
+//! typed mirrors of the documents the core builds by hand ([`decision`], [`status`]); the
+//! guardrail input's from the types the core serializes it from. `gen-schemas` writes them to
+//! `docs/schemas/` and the wire documents' types to `bindings-js/npm/types/wire.d.ts`.
 
 pub mod decision;
 pub mod status;
@@ -61,6 +62,25 @@ pub fn all() -> Vec<Named> {
             schemars::schema_for!(decision::Decision),
         ),
     ]
+}
+
+/// The guardrails' `input` (docs/guardrails.md). Not a wire document — no host sends or reads
+/// it, Rego policies do — so it is in [`files`] but not in [`all`] or the TypeScript types.
+#[must_use]
+pub fn guardrail_input() -> Named {
+    named(
+        "guardrail-input",
+        "GuardrailInput",
+        policy_core::schema::guardrail_input(),
+    )
+}
+
+/// Every schema `docs/schemas/` holds: the wire documents ([`all`]), then the guardrail input.
+#[must_use]
+pub fn files() -> Vec<Named> {
+    let mut files = all();
+    files.push(guardrail_input());
+    files
 }
 
 /// A schema as its file holds it: pretty JSON and a final newline.
