@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use host_rust::{PrivateJwk, PublicJwk, audit, issuer};
 use policy_core::reason::Code;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use serde_json::Value;
 
 use crate::error::{host, refused};
@@ -54,13 +55,34 @@ pub(crate) fn thumbprint(jwk: &[u8]) -> PyResult<String> {
     key.map_err(|e| refused(Code::InputMalformed, format!("jwk: {e}")))
 }
 
-/// Verifies an audit log (every segment from the first record) against its head file.
-/// Answers `(records, last_hash)`; raises `MandateError` naming the first record that does
-/// not verify (`audit.tampered`) or the I/O error.
+/// The chain key argument: the key itself (`bytes`, 32 or more), or the path of a key file
+/// (`str` or path-like; hex, as `mandate serve --audit-key` reads).
+fn chain_key(key: &Bound<'_, PyAny>) -> PyResult<audit::ChainKey> {
+    let loaded = match key.cast::<PyBytes>() {
+        Ok(bytes) => audit::ChainKey::new(bytes.as_bytes()),
+        Err(_) => {
+            let path: PathBuf = key.extract()?;
+            audit::ChainKey::from_file(&path)
+        }
+    };
+    loaded.map_err(|e| refused(e.code(), e.to_string()))
+}
+
+/// Verifies an audit log (every segment from the first record) against its head file; a keyed
+/// log under its chain key `key`. Answers `(records, last_hash)`; raises `MandateError`
+/// naming the first record that does not verify (`audit.tampered`), `audit.key_required` for a
+/// keyed log without `key`, `audit.key_mismatch` for a key the log is not chained under (or an
+/// unkeyed log), `audit.key_invalid` for a key that is not one, or the I/O error.
 #[pyfunction]
-pub(crate) fn verify_audit_log(py: Python<'_>, path: PathBuf) -> PyResult<(u64, String)> {
+#[pyo3(signature = (path, key = None))]
+pub(crate) fn verify_audit_log(
+    py: Python<'_>,
+    path: PathBuf,
+    key: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(u64, String)> {
+    let key = key.map(chain_key).transpose()?;
     let report = py
-        .detach(|| audit::verify(&path, None))
+        .detach(|| audit::verify_with_key(&path, None, key.as_ref()))
         .map_err(|e| refused(e.code(), format!("{}: {e}", path.display())))?;
     Ok((report.records, report.last_hash))
 }

@@ -134,6 +134,9 @@ codes! {
     Audit AuditTampered => "audit.tampered", "Verification found an edited, deleted, reordered or truncated record.";
     Audit AuditInvalidRecord => "audit.invalid_record", "A line of the audit log is not a record of the documented shape.";
     Audit AuditLocked => "audit.locked", "Another writer holds the audit log; a log has one writer at a time.";
+    Audit AuditKeyRequired => "audit.key_required", "The audit log is keyed (an HMAC-SHA256 chain) and no chain key was given: it can be neither appended to nor verified without it.";
+    Audit AuditKeyMismatch => "audit.key_mismatch", "The chain key given does not fit the audit log: the log is not keyed, or its first link is another key's (or was edited).";
+    Audit AuditKeyInvalid => "audit.key_invalid", "An audit key (a chain or redaction key file) is not hex of at least 32 bytes, or the chain key is the redaction key.";
     Cli CliFailure => "cli.failure", "An unexpected failure of the command (I/O while serving, a port that cannot be bound); exit code 1.";
     Cli FileNotFound => "file.not_found", "A file that was named does not exist or cannot be opened; exit code 4.";
     Cli FileUnreadable => "file.unreadable", "Standard input could not be read; exit code 4.";
@@ -163,6 +166,10 @@ codes! {
     Cli LintGrantIssuer => "lint.grant_issuer", "`bundle build` warning: grants are accepted from an issuer but settings.grant_issuer is not set, or grant_issuer names no issuer that accepts grants.";
     Cli LintFailed => "lint.failed", "`bundle build --deny-warnings` refused to write a bundle that has warnings.";
     Cli ServeOverloaded => "serve.overloaded", "`serve` has as many connections open as it allows (--max-connections): a new one is answered 503 with retry-after and closed.";
+    Cli ServeUnauthenticated => "serve.unauthenticated", "A caller of `serve`'s decision endpoints presented no valid caller credential (--caller-token-file bearer token, or a client certificate from --client-ca): 401, nothing decided.";
+    Cli ServeRateLimited => "serve.rate_limited", "A caller of `serve`'s decision endpoints is over --rate-limit: 429 with retry-after, nothing decided.";
+    Cli ConfigInvalid => "config.invalid", "A `serve --config` file names a setting serve does not have, or gives one a value of the wrong shape.";
+    Cli TlsInvalid => "tls.invalid", "A --tls-cert, --tls-key or --client-ca file of `serve` is not PEM of a usable certificate or key, or the key does not match the certificate.";
 }
 
 /// Serialized as its wire form (`as_str`), so a code can sit in a JSON document as is.

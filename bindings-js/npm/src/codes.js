@@ -92,6 +92,9 @@ export const Codes = Object.freeze({
   AUDIT_TAMPERED: 'audit.tampered',
   AUDIT_INVALID_RECORD: 'audit.invalid_record',
   AUDIT_LOCKED: 'audit.locked',
+  AUDIT_KEY_REQUIRED: 'audit.key_required',
+  AUDIT_KEY_MISMATCH: 'audit.key_mismatch',
+  AUDIT_KEY_INVALID: 'audit.key_invalid',
   CLI_FAILURE: 'cli.failure',
   FILE_NOT_FOUND: 'file.not_found',
   FILE_UNREADABLE: 'file.unreadable',
@@ -121,6 +124,10 @@ export const Codes = Object.freeze({
   LINT_GRANT_ISSUER: 'lint.grant_issuer',
   LINT_FAILED: 'lint.failed',
   SERVE_OVERLOADED: 'serve.overloaded',
+  SERVE_UNAUTHENTICATED: 'serve.unauthenticated',
+  SERVE_RATE_LIMITED: 'serve.rate_limited',
+  CONFIG_INVALID: 'config.invalid',
+  TLS_INVALID: 'tls.invalid',
 });
 
 /** Who raises each code: `decision`, `module`, `minting`, `host`, `audit`, `cli`. */
@@ -213,6 +220,9 @@ export const CodeOrigins = Object.freeze({
   'audit.tampered': 'audit',
   'audit.invalid_record': 'audit',
   'audit.locked': 'audit',
+  'audit.key_required': 'audit',
+  'audit.key_mismatch': 'audit',
+  'audit.key_invalid': 'audit',
   'cli.failure': 'cli',
   'file.not_found': 'cli',
   'file.unreadable': 'cli',
@@ -242,4 +252,8 @@ export const CodeOrigins = Object.freeze({
   'lint.grant_issuer': 'cli',
   'lint.failed': 'cli',
   'serve.overloaded': 'cli',
+  'serve.unauthenticated': 'cli',
+  'serve.rate_limited': 'cli',
+  'config.invalid': 'cli',
+  'tls.invalid': 'cli',
 });

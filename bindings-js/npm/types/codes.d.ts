@@ -180,6 +180,12 @@ export declare const Codes: Readonly<{
   AUDIT_INVALID_RECORD: 'audit.invalid_record';
   /** Another writer holds the audit log; a log has one writer at a time. */
   AUDIT_LOCKED: 'audit.locked';
+  /** The audit log is keyed (an HMAC-SHA256 chain) and no chain key was given: it can be neither appended to nor verified without it. */
+  AUDIT_KEY_REQUIRED: 'audit.key_required';
+  /** The chain key given does not fit the audit log: the log is not keyed, or its first link is another key's (or was edited). */
+  AUDIT_KEY_MISMATCH: 'audit.key_mismatch';
+  /** An audit key (a chain or redaction key file) is not hex of at least 32 bytes, or the chain key is the redaction key. */
+  AUDIT_KEY_INVALID: 'audit.key_invalid';
   /** An unexpected failure of the command (I/O while serving, a port that cannot be bound); exit code 1. */
   CLI_FAILURE: 'cli.failure';
   /** A file that was named does not exist or cannot be opened; exit code 4. */
@@ -238,6 +244,14 @@ export declare const Codes: Readonly<{
   LINT_FAILED: 'lint.failed';
   /** `serve` has as many connections open as it allows (--max-connections): a new one is answered 503 with retry-after and closed. */
   SERVE_OVERLOADED: 'serve.overloaded';
+  /** A caller of `serve`'s decision endpoints presented no valid caller credential (--caller-token-file bearer token, or a client certificate from --client-ca): 401, nothing decided. */
+  SERVE_UNAUTHENTICATED: 'serve.unauthenticated';
+  /** A caller of `serve`'s decision endpoints is over --rate-limit: 429 with retry-after, nothing decided. */
+  SERVE_RATE_LIMITED: 'serve.rate_limited';
+  /** A `serve --config` file names a setting serve does not have, or gives one a value of the wrong shape. */
+  CONFIG_INVALID: 'config.invalid';
+  /** A --tls-cert, --tls-key or --client-ca file of `serve` is not PEM of a usable certificate or key, or the key does not match the certificate. */
+  TLS_INVALID: 'tls.invalid';
 }>;
 
 /** A stable code. */

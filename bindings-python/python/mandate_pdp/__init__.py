@@ -8,7 +8,8 @@ ids in a replay store, and a hash-chained audit log. Every decision is a dict wi
 
 from __future__ import annotations
 
-from typing import Dict
+from os import PathLike
+from typing import Dict, Union
 
 from . import _native
 from ._native import (
@@ -39,10 +40,17 @@ MandateError.message = property(lambda self: self.args[1] if len(self.args) > 1 
 CODES: Dict[str, str] = dict(_native.codes())
 
 
-def verify_audit_log(path: str) -> tuple:
+def verify_audit_log(
+    path: Union[str, "PathLike[str]"], key: Union[bytes, str, "PathLike[str]", None] = None
+) -> tuple:
     """Verifies an audit log from its first record against its head: `(records, last_hash)`;
-    raises `MandateError` (`audit.tampered`, naming the record) when it does not verify."""
-    return _native.verify_audit_log(path)
+    raises `MandateError` (`audit.tampered`, naming the record) when it does not verify.
+
+    A keyed log (an HMAC-SHA256 chain, `mandate serve --audit-key`) needs its chain `key`: the
+    key itself as `bytes` (32 or more), or the path of its key file (hex). Without it a keyed log
+    raises `audit.key_required`; a key the log is not chained under, or a key for an unkeyed
+    log, `audit.key_mismatch`. Give the key whenever the log should be keyed."""
+    return _native.verify_audit_log(path, key)
 
 
 __all__ = [

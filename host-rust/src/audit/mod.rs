@@ -13,6 +13,27 @@
 //! `{"hash":…,"seq":…}`; it is what lets [`verify`] notice records cut off the end, which no hash
 //! chain can see on its own.
 //!
+//! # Keyed chain
+//!
+//! With [`AuditOptions::chain_key`] (a [`ChainKey`], 32 or more random bytes, read from a key
+//! file by [`ChainKey::from_file`]) the links are HMAC-SHA256 under that key instead of SHA-256,
+//! and the log says so: every record and the head carry `"chain":"hmac-sha256"`.
+//!
+//! ```text
+//! {"audit":{…},"chain":"hmac-sha256","prev":"<hex hmac-sha256(key, previous line)>","seq":1}
+//! {"chain":"hmac-sha256","hash":"<hex hmac-sha256(key, last line)>","seq":1}
+//! ```
+//!
+//! The first record's `prev` is HMAC-SHA256(key, the empty string) (not zeros), so the wrong key
+//! fails at the first record, and an empty log's head names its key too. A log without a key is
+//! byte for byte the format above. A log is keyed or not from its first record on:
+//! [`AuditLog::open`] refuses a keyed log without its key ([`AuditError::KeyRequired`],
+//! `audit.key_required`), an unkeyed log with a key, and a key the log was not chained under
+//! ([`AuditError::KeyMismatch`], `audit.key_mismatch`); the key covers sealed segments alike.
+//! [`verify_with_key`] checks a keyed log; [`verify`] (no key) refuses one with
+//! `audit.key_required` rather than pass it. The key file format is [`read_key_file`]'s; the
+//! chain key must not be the redaction key ([`Redactor`]; [`ChainKey`] says why).
+//!
 //! # Durability (the fsync policy)
 //!
 //! [`AuditLog::append`] writes the line, `fdatasync`s the log, then replaces the head file
@@ -37,7 +58,8 @@
 //! boundary. [`AuditLog::open`] reads only the active segment, anchored at the newest sealed
 //! segment's last record, so a restart costs one segment, not the whole history;
 //! [`verify`] walks every segment from the genesis record. Archive sealed segments rather than
-//! delete them: verification starts from the first.
+//! delete them: verification starts from the first. A keyed log's key is checked at open
+//! against record 1, in the oldest sealed segment, and links every segment.
 //!
 //! # One writer
 //!
@@ -51,9 +73,15 @@
 //! Editing a line breaks the chain at the line after it (or, for the last line, no longer
 //! matches the head); deleting or reordering lines breaks the `seq` order; cutting lines off the
 //! end leaves the log shorter than its head; a torn last line is reported as such. Someone able to
-//! rewrite both the log and its head from the edit onwards is not detected by the files alone:
-//! ship receipts (or the lines) to a second place and pass the latest to [`verify`] as the
-//! expected head.
+//! rewrite both the log and its head from the edit onwards is not detected by the files alone —
+//! unless the log is keyed: without the chain key no link can be recomputed, so an edit is found
+//! wherever it is, whatever the links after it were recomputed with (SHA-256, another key), and a
+//! log rewritten as an unkeyed one is refused by a verifier given the key (give it whenever the
+//! log should be keyed: a log rewritten whole, without `chain`, verifies without a key). What a
+//! key does not stop is cutting records off the end and rewriting the head to an earlier record
+//! (each record's `prev` discloses the link before it): for that, and without a key, ship
+//! receipts (or the lines) to a second place and pass the latest to [`verify`] as the expected
+//! head.
 //!
 //! Sensitive fields can be replaced by their keyed hash before writing ([`Redactor`]).
 //!
@@ -61,6 +89,7 @@
 //! [`AuditOptions::rotate_bytes`] rather than growing one file for ever.
 
 mod canonical;
+mod key;
 mod redact;
 mod segments;
 mod verify;
@@ -75,10 +104,11 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 pub use canonical::to_string as canonical_json;
+pub use key::{CHAIN_HMAC_SHA256, ChainKey, MIN_KEY_BYTES, read_key_file};
 pub use redact::{PREFIX as HMAC_PREFIX, Redactor};
-pub use verify::{Head, Report, Tamper, verify};
+pub use verify::{Head, KeyMismatch, Report, Tamper, verify, verify_with_key};
 
-/// The `prev` of the first record.
+/// The `prev` of the first record (of an unkeyed log; a keyed log's is [`ChainKey::genesis`]).
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What went wrong with an audit log.
@@ -103,6 +133,19 @@ pub enum AuditError {
     /// Another process has the log open for writing.
     #[error("{code}: another writer holds the audit log", code = Code::AuditLocked)]
     Locked,
+    /// The log is keyed and no chain key was given: it can be neither appended to nor verified.
+    #[error(
+        "{code}: the audit log is keyed ({CHAIN_HMAC_SHA256}) and no chain key was given",
+        code = Code::AuditKeyRequired
+    )]
+    KeyRequired,
+    /// The chain key given does not fit the log.
+    #[error("{code}: {0}", code = Code::AuditKeyMismatch)]
+    KeyMismatch(KeyMismatch),
+    /// A key file, or a key, is unusable: not hex of at least [`MIN_KEY_BYTES`] bytes, or the
+    /// chain key is the redaction key.
+    #[error("{code}: {0}", code = Code::AuditKeyInvalid)]
+    KeyInvalid(String),
 }
 
 impl AuditError {
@@ -114,6 +157,9 @@ impl AuditError {
             AuditError::Tampered { .. } => Code::AuditTampered,
             AuditError::InvalidRecord(_) => Code::AuditInvalidRecord,
             AuditError::Locked => Code::AuditLocked,
+            AuditError::KeyRequired => Code::AuditKeyRequired,
+            AuditError::KeyMismatch(_) => Code::AuditKeyMismatch,
+            AuditError::KeyInvalid(_) => Code::AuditKeyInvalid,
         }
     }
 }
@@ -123,7 +169,7 @@ impl AuditError {
 pub struct Receipt {
     /// The record's `seq`.
     pub seq: u64,
-    /// Hex SHA-256 of the record's line.
+    /// The record's chain link: hex SHA-256 of its line, or HMAC-SHA256 under the chain key.
     pub hash: String,
 }
 
@@ -144,6 +190,10 @@ pub struct AuditOptions {
     /// Seal the active segment once it holds this many bytes (see "Segments" above); `None`
     /// keeps one file.
     pub rotate_bytes: Option<u64>,
+    /// Chain the log with HMAC-SHA256 under this key (see "Keyed chain" above): a new log is
+    /// keyed; an existing one must have been written under the same key. `None`: SHA-256, and
+    /// a keyed log is refused. Must not be the redactor's key.
+    pub chain_key: Option<ChainKey>,
 }
 
 /// An open audit log, safe to share between threads (appends are chained in arrival order and
@@ -217,12 +267,23 @@ impl AuditLog {
     /// verify is an error and nothing is appended.
     ///
     /// # Errors
-    /// [`AuditError::Tampered`] when the log does not verify, [`AuditError::Io`] on I/O errors.
+    /// [`AuditError::Tampered`] when the log does not verify, [`AuditError::Io`] on I/O errors;
+    /// [`AuditError::KeyRequired`] for a keyed log opened without [`AuditOptions::chain_key`],
+    /// [`AuditError::KeyMismatch`] for an unkeyed log opened with one or a log chained under
+    /// another key, [`AuditError::KeyInvalid`] when the chain key is the redactor's.
     pub fn open(
         path: impl AsRef<Path>,
         options: AuditOptions,
     ) -> Result<(AuditLog, Option<Recovery>), AuditError> {
         let path = path.as_ref().to_path_buf();
+        if let (Some(redactor), Some(key)) = (&options.redactor, &options.chain_key)
+            && redactor.key() == key.bytes()
+        {
+            return Err(AuditError::KeyInvalid(
+                "the chain key must not be the redaction key".into(),
+            ));
+        }
+        let key = options.chain_key.as_ref();
         // Before reading: a second writer must not cut the first one's records off as a tail.
         let lock = OpenOptions::new()
             .write(true)
@@ -243,8 +304,9 @@ impl AuditLog {
             .append(true)
             .create(true)
             .open(&path)?;
-        let anchor = segments::anchor(&path)?;
-        let scan = verify::scan(&path, &mut file, true, &anchor)?;
+        verify::check_key(&path, key)?;
+        let anchor = segments::anchor(&path, key)?;
+        let scan = verify::scan(&path, &mut file, true, &anchor, key)?;
         let mut recovery = None;
         let len = file.metadata()?.len();
         if scan.valid_len < len {
@@ -277,7 +339,7 @@ impl AuditLog {
         // Bring the head up to the log (it lags by one record after a crash between the two).
         {
             let q = log.state.lock().unwrap_or_else(PoisonError::into_inner);
-            write_head(&log.path, q.durable_seq, &q.durable_hash)?;
+            write_head(&log.path, q.durable_seq, &q.durable_hash, log.keyed())?;
         }
         Ok((log, recovery))
     }
@@ -307,10 +369,13 @@ impl AuditLog {
         let seq = q.seq + 1;
         let mut record = serde_json::Map::new();
         record.insert("audit".into(), audit);
+        if self.keyed() {
+            record.insert("chain".into(), Value::from(CHAIN_HMAC_SHA256));
+        }
         record.insert("prev".into(), Value::String(q.last_hash.clone()));
         record.insert("seq".into(), Value::from(seq));
         let line = canonical::to_string(&Value::Object(record));
-        let hash = line_hash(line.as_bytes());
+        let hash = key::link(self.options.chain_key.as_ref(), line.as_bytes());
         q.pending.extend_from_slice(line.as_bytes());
         q.pending.push(b'\n');
         q.seq = seq;
@@ -372,7 +437,7 @@ impl AuditLog {
         }
         file.write_all(batch)?;
         file.sync_data()?;
-        write_head(&self.path, seq, hash)?;
+        write_head(&self.path, seq, hash, self.keyed())?;
         match self.options.rotate_bytes {
             Some(limit) if len >= limit => self.seal(&mut file, seq),
             _ => Ok(false),
@@ -456,7 +521,7 @@ impl AuditLog {
             let file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
             file.set_len(q.durable_len)?;
             file.sync_all()?;
-            write_head(&self.path, q.durable_seq, &q.durable_hash)
+            write_head(&self.path, q.durable_seq, &q.durable_hash, self.keyed())
         };
         if let Err(e) = attempt() {
             q.failed = Some(e.to_string());
@@ -494,7 +559,8 @@ impl AuditLog {
         }
     }
 
-    /// The last acknowledged record (seq 0 and [`GENESIS`] for an empty log).
+    /// The last acknowledged record (seq 0 and the genesis link, [`GENESIS`] or
+    /// [`ChainKey::genesis`], for an empty log).
     #[must_use]
     pub fn head(&self) -> Receipt {
         let q = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -509,13 +575,22 @@ impl AuditLog {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether the log is keyed (chained under [`AuditOptions::chain_key`]).
+    #[must_use]
+    pub fn keyed(&self) -> bool {
+        self.options.chain_key.is_some()
+    }
 }
 
 /// Replaces the head file: temporary file, sync, rename.
-fn write_head(log: &Path, seq: u64, hash: &str) -> Result<(), AuditError> {
+fn write_head(log: &Path, seq: u64, hash: &str, keyed: bool) -> Result<(), AuditError> {
     let head = head_path(log);
     let tmp = suffixed(&head, ".tmp");
     let mut value = serde_json::Map::new();
+    if keyed {
+        value.insert("chain".into(), Value::from(CHAIN_HMAC_SHA256));
+    }
     value.insert("hash".into(), Value::String(hash.to_string()));
     value.insert("seq".into(), Value::from(seq));
     let mut f = File::create(&tmp)?;

@@ -4,6 +4,11 @@
 //! by `hmac-sha256:<hex>` of its value under a key only the operator holds. The log still lets
 //! one ask "did user X do this?" (hash X with the key and search, see [`Redactor::hash`]) without
 //! the log itself holding X.
+//!
+//! The key is the operator's; [`Redactor::from_key_file`] reads it from a key file (hex, the
+//! format [`super::read_key_file`] reads for the chain key too). It must be another key than the
+//! chain key ([`super::ChainKey`]): under one key for both, a caller who picks a redacted value
+//! learns the chain link of a line of its choosing.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
@@ -44,6 +49,23 @@ impl Redactor {
         }
     }
 
+    /// Hashes the fields at `pointers` with the key in the key file at `path` (hex, at least
+    /// 32 bytes: [`super::read_key_file`]).
+    ///
+    /// # Errors
+    /// As [`super::read_key_file`].
+    pub fn from_key_file(
+        path: impl AsRef<std::path::Path>,
+        pointers: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<Self, super::AuditError> {
+        Ok(Redactor::new(super::read_key_file(path)?, pointers))
+    }
+
+    /// The key (to refuse it as the chain key too).
+    pub(super) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
     /// The redacted form of one value: strings are hashed as their UTF-8 bytes, anything else as
     /// its canonical JSON.
     #[must_use]
@@ -61,13 +83,39 @@ impl Redactor {
     }
 
     /// Redacts the configured fields of `record` in place. Fields that are absent stay absent.
+    ///
+    /// A message can repeat any value the record holds (a user id in "user bob may not
+    /// delegate", a guardrail's own `sprintf`), so once any field is redacted, every reason's
+    /// `message` and the message of every `deny` rule in `rules` are hashed too: the codes and
+    /// rule names stay readable, the text does not leak what the pointers hide.
     pub fn apply(&self, record: &mut Value) {
+        if self.pointers.is_empty() {
+            return;
+        }
         for pointer in &self.pointers {
             if let Some(slot) = record.pointer_mut(pointer)
                 && !slot.is_null()
             {
                 let hashed = self.hash(slot);
                 *slot = Value::String(hashed);
+            }
+        }
+        if let Some(Value::Array(reasons)) = record.get_mut("reasons") {
+            for message in reasons.iter_mut().filter_map(|r| r.get_mut("message")) {
+                if !message.is_null() {
+                    *message = Value::String(self.hash(message));
+                }
+            }
+        }
+        if let Some(Value::Array(rules)) = record.get_mut("rules") {
+            for rule in rules.iter_mut() {
+                let Some((name, message)) = rule.as_str().and_then(|r| r.split_once(": ")) else {
+                    continue;
+                };
+                *rule = Value::String(format!(
+                    "{name}: {}",
+                    self.hash(&Value::String(message.to_string()))
+                ));
             }
         }
     }
@@ -77,6 +125,35 @@ impl Redactor {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn messages_that_could_repeat_a_redacted_value_are_hashed_and_codes_kept() {
+        let r = Redactor::new(b"k1".to_vec(), ["/user"]);
+        let mut rec = serde_json::json!({
+            "user": "bob",
+            "codes": ["policy.denied"],
+            "reasons": [{"code": "policy.denied", "message": "bob may not read secrets"}],
+            "rules": ["data.mandate.deny: bob may not read secrets", "data.mandate.allow"],
+        });
+        r.apply(&mut rec);
+        let text = rec.to_string();
+        assert!(!text.contains("bob"), "{text}");
+        assert_eq!(rec.pointer("/reasons/0/code").unwrap(), "policy.denied");
+        assert_eq!(
+            rec.pointer("/reasons/0/message").unwrap().as_str().unwrap(),
+            r.hash(&Value::String("bob may not read secrets".into()))
+        );
+        let rule = rec.pointer("/rules/0").unwrap().as_str().unwrap();
+        assert!(
+            rule.starts_with("data.mandate.deny: hmac-sha256:"),
+            "{rule}"
+        );
+        assert_eq!(rec.pointer("/rules/1").unwrap(), "data.mandate.allow");
+        // Nothing configured: nothing touched.
+        let mut plain = serde_json::json!({"reasons": [{"code": "c", "message": "m"}]});
+        Redactor::new(b"k1".to_vec(), Vec::<String>::new()).apply(&mut plain);
+        assert_eq!(plain.pointer("/reasons/0/message").unwrap(), "m");
+    }
 
     #[test]
     fn hashes_named_fields_with_the_key() {

@@ -13,9 +13,10 @@ use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{AuditError, GENESIS, line_hash};
+use super::AuditError;
+use super::key::{self, ChainKey};
 
-/// The last record before the active segment: `(seq, hash)`, or `(0, GENESIS)` when no
+/// The last record before the active segment: `(seq, link)`, or `(0, genesis link)` when no
 /// segment was sealed yet.
 pub(super) type Anchor = (u64, String);
 
@@ -53,10 +54,10 @@ pub(super) fn sealed_path(log: &Path, seq: u64) -> PathBuf {
 }
 
 /// The anchor of the active segment: the newest sealed segment's last record, read from the
-/// end of that file (a record is far smaller than the 1 MiB read).
-pub(super) fn anchor(log: &Path) -> Result<Anchor, AuditError> {
+/// end of that file (a record is far smaller than the 1 MiB read), linked under `key`.
+pub(super) fn anchor(log: &Path, key: Option<&ChainKey>) -> Result<Anchor, AuditError> {
     let Some((seq, path)) = sealed(log)?.pop() else {
-        return Ok((0, GENESIS.to_string()));
+        return Ok((0, key::genesis(key)));
     };
     let mut file = File::open(&path)?;
     let len = file.metadata()?.len();
@@ -75,7 +76,7 @@ pub(super) fn anchor(log: &Path) -> Result<Anchor, AuditError> {
             path.display()
         ))));
     }
-    Ok((seq, line_hash(last)))
+    Ok((seq, key::link(key, last)))
 }
 
 /// Syncs the directory holding `path`, so a rename or a new file in it survives a crash.
