@@ -58,6 +58,9 @@ pub struct DecideArgs {
     /// Append the decision's audit record to this hash-chained log.
     #[arg(long)]
     pub audit: Option<PathBuf>,
+    /// Also show how the guardrails decided: the rules that decided, what `print()` wrote, and the `input` they evaluated (with --json: `{"decision": …, "explain": …}`).
+    #[arg(long)]
+    pub explain: bool,
 }
 
 fn set(obj: &mut serde_json::Map<String, Value>, key: &str, v: Value) {
@@ -234,6 +237,51 @@ pub fn build_input(a: &DecideArgs) -> Result<Input> {
     Ok(Input { bytes, now })
 }
 
+/// How the guardrails decided `bytes`: evaluated again by the core's explain entry point (which
+/// decides exactly as the served path does, and keeps what the guardrails saw), beside the rules
+/// of the decision that was made. `reached` is false when the pipeline denied before the
+/// guardrails ran (a credential or registry check), and then there is no input or print.
+fn explain(config: &[u8], bytes: &[u8], decision: &host_rust::Decision) -> Value {
+    let pdp = policy_core::Pdp::load_json(config);
+    let (_, trace) = pdp.decide_document_explained(bytes);
+    let rules = decision
+        .audit()
+        .and_then(|a| a.get("rules"))
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    match trace {
+        Some(t) => json!({"reached": true, "rules": rules, "prints": t.prints, "input": t.input}),
+        None => json!({"reached": false, "rules": rules, "prints": [], "input": null}),
+    }
+}
+
+fn print_explain(e: &Value) {
+    if e.get("reached") != Some(&Value::Bool(true)) {
+        errln!("explain: the guardrails did not run (the decision was made before them)");
+        return;
+    }
+    let list = |k: &str| -> Vec<String> {
+        e.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for rule in list("rules") {
+        errln!("explain: decided by {rule}");
+    }
+    for line in list("prints") {
+        errln!("explain: print: {line}");
+    }
+    let input = e
+        .get("input")
+        .map(|v| serde_json::to_string_pretty(v).unwrap_or_default());
+    errln!("explain: input:\n{}", input.unwrap_or_default());
+}
+
 pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
     let input = build_input(a)?;
     let now = input.now;
@@ -279,9 +327,18 @@ pub async fn run(a: &DecideArgs, out: &Out) -> Result<u8> {
             )
         })?;
     }
-    if out.json {
+    let explained = a.explain.then(|| explain(&config, &input.bytes, &decision));
+    if let (true, Some(explained)) = (out.json, &explained) {
+        outln!(
+            "{}",
+            json!({"decision": decision.value(), "explain": explained})
+        );
+    } else if out.json {
         outln!("{}", String::from_utf8_lossy(decision.as_bytes()));
     } else {
+        if let Some(e) = &explained {
+            print_explain(e);
+        }
         outln!(
             "{}",
             serde_json::to_string_pretty(decision.value()).unwrap_or_default()

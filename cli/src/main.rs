@@ -15,6 +15,7 @@ mod policy_cmd;
 mod registry;
 mod serve;
 mod serve_cmd;
+mod serve_config;
 mod token;
 
 use std::process::ExitCode;
@@ -74,7 +75,7 @@ enum Cmd {
     #[command(after_help = "Example:\n  mandate audit verify /var/log/mandate/audit.jsonl")]
     Audit(audit_cmd::AuditArgs),
     /// Runs the HTTP decision service.
-    Serve(serve_cmd::ServeArgs),
+    Serve(Box<serve_cmd::ServeArgs>),
     /// The end-to-end demo: a person delegates, an agent sub-delegates, requests go through a real service.
     #[command(
         after_help = "Example:\n  mandate demo\n  mandate demo --json   # one JSON document with every row"
@@ -113,7 +114,19 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv = match serve_config::expand(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            if argv.iter().any(|a| a == "--json") {
+                outln!("{}", e.to_json());
+            } else {
+                errln!("{}", e.line());
+            }
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let cli = Cli::parse_from(argv);
     match run(&cli) {
         // A reader that went away (`| head`) is not a failure; any other lost output is.
         Ok(_) if out::stdout_failed() => ExitCode::from(exit::FAILURE),

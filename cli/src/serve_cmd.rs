@@ -11,12 +11,18 @@ use crate::error::Result;
 use crate::io;
 use crate::out::outln;
 use crate::serve::{self, Config, Route, source::Source};
+use policy_core::Code;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(
+    // A flag given twice takes its last value: the command line's over the config file's.
+    args_override_self = true,
     after_help = "Example:\n  mandate serve --bundle bundle.jws --trust keys/root.pub.jwk --grant-key keys/pdp.jwk \\\n    --audit /var/log/mandate/audit.jsonl --listen 0.0.0.0:8181 \\\n    --route 'GET /v1/secrets/* secrets:read' --route 'GET /v1/trips/* trips:read'\n  mandate serve --bundle https://bundles.example.com/prod.jws --trust keys/root.pub.jwk --redis redis://127.0.0.1:6379/0\n\nEndpoints: POST /v1/decide, POST /v1/grants, ANY /v1/check/{path} (Envoy ext_authz), GET /healthz, GET /readyz, GET /metrics."
 )]
 pub struct ServeArgs {
+    /// Read settings from this YAML file: keys are these flags' long names (`listen`, `trust`, `grant-key`, …), lists repeat a flag; flags on the command line win. SIGHUP re-reads it (TLS files, caller tokens; other changes need a restart).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Address to listen on (port 0 picks a free one; the address is printed on stdout).
     #[arg(long, default_value = "127.0.0.1:8181")]
     pub listen: SocketAddr,
@@ -86,6 +92,27 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, how long requests in flight may finish before they are cut off.
     #[arg(long, default_value = "10s", value_parser = parse_ms)]
     pub drain: Duration,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); re-read on SIGHUP.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM); re-read on SIGHUP.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Callers presenting a client certificate from this CA (PEM) are authenticated (mTLS); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// Callers of /v1/decide, /v1/grants and /v1/check must authenticate: a bearer token from this file (one per line), or a client certificate from --client-ca. /v1/check takes the token in x-mandate-caller-token. Re-read on SIGHUP.
+    #[arg(long)]
+    pub caller_token_file: Option<PathBuf>,
+    /// Decision requests a second per caller (its token, certificate, or address) at most, in bursts of as many; over it is 429.
+    #[arg(long)]
+    pub rate_limit: Option<core::num::NonZeroU32>,
+    /// Export a span per decision request (OpenTelemetry, OTLP/HTTP JSON) to this collector URL, e.g. http://127.0.0.1:4318/v1/traces; a request's W3C traceparent is its parent.
+    #[arg(long)]
+    pub otlp_endpoint: Option<String>,
+    /// Chain the audit log with HMAC-SHA256 under this key (a file of 64+ hex digits, e.g. from `openssl rand -hex 32`), so that rewriting the log undetected needs the key; verify with `mandate audit verify --key`.
+    #[arg(long, requires = "audit")]
+    pub audit_key: Option<PathBuf>,
 }
 
 /// `--unrouted`.
@@ -108,7 +135,11 @@ pub fn parse_ms(s: &str) -> core::result::Result<Duration, String> {
     io::parse_duration(s).map(|secs| Duration::from_secs(secs.unsigned_abs()))
 }
 
-pub async fn run(a: &ServeArgs) -> Result<()> {
+/// The service's configuration from its flags (files read: trust keys, grant key).
+///
+/// # Errors
+/// A file named by a flag cannot be read or is not what it must be.
+pub fn config(a: &ServeArgs) -> Result<Config> {
     let trust = crate::bundle::read_trust(&a.trust)?;
     let mut config = Config::new(Source::parse(&a.bundle), trust);
     if let Source::File(p) = &config.source {
@@ -145,15 +176,77 @@ pub async fn run(a: &ServeArgs) -> Result<()> {
         header_timeout: a.header_timeout,
         drain: a.drain,
     };
+    config.tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(serve::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: a.client_ca.clone(),
+        }),
+        _ => None,
+    };
+    config.caller_tokens.clone_from(&a.caller_token_file);
+    config.rate_limit = a.rate_limit;
+    config.audit_key.clone_from(&a.audit_key);
+    Ok(config)
+}
+
+/// Settings that only a restart applies, to say which changed on SIGHUP.
+fn fixed_part(a: &ServeArgs) -> String {
+    let mut fixed = a.clone();
+    (fixed.tls_cert, fixed.tls_key, fixed.caller_token_file) = (None, None, None);
+    format!("{fixed:?}")
+}
+
+pub async fn run(a: &ServeArgs) -> Result<()> {
+    let first = config(a)?;
+    if let Some(endpoint) = &a.otlp_endpoint {
+        serve::trace::init(endpoint)?;
+    }
+    let scheme = if first.tls.is_some() { "https" } else { "http" };
     let signal = serve::shutdown_signal()?;
-    let running = serve::start(config).await?;
-    outln!("mandate serve: listening on http://{}", running.addr);
+    let mut hangups = serve::hangup_signal()?;
+    let running = serve::start(first).await?;
+    let live = std::sync::Arc::clone(&running.live);
+    let started = fixed_part(a);
+    // SIGHUP: the config file and flags read again; what can change live changes.
+    let reloads = tokio::spawn(async move {
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        while hangups.recv().await.is_some() {
+            let reloaded = crate::serve_config::reparse(&argv).and_then(|args| {
+                let next = config(&args)?;
+                live.reload(&next)?;
+                Ok(args)
+            });
+            match reloaded {
+                Ok(args) if fixed_part(&args) != started => serve::log(
+                    "warn",
+                    "reloaded TLS files, caller tokens and the bundle; other changed settings apply only after a restart",
+                    &json!({"code": Code::ConfigInvalid}),
+                ),
+                Ok(_) => serve::log(
+                    "info",
+                    "reloaded TLS files, caller tokens and the bundle",
+                    &json!({}),
+                ),
+                Err(e) => serve::log(
+                    "error",
+                    "reload refused: what served keeps serving",
+                    &json!({"code": e.code, "message": e.message}),
+                ),
+            }
+        }
+    });
+    outln!("mandate serve: listening on {scheme}://{}", running.addr);
     serve::log(
         "info",
         "listening",
-        &json!({"addr": running.addr.to_string(), "audit": a.audit, "replay": if a.redis.is_some() { "redis" } else { "memory" }, "engine": if a.wasm.is_some() { "wasm" } else { "native" }}),
+        &json!({"addr": running.addr.to_string(), "audit": a.audit, "replay": match (&a.redis, &a.replay_file) { (Some(_), _) => "redis", (None, Some(_)) => "file", (None, None) => "memory" }, "tls": a.tls_cert.is_some(), "caller_auth": a.caller_token_file.is_some() || a.client_ca.is_some(), "engine": if a.wasm.is_some() { "wasm" } else { "native" }}),
     );
-    running.until(signal).await?;
+    let stopped = running.until(signal).await;
+    reloads.abort();
+    // Off the runtime's threads: the exporter's last send blocks.
+    let _ = tokio::task::spawn_blocking(serve::trace::flush).await;
+    stopped?;
     serve::log(
         "info",
         "stopped; every acknowledged decision is in the audit log",

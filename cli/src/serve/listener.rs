@@ -12,6 +12,9 @@
 //! - **A drain on shutdown** ([`Limits::drain`]): once stopping, the listener closes, requests in
 //!   flight finish (their audit records are durable before their answers are sent), idle
 //!   connections close at once, and after the drain deadline whatever is left is cut off.
+//!
+//! With TLS (`tls.rs`) the handshake must also finish within the header timeout; a client
+//! certificate it verified is handed to every request of the connection ([`PeerCert`]).
 
 use core::time::Duration;
 use std::sync::Arc;
@@ -22,13 +25,16 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use policy_core::Code;
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower_service::Service as _;
 
+use super::caller::PeerCert;
 use super::log;
 use super::metrics::Metrics;
+use super::tls::Tls;
 
 /// Connection limits and the shutdown drain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +105,7 @@ pub async fn serve(
     app: Router,
     limits: Limits,
     metrics: Metrics,
+    tls: Option<Arc<Tls>>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let cap = effective_cap(limits.max_connections);
@@ -151,21 +158,34 @@ pub async fn serve(
         };
         metrics.connections.inc();
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().call(req)
-        });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let conn = Conn {
+            app: app.clone(),
+            builder: builder.clone(),
+            watcher: graceful.watcher(),
+            metrics: metrics.clone(),
+            peer,
+        };
+        let tls = tls.as_ref().map(|t| t.acceptor());
+        let handshake_timeout = limits.header_timeout;
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            // A client that resets, times out or sends garbage ends its own connection only.
-            if let Err(e) = conn.await {
-                if e.is_parse_too_large() {
-                    metrics.refused.with_label_values(&["431"]).inc();
-                } else if e.is_timeout() {
-                    metrics.header_timeouts.inc();
+            match tls {
+                None => conn.run(stream, None).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            let cert = tls_stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(<[_]>::first)
+                                .map(|c| PeerCert(hex(&Sha256::digest(c.as_ref()))));
+                            conn.run(tls_stream, cert).await;
+                        }
+                        // A failed or slow handshake ends this connection only.
+                        Ok(Err(_)) => metrics.tls_failures.inc(),
+                        Err(_) => metrics.header_timeouts.inc(),
+                    }
                 }
             }
             metrics.connections.dec();
@@ -184,6 +204,45 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// What serving one accepted connection needs.
+struct Conn {
+    app: Router,
+    builder: hyper::server::conn::http1::Builder,
+    watcher: hyper_util::server::graceful::Watcher,
+    metrics: Metrics,
+    peer: core::net::SocketAddr,
+}
+
+impl Conn {
+    /// Serves HTTP/1.1 on `io` until the client or the drain ends it.
+    async fn run<IO>(self, io: IO, cert: Option<PeerCert>)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (app, peer) = (self.app, self.peer);
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(c) = &cert {
+                req.extensions_mut().insert(c.clone());
+            }
+            app.clone().call(req)
+        });
+        let conn = self.builder.serve_connection(TokioIo::new(io), service);
+        // A client that resets, times out or sends garbage ends its own connection only.
+        if let Err(e) = self.watcher.watch(conn).await {
+            if e.is_parse_too_large() {
+                self.metrics.refused.with_label_values(&["431"]).inc();
+            } else if e.is_timeout() {
+                self.metrics.header_timeouts.inc();
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Answers a connection over the cap and closes it, within a second whatever the client does.

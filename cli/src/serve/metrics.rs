@@ -39,6 +39,9 @@ pub struct Metrics {
     /// Connections closed because a request head did not arrive in time (or an idle
     /// kept-alive connection sent none).
     pub header_timeouts: IntCounter,
+    /// TLS handshakes that failed (no shared version or cipher, a client certificate that does
+    /// not chain to --client-ca, garbage).
+    pub tls_failures: IntCounter,
 }
 
 impl Metrics {
@@ -94,7 +97,7 @@ impl Metrics {
         let refused = IntCounterVec::new(
             Opts::new(
                 "mandate_http_refused_total",
-                "Answers 408, 413, 431 or 503 given instead of a decision (a request refused, or /readyz not ready), by status",
+                "Answers 401, 408, 413, 429, 431 or 503 given instead of a decision (a caller unauthenticated or over its rate, a request refused, or /readyz not ready), by status",
             ),
             &["status"],
         )?;
@@ -111,6 +114,11 @@ impl Metrics {
             "mandate_header_timeouts_total",
             "Connections closed: no complete request head within the header timeout",
         )?;
+        let tls_failures = IntCounter::new(
+            "mandate_tls_handshake_failures_total",
+            "TLS handshakes that failed (a client certificate refused, no common parameters, not TLS)",
+        )?;
+        registry.register(Box::new(tls_failures.clone()))?;
         let replay_entries = IntGauge::new(
             "mandate_replay_store_entries",
             "Entries held by the in-memory replay store (its capacity is --replay-capacity)",
@@ -144,6 +152,7 @@ impl Metrics {
             shed,
             accept_errors,
             header_timeouts,
+            tls_failures,
             replay_entries,
         })
     }

@@ -19,6 +19,7 @@
 //! (`hooks.rs`). `now`, decision ids and grant nonces come from
 //! this process (system clock, OS randomness), never from the client.
 
+pub mod caller;
 pub mod check;
 mod hooks;
 pub mod listener;
@@ -26,6 +27,8 @@ mod log;
 pub mod metrics;
 pub mod source;
 mod start;
+pub mod tls;
+pub mod trace;
 
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -50,7 +53,7 @@ use source::Source;
 
 use host_rust::replay::AnyStore as Store;
 pub use log::{QUIET, log};
-pub use start::{shutdown_signal, start};
+pub use start::{hangup_signal, shutdown_signal, start};
 
 /// Everything `serve` needs; the CLI flags, the demo and the tests fill it.
 #[derive(Debug, Clone)]
@@ -93,6 +96,15 @@ pub struct Config {
     pub wasm_cache: Option<PathBuf>,
     /// Connection cap, header timeout and shutdown drain.
     pub limits: listener::Limits,
+    /// Serve HTTPS with these files (and authenticate callers by client certificate when a
+    /// client CA is given).
+    pub tls: Option<tls::TlsFiles>,
+    /// Callers of the decision endpoints must present one of the tokens in this file.
+    pub caller_tokens: Option<PathBuf>,
+    /// Decision requests a second per caller at most.
+    pub rate_limit: Option<core::num::NonZeroU32>,
+    /// Chain the audit log with HMAC-SHA256 under the key in this file.
+    pub audit_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -120,6 +132,10 @@ impl Config {
             wasm: None,
             wasm_cache: None,
             limits: listener::Limits::default(),
+            tls: None,
+            caller_tokens: None,
+            rate_limit: None,
+            audit_key: None,
         }
     }
 }
@@ -211,10 +227,13 @@ impl Service {
         endpoint: &str,
         input: &HttpDecideInput,
     ) -> core::result::Result<Decision, ServiceError> {
-        self.point
+        let d = self
+            .point
             .decide_http_input(endpoint, input)
             .await
-            .map_err(ServiceError::Audit)
+            .map_err(ServiceError::Audit)?;
+        trace::record(&d);
+        Ok(d)
     }
 
     /// Decides one decide input (a JSON object already filled with `now` and `decision_id`);
@@ -235,10 +254,13 @@ impl Service {
         endpoint: &str,
         bytes: &[u8],
     ) -> core::result::Result<Decision, ServiceError> {
-        self.point
+        let d = self
+            .point
             .decide(endpoint, bytes)
             .await
-            .map_err(ServiceError::Audit)
+            .map_err(ServiceError::Audit)?;
+        trace::record(&d);
+        Ok(d)
     }
 
     /// Liveness: the process answers (always `ok` when this runs), with what it serves and
@@ -413,13 +435,21 @@ async fn metrics_handler(State(svc): State<Arc<Service>>) -> Response {
 }
 
 /// The router, with body size limits and timeouts.
-pub fn router(svc: Arc<Service>, max_body: usize, timeout: Duration) -> Router {
+pub fn router(
+    svc: Arc<Service>,
+    callers: Arc<caller::Callers>,
+    max_body: usize,
+    timeout: Duration,
+) -> Router {
     let metrics = svc.metrics.clone();
     Router::new()
         .route("/v1/decide", post(decide_handler))
         .route("/v1/grants", post(grants_handler))
         .route("/v1/check", any(check::handler))
         .route("/v1/check/{*path}", any(check::handler))
+        // Only the decision endpoints above: probes and metrics stay open.
+        .route_layer(axum::middleware::from_fn_with_state(callers, caller::guard))
+        .route_layer(axum::middleware::from_fn(trace::span))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
@@ -436,14 +466,17 @@ pub fn router(svc: Arc<Service>, max_body: usize, timeout: Duration) -> Router {
         .with_state(svc)
 }
 
-/// Counts the answers given instead of a decision: 408 (the request did not arrive in time),
-/// 413 (body over `--max-body`), 503 (audit log unavailable). 431 (a head over hyper's limit)
+/// Counts the answers given instead of a decision: 401 (caller not authenticated), 408 (the
+/// request did not arrive in time), 413 (body over `--max-body`), 429 (caller over its rate),
+/// 503 (audit log unavailable). 431 (a head over hyper's limit)
 /// never reaches the router; the accept loop counts it.
 fn count_refusal(metrics: &Metrics, status: StatusCode) {
     if matches!(
         status,
-        StatusCode::REQUEST_TIMEOUT
+        StatusCode::UNAUTHORIZED
+            | StatusCode::REQUEST_TIMEOUT
             | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::TOO_MANY_REQUESTS
             | StatusCode::SERVICE_UNAVAILABLE
     ) {
         metrics.refused.with_label_values(&[status.as_str()]).inc();

@@ -11,18 +11,63 @@ use policy_core::Code;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::caller::{self, Callers};
 use super::metrics::Metrics;
 use super::source::{self, Fetched, Seen};
+use super::tls::Tls;
 use super::{Config, Service, hooks, listener, log, router};
 use crate::error::{CliError, Kind, Result};
 
-/// A running service: its address, and how to stop it.
+/// A running service: its address, and how to reload and stop it.
 #[derive(Debug)]
 pub struct Running {
     pub addr: SocketAddr,
+    /// What SIGHUP replaces while it serves.
+    pub live: Arc<Live>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     reloader: tokio::task::JoinHandle<()>,
+}
+
+/// What a running service can replace without a restart: its TLS material and caller tokens,
+/// and the next bundle poll, which a reload brings forward to now.
+#[derive(Debug)]
+pub struct Live {
+    pub tls: Option<Arc<Tls>>,
+    pub callers: Arc<Callers>,
+    poll_now: Arc<tokio::sync::Notify>,
+}
+
+impl Live {
+    /// Re-reads the TLS files and the caller tokens of `config`, and looks for a new bundle at
+    /// once. Each part that does not load keeps what serves; the first failure is returned.
+    ///
+    /// # Errors
+    /// A TLS file or the token file does not load.
+    pub fn reload(&self, config: &Config) -> Result<()> {
+        self.poll_now.notify_one();
+        let mut first = None;
+        if let (Some(tls), Some(files)) = (&self.tls, &config.tls)
+            && let Err(e) = tls.replace(files)
+        {
+            first.get_or_insert(e);
+        }
+        if let Some(path) = &config.caller_tokens {
+            match caller::read_tokens(path) {
+                Ok(tokens) if self.callers.by_token() => self.callers.set_tokens(tokens),
+                Ok(_) => {
+                    first.get_or_insert(CliError::invalid(
+                        Code::ConfigInvalid,
+                        "--caller-token-file was added: restart serve to change how callers authenticate",
+                    ));
+                }
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
 }
 
 impl Running {
@@ -55,8 +100,16 @@ impl Running {
 pub async fn start(config: Config) -> Result<Running> {
     let audit = match &config.audit {
         Some(path) => {
+            let chain_key = match &config.audit_key {
+                Some(key) => Some(host_rust::audit::ChainKey::from_file(key).map_err(|e| {
+                    CliError::invalid(e.code(), format!("--audit-key {}: {e}", key.display()))
+                        .hint("write 32 random bytes as hex: openssl rand -hex 32")
+                })?),
+                None => None,
+            };
             let options = AuditOptions {
                 rotate_bytes: config.audit_segment_bytes,
+                chain_key,
                 ..AuditOptions::default()
             };
             let (audit_log, recovery) = AuditLog::open(path, options).map_err(|e| {
@@ -191,6 +244,17 @@ pub async fn start(config: Config) -> Result<Running> {
         Err(e) => return Err(CliError::failure(format!("loading the bundle: {e}"))),
     }
 
+    let tls = config
+        .tls
+        .as_ref()
+        .map(Tls::load)
+        .transpose()?
+        .map(Arc::new);
+    let tokens = config
+        .caller_tokens
+        .as_deref()
+        .map(caller::read_tokens)
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {
@@ -202,17 +266,35 @@ pub async fn start(config: Config) -> Result<Running> {
         .map_err(|e| CliError::failure(e.to_string()))?;
     let (stop, stop_rx) = watch::channel(false);
 
-    let app = router(Arc::clone(&svc), config.max_body, config.timeout);
+    let callers = Arc::new(Callers::new(
+        tokens,
+        tls.as_ref().is_some_and(|t| t.mtls),
+        config.rate_limit,
+    ));
+    let poll_now = Arc::new(tokio::sync::Notify::new());
+    let live = Arc::new(Live {
+        tls: tls.clone(),
+        callers: Arc::clone(&callers),
+        poll_now: Arc::clone(&poll_now),
+    });
+    let app = router(
+        Arc::clone(&svc),
+        Arc::clone(&callers),
+        config.max_body,
+        config.timeout,
+    );
     let server = tokio::spawn(listener::serve(
         listener,
         app,
         config.limits,
         svc.metrics.clone(),
+        tls,
         stop_rx.clone(),
     ));
 
     let reloader = {
         let svc = Arc::clone(&svc);
+        let callers = Arc::clone(&callers);
         let source = config.source.clone();
         let poll = config.poll;
         let mut rx = stop_rx;
@@ -220,8 +302,10 @@ pub async fn start(config: Config) -> Result<Running> {
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(poll) => {}
+                    () = poll_now.notified() => {}
                     _ = rx.wait_for(|s| *s) => return,
                 }
+                callers.forget_quiet();
                 match source::poll(&source, &mut seen, &client).await {
                     Ok(Fetched::Unchanged) => {}
                     Ok(Fetched::New(jws)) => {
@@ -245,6 +329,7 @@ pub async fn start(config: Config) -> Result<Running> {
     }
     Ok(Running {
         addr,
+        live,
         stop,
         server,
         reloader,
@@ -273,6 +358,17 @@ pub fn shutdown_signal() -> Result<impl core::future::Future<Output = ()>> {
             _ = term.recv() => {}
         }
     })
+}
+
+/// SIGHUP, as a stream: each `recv` resolves on the next one. Installed when called.
+///
+/// # Errors
+/// When the handler cannot be installed.
+#[cfg(unix)]
+pub fn hangup_signal() -> Result<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup())
+        .map_err(|e| CliError::failure(format!("cannot install a signal handler: {e}")))
 }
 
 /// Resolves on Ctrl-C.
