@@ -23,7 +23,7 @@ stage "vectors are current" cargo run -q --locked -p testkit --bin gen-vectors -
 stage "schemas are current" cargo run -q --locked -p testkit --bin gen-schemas -- --check
 stage "replay vectors are current" cargo run -q --locked -p testkit --bin gen-replay -- --check
 stage "rust tests (core, vectors, properties, Wycheproof)" cargo test --locked -p policy-core -p testkit
-for area in host cli js python envoy fuzz; do
+for area in host cli deploy js python envoy fuzz; do
   if [ -x "scripts/test-$area.sh" ]; then
     stage "$area" "scripts/test-$area.sh"
   fi
