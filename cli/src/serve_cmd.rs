@@ -199,9 +199,7 @@ fn fixed_part(a: &ServeArgs) -> String {
 
 pub async fn run(a: &ServeArgs) -> Result<()> {
     let first = config(a)?;
-    if let Some(endpoint) = &a.otlp_endpoint {
-        serve::trace::init(endpoint)?;
-    }
+    serve::trace::install(a.otlp_endpoint.as_deref())?;
     let scheme = if first.tls.is_some() { "https" } else { "http" };
     let signal = serve::shutdown_signal()?;
     let mut hangups = serve::hangup_signal()?;

@@ -495,7 +495,9 @@ async fn decisions_are_spans_exported_over_otlp() {
         .unwrap();
     assert_eq!(unauth.status().as_u16(), 401);
     // SIGTERM flushes what is batched.
+    let log_path = s.stderr.clone();
     assert!(s.terminate().success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
     let spans: Vec<Value> = got
         .lock()
         .unwrap()
@@ -543,8 +545,25 @@ async fn decisions_are_spans_exported_over_otlp() {
     let refused = spans
         .iter()
         .filter(|sp| attr(sp, "decision").is_none())
-        .find(|sp| attr(sp, "http.response.status_code").is_some_and(|v| v["intValue"] == "401"));
-    assert!(refused.is_some(), "{spans:?}");
+        .find(|sp| attr(sp, "http.response.status_code").is_some_and(|v| v["intValue"] == "401"))
+        .unwrap_or_else(|| panic!("no span for the 401: {spans:?}"));
+    // The log line said inside that request names its trace and span, and is an event of the
+    // span in the exported trace.
+    let line: Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["code"] == "serve.unauthenticated")
+        .unwrap_or_else(|| panic!("no log line for the 401: {log}"));
+    assert_eq!(line["level"], "warn");
+    assert_eq!(line["trace_id"], refused["traceId"], "{line}");
+    assert_eq!(line["span_id"], refused["spanId"], "{line}");
+    let events = refused["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["name"] == "a caller that did not authenticate was refused"),
+        "{events:?}"
+    );
 }
 
 /// `--audit-key`: the audit log is chained with HMAC-SHA256. `mandate audit verify --key`

@@ -175,6 +175,15 @@ fn refusal(status: StatusCode, code: Code, message: &str) -> Response {
 /// The middleware of the decision endpoints.
 pub async fn guard(State(callers): State<Arc<Callers>>, mut req: Request, next: Next) -> Response {
     let Some(who) = callers.identify(&mut req) else {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|p| p.0.ip().to_string());
+        super::log(
+            "warn",
+            "a caller that did not authenticate was refused",
+            &json!({"code": Code::ServeUnauthenticated, "path": req.uri().path(), "peer": peer}),
+        );
         let mut r = refusal(
             StatusCode::UNAUTHORIZED,
             Code::ServeUnauthenticated,
@@ -187,6 +196,11 @@ pub async fn guard(State(callers): State<Arc<Callers>>, mut req: Request, next: 
         return r;
     };
     if let Some(Err(not_until)) = callers.limiter.as_ref().map(|l| l.check_key(&who)) {
+        super::log(
+            "warn",
+            "a caller over its rate limit was refused",
+            &json!({"code": Code::ServeRateLimited, "caller": who}),
+        );
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut r = refusal(

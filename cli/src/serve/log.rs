@@ -1,4 +1,9 @@
 //! The service's log: JSON lines on stderr, warnings and errors rate-limited.
+//!
+//! A line is a `tracing` event (target `mandate::serve`, its `message` and the rendered `line`),
+//! written by the [`JsonLines`] layer of the subscriber serve installs (`trace.rs`); inside a
+//! traced request it carries `trace_id` and `span_id`, and is an event of that span in the
+//! exported trace. Without a subscriber (a library caller) the line is written directly.
 
 use core::time::Duration;
 
@@ -64,5 +69,53 @@ pub fn log(level: &str, msg: &str, fields: &Value) {
             obj.insert(k.clone(), v.clone());
         }
     }
-    errln!("{line}");
+    if let (Some(obj), Some((trace_id, span_id))) =
+        (line.as_object_mut(), super::trace::current_ids())
+    {
+        obj.insert("trace_id".into(), Value::String(trace_id));
+        obj.insert("span_id".into(), Value::String(span_id));
+    }
+    if !tracing::dispatcher::has_been_set() {
+        errln!("{line}");
+        return;
+    }
+    let line = line.to_string();
+    match level {
+        "error" => tracing::error!(target: "mandate::serve", message = msg, line = %line),
+        "warn" => tracing::warn!(target: "mandate::serve", message = msg, line = %line),
+        _ => tracing::info!(target: "mandate::serve", message = msg, line = %line),
+    }
+}
+
+/// The layer that writes serve's log events to stderr: each event's rendered `line`, as is.
+/// Events of other targets (libraries' own) are not the service's log and are not written.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonLines;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for JsonLines {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if event.metadata().target() != "mandate::serve" {
+            return;
+        }
+        let mut visit = LineField(None);
+        event.record(&mut visit);
+        if let Some(line) = visit.0 {
+            errln!("{line}");
+        }
+    }
+}
+
+/// Reads the `line` field of an event.
+struct LineField(Option<String>);
+
+impl tracing::field::Visit for LineField {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn core::fmt::Debug) {
+        if field.name() == "line" {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
 }

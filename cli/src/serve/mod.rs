@@ -23,7 +23,7 @@ pub mod caller;
 pub mod check;
 mod hooks;
 pub mod listener;
-mod log;
+pub mod log;
 pub mod metrics;
 pub mod source;
 mod start;

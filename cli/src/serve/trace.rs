@@ -1,4 +1,5 @@
-//! Traces: one span per decision request, exported over OTLP/HTTP (JSON) when
+//! The service's `tracing` subscriber (its JSON log lines, `log.rs`) and its traces: one span
+//! per decision request, exported over OTLP/HTTP (JSON) when
 //! `--otlp-endpoint` is given, and joined to the caller's trace when the request carries a W3C
 //! `traceparent` (Envoy, a gateway, an SDK).
 //!
@@ -16,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use host_rust::Decision;
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -30,12 +31,26 @@ use crate::error::{CliError, Result};
 /// The tracer provider, kept to flush it on shutdown.
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
-/// Starts exporting spans to `endpoint` (an OTLP/HTTP traces URL, e.g.
-/// `http://127.0.0.1:4318/v1/traces`). Once per process.
+/// Installs the service's `tracing` subscriber: its JSON log lines on stderr (`log.rs`), and,
+/// with `otlp` (an OTLP/HTTP traces URL, e.g. `http://127.0.0.1:4318/v1/traces`), span export.
+/// Once per process.
 ///
 /// # Errors
 /// `config.invalid` when the endpoint is not an http(s) URL or the exporter cannot be built.
-pub fn init(endpoint: &str) -> Result<()> {
+pub fn install(otlp: Option<&str>) -> Result<()> {
+    let otel = otlp.map(exporter).transpose()?.map(|provider| {
+        let tracer = provider.tracer("mandate");
+        let _ = PROVIDER.set(provider);
+        tracing_opentelemetry::layer().with_tracer(tracer)
+    });
+    let subscriber = tracing_subscriber::registry()
+        .with(super::log::JsonLines)
+        .with(otel);
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|e| CliError::failure(format!("tracing: {e}")))
+}
+
+fn exporter(endpoint: &str) -> Result<SdkTracerProvider> {
     if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
         return Err(CliError::invalid(
             Code::ConfigInvalid,
@@ -52,17 +67,20 @@ pub fn init(endpoint: &str) -> Result<()> {
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name("mandate-serve")
         .build();
-    let provider = SdkTracerProvider::builder()
+    Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(resource)
-        .build();
-    let tracer = provider.tracer("mandate");
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|e| CliError::failure(format!("tracing: {e}")))?;
-    let _ = PROVIDER.set(provider);
-    Ok(())
+        .build())
+}
+
+/// The trace and span ids of the current span, when spans are exported (for log lines).
+pub fn current_ids() -> Option<(String, String)> {
+    PROVIDER.get()?;
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid()
+        .then(|| (sc.trace_id().to_string(), sc.span_id().to_string()))
 }
 
 /// Sends what is batched (on shutdown).
