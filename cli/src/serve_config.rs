@@ -5,8 +5,9 @@
 //! repeatable flag (`trust`, `route`, `audience`); `true` sets a switch, `false` and `null` leave
 //! a setting out. The file's settings are read as if they were written on the command line right
 //! after `serve`, so a flag that is also given on the command line wins, and a repeatable one adds
-//! to the file's. An unknown key, a nested mapping, or a `config` key is refused
-//! (`config.invalid`): a misspelled setting must not be silently ignored.
+//! to the file's. An unknown key, a nested mapping, a list for a flag that takes one value, or a
+//! `config` key is refused (`config.invalid`): a misspelled or ambiguous setting must not be
+//! silently ignored or silently resolved.
 //!
 //! Paths in the file are read like paths on the command line, relative to the working
 //! directory: write absolute paths in a deployed file.
@@ -109,16 +110,22 @@ fn read(path: &Path) -> Result<Vec<OsString>> {
             ));
         }
     };
-    let known = flag_names();
+    let flags = flags();
     let mut out = Vec::new();
     for (key, value) in map {
         let Value::String(name) = key else {
             return Err(invalid(format!("a key is not a name: {key:?}")));
         };
-        if name == "config" || !known.contains(&name) {
+        let Some(&(_, repeatable)) = flags.iter().find(|(f, _)| *f == name) else {
             return Err(invalid(format!("`{name}` is not a serve setting")));
+        };
+        if name == "config" {
+            return Err(invalid("`config` cannot name another file".into()));
         }
         let items = match value {
+            Value::Sequence(_) if !repeatable => {
+                return Err(invalid(format!("`{name}` takes one value, not a list")));
+            }
             Value::Sequence(items) => items,
             Value::Mapping(_) | Value::Tagged(_) => {
                 return Err(invalid(format!(
@@ -144,11 +151,14 @@ fn read(path: &Path) -> Result<Vec<OsString>> {
     Ok(out)
 }
 
-/// The long names of serve's flags.
-fn flag_names() -> Vec<String> {
+/// Serve's flags: each long name, and whether it may be given more than once.
+fn flags() -> Vec<(String, bool)> {
     ServeArgs::augment_args(Command::new("serve"))
         .get_arguments()
-        .filter_map(|a| a.get_long().map(str::to_string))
+        .filter_map(|a| {
+            let repeatable = matches!(a.get_action(), clap::ArgAction::Append);
+            a.get_long().map(|l| (l.to_string(), repeatable))
+        })
         .collect()
 }
 
@@ -208,6 +218,8 @@ mod tests {
             "route: {a: 1}\n",
             "- a\n",
             "trust: [[a]]\n",
+            // A list for a flag that takes one value would silently keep its last item.
+            "listen: [127.0.0.1:1, 0.0.0.0:2]\n",
         ] {
             let f = file(text);
             let p = f.path().to_str().unwrap();

@@ -27,6 +27,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     reloader: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 /// What a running service can replace without a restart: its TLS material and caller tokens,
@@ -77,6 +78,7 @@ impl Running {
         let _ = self.stop.send(true);
         let served = self.server.await;
         self.reloader.abort();
+        self.sweeper.abort();
         match served {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(CliError::failure(format!("the server failed: {e}"))),
@@ -294,7 +296,6 @@ pub async fn start(config: Config) -> Result<Running> {
 
     let reloader = {
         let svc = Arc::clone(&svc);
-        let callers = Arc::clone(&callers);
         let source = config.source.clone();
         let poll = config.poll;
         let mut rx = stop_rx;
@@ -305,7 +306,6 @@ pub async fn start(config: Config) -> Result<Running> {
                     () = poll_now.notified() => {}
                     _ = rx.wait_for(|s| *s) => return,
                 }
-                callers.forget_quiet();
                 match source::poll(&source, &mut seen, &client).await {
                     Ok(Fetched::Unchanged) => {}
                     Ok(Fetched::New(jws)) => {
@@ -315,6 +315,20 @@ pub async fn start(config: Config) -> Result<Running> {
                             .await;
                     }
                     Err(e) => svc.point.reload_failed(&origin, e.code, &e.message),
+                }
+            }
+        })
+    };
+    // The rate limiter's memory of callers that went quiet is dropped every few seconds,
+    // however rarely the bundle is polled: many addresses must not grow it without bound.
+    let sweeper = {
+        let callers = Arc::clone(&callers);
+        let mut rx = stop.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(core::time::Duration::from_secs(5)) => callers.forget_quiet(),
+                    _ = rx.wait_for(|s| *s) => return,
                 }
             }
         })
@@ -333,6 +347,7 @@ pub async fn start(config: Config) -> Result<Running> {
         stop,
         server,
         reloader,
+        sweeper,
     })
 }
 
