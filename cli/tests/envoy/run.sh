@@ -3,7 +3,8 @@
 # headers reaching the upstream (client-sent copies overwritten), deny with the reason code
 # reaching the client, replay, sub-delegation through Mandate-Chain, no credentials; the client
 # address is the hop Envoy appended (a forged x-forwarded-for first hop is ignored), ambiguous
-# paths and repeated DPoP headers are refused.
+# paths and repeated DPoP headers are refused; Envoy authenticates to serve with a caller token
+# (headers_to_add), and serve refuses a caller without it.
 #
 # serve runs with --trusted-hops 1 (Envoy, use_remote_address: true, appends the peer it saw to
 # x-forwarded-for and sets x-forwarded-proto) and --audience https://api.example.com (the tokens
@@ -45,14 +46,18 @@ printf -- '- iss: https://idp.example.com\n  keys: [keys/idp.pub.jwk]\n  audienc
 # The upstream, the decision service, then Envoy.
 python3 "$HERE/echo_upstream.py" > upstream.port 2>upstream.log &
 PIDS+=($!)
+# Envoy authenticates itself to serve with a caller token (headers_to_add in envoy.yaml.in).
+CALLER_TOKEN="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+printf '# Envoy\n%s\n' "$CALLER_TOKEN" > callers.txt
 "$MANDATE" serve --listen 127.0.0.1:0 --bundle bundle.jws --trust keys/root.pub.jwk --audit audit.jsonl \
-  --trusted-hops 1 --audience https://api.example.com \
+  --trusted-hops 1 --audience https://api.example.com --caller-token-file callers.txt \
   --route 'GET /v1/secrets/* secrets:read' --route 'GET /v1/trips/* trips:read' > serve.out 2> serve.log &
 PIDS+=($!)
 for _ in $(seq 100); do [ -s upstream.port ] && grep -q listening serve.out && break; sleep 0.1; done
 UPSTREAM_PORT="$(cat upstream.port)"
 SERVE_PORT="$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' serve.out)"
-sed -e "s/@SERVE_PORT@/$SERVE_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" "$HERE/envoy.yaml.in" > envoy.yaml
+sed -e "s/@SERVE_PORT@/$SERVE_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@CALLER_TOKEN@/$CALLER_TOKEN/g" \
+  "$HERE/envoy.yaml.in" > envoy.yaml
 "$ENVOY" -c envoy.yaml --admin-address-path admin.addr --base-id "$((RANDOM + 1000))" -l warning > envoy.log 2>&1 &
 PIDS+=($!)
 PORT=""
@@ -166,9 +171,21 @@ case "$(cat a10.status) $(header a10 x-mandate-reason)" in
 esac
 check "two DPoP headers: 403 ($(header a10 x-mandate-reason))" "$r"
 
+# Caller authentication: every check above reached serve with Envoy's token. A client's own
+# x-mandate-caller-token is not passed on (allowed_headers), so it changes nothing; asked
+# directly, without Envoy's token, serve answers 401 and decides nothing.
+request a11 /v1/trips/42 -H "x-mandate-caller-token: forged" -H "authorization: DPoP $ALICE" \
+  -H "dpop: $(token proof --key keys/booker.jwk --method GET --uri "$TRIP" --token "$ALICE")"
+[ "$(cat a11.status)" = 200 ] && r=ok || r="$(cat a11.status) $(header a11 x-mandate-reason)"
+check "a client-sent x-mandate-caller-token is not Envoy's: still decided, 200" "$r"
+DIRECT="$(curl -s -o direct.body -w '%{http_code}' -H 'host: api.example.com' -H "authorization: DPoP $ALICE" \
+  "http://127.0.0.1:$SERVE_PORT/v1/check/v1/trips/42" || true)"
+[ "$DIRECT" = 401 ] && grep -q serve.unauthenticated direct.body && r=ok || r="$DIRECT $(cat direct.body)"
+check "serve asked without Envoy's caller token: 401 serve.unauthenticated" "$r"
+
 kill -TERM "${PIDS[1]}"; wait "${PIDS[1]}" || true
-"$MANDATE" audit verify audit.jsonl --json | python3 -c 'import json,sys; v=json.load(sys.stdin); sys.exit(0 if v["ok"] and v["records"] == 10 else 1)' && r=ok || r="$("$MANDATE" audit verify audit.jsonl)"
-check "audit log: 10 records, chain verified" "$r"
+"$MANDATE" audit verify audit.jsonl --json | python3 -c 'import json,sys; v=json.load(sys.stdin); sys.exit(0 if v["ok"] and v["records"] == 11 else 1)' && r=ok || r="$("$MANDATE" audit verify audit.jsonl)"
+check "audit log: 11 records (none for the 401), chain verified" "$r"
 
 echo "envoy ext_authz: $pass passed, $fail failed"
 [ "$fail" = 0 ] || { [ -s envoy.log ] && tail -20 envoy.log; exit 1; }
