@@ -124,7 +124,7 @@ impl Callers {
             .iter()
             .fold(subtle::Choice::from(0), |acc, t| acc | t.ct_eq(&digest));
         bool::from(hit).then(|| {
-            let short: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            let short = super::listener::hex(digest.get(..8).unwrap_or_default());
             format!("token:{short}")
         })
     }

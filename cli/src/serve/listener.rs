@@ -241,7 +241,8 @@ impl Conn {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex (certificate fingerprints, caller ids).
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

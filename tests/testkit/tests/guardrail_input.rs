@@ -11,7 +11,7 @@ use jsonschema::Validator;
 use policy_core::{Pdp, Pending};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use testkit::kit::{Corpus, Entry};
+use testkit::kit::{Case, Corpus, Entry};
 use testkit::schemas;
 
 fn validator() -> Validator {
@@ -26,37 +26,45 @@ fn errors(v: &Validator, doc: &Value) -> String {
         .join("; ")
 }
 
-/// Every guardrail input the vectors produce, by case name, through the explain entry points.
-fn vector_inputs() -> Vec<(String, Value)> {
-    let mut inputs = Vec::new();
+/// Calls `f` with every conformance and HTTP vector case and the engine its load config makes
+/// (each config loaded once).
+fn each_case(mut f: impl FnMut(&Corpus, &Case, &Pdp)) {
     for corpus in Corpus::all() {
         let mut pdps: BTreeMap<&str, Pdp> = BTreeMap::new();
         for case in &corpus.cases {
             let pdp = pdps
                 .entry(case.load.as_str())
                 .or_insert_with(|| Pdp::load_json(corpus.load(&case.load).as_bytes()));
-            let input = case.input.as_bytes();
-            let (pending, trace) = match corpus.entry {
-                Entry::Decide => pdp.decide_document_explained(input),
-                Entry::Http => pdp.decide_http_document_explained(input),
-            };
-            let decision: Value = serde_json::from_slice(&pending.to_unsettled_json()).unwrap();
-            let first = decision["reasons"][0]["code"].as_str().unwrap_or("");
-            let after_guardrails = decision["decision"] == "allow"
-                || ["policy.", "obligation.", "approval."]
-                    .iter()
-                    .any(|p| first.starts_with(p));
-            assert!(
-                !after_guardrails || trace.is_some(),
-                "{} {}: decided by the guardrails ({first}), yet no guardrail trace",
-                corpus.file(),
-                case.name
-            );
-            if let Some(t) = trace {
-                inputs.push((format!("{} {}", corpus.file(), case.name), t.input));
-            }
+            f(&corpus, case, pdp);
         }
     }
+}
+
+/// Every guardrail input the vectors produce, by case name, through the explain entry points.
+fn vector_inputs() -> Vec<(String, Value)> {
+    let mut inputs = Vec::new();
+    each_case(|corpus, case, pdp| {
+        let input = case.input.as_bytes();
+        let (pending, trace) = match corpus.entry {
+            Entry::Decide => pdp.decide_document_explained(input),
+            Entry::Http => pdp.decide_http_document_explained(input),
+        };
+        let decision: Value = serde_json::from_slice(&pending.to_unsettled_json()).unwrap();
+        let first = decision["reasons"][0]["code"].as_str().unwrap_or("");
+        let after_guardrails = decision["decision"] == "allow"
+            || ["policy.", "obligation.", "approval."]
+                .iter()
+                .any(|p| first.starts_with(p));
+        assert!(
+            !after_guardrails || trace.is_some(),
+            "{} {}: decided by the guardrails ({first}), yet no guardrail trace",
+            corpus.file(),
+            case.name
+        );
+        if let Some(t) = trace {
+            inputs.push((format!("{} {}", corpus.file(), case.name), t.input));
+        }
+    });
     inputs
 }
 
@@ -250,54 +258,48 @@ fn inputs_of_the_wrong_shape_are_refused() {
 fn explained_decisions_are_the_decisions() {
     let unsettled = |p: &Pending| String::from_utf8(p.to_unsettled_json()).unwrap();
     let mut compared = 0;
-    for corpus in Corpus::all() {
-        let mut pdps: BTreeMap<&str, Pdp> = BTreeMap::new();
-        for case in &corpus.cases {
-            let pdp = pdps
-                .entry(case.load.as_str())
-                .or_insert_with(|| Pdp::load_json(corpus.load(&case.load).as_bytes()));
-            let input = case.input.as_bytes();
-            let (served, (explained, trace)) = match corpus.entry {
-                Entry::Decide => (
-                    pdp.decide_document(input),
-                    pdp.decide_document_explained(input),
-                ),
-                Entry::Http => (
-                    pdp.decide_http_document(input),
-                    pdp.decide_http_document_explained(input),
-                ),
-            };
+    each_case(|corpus, case, pdp| {
+        let input = case.input.as_bytes();
+        let (served, (explained, trace)) = match corpus.entry {
+            Entry::Decide => (
+                pdp.decide_document(input),
+                pdp.decide_document_explained(input),
+            ),
+            Entry::Http => (
+                pdp.decide_http_document(input),
+                pdp.decide_http_document_explained(input),
+            ),
+        };
+        assert_eq!(
+            unsettled(&served),
+            unsettled(&explained),
+            "{} {}",
+            corpus.file(),
+            case.name
+        );
+        // The typed entry points, where the document parses.
+        let typed = match corpus.entry {
+            Entry::Decide => serde_json::from_slice(input)
+                .ok()
+                .map(|i| (pdp.decide(&i), pdp.decide_explained(&i))),
+            Entry::Http => serde_json::from_slice(input)
+                .ok()
+                .map(|i| (pdp.decide_http(&i), pdp.decide_http_explained(&i))),
+        };
+        if let Some((served, (explained, _))) = typed {
+            assert_eq!(unsettled(&served), unsettled(&explained), "{}", case.name);
+        }
+        if trace.is_none() {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&explained.to_unsettled_json()).unwrap();
             assert_eq!(
-                unsettled(&served),
-                unsettled(&explained),
-                "{} {}",
-                corpus.file(),
+                doc["audit"]["rules"],
+                json!([]),
+                "{}: rules without guardrails",
                 case.name
             );
-            // The typed entry points, where the document parses.
-            let typed = match corpus.entry {
-                Entry::Decide => serde_json::from_slice(input)
-                    .ok()
-                    .map(|i| (pdp.decide(&i), pdp.decide_explained(&i))),
-                Entry::Http => serde_json::from_slice(input)
-                    .ok()
-                    .map(|i| (pdp.decide_http(&i), pdp.decide_http_explained(&i))),
-            };
-            if let Some((served, (explained, _))) = typed {
-                assert_eq!(unsettled(&served), unsettled(&explained), "{}", case.name);
-            }
-            if trace.is_none() {
-                let doc: serde_json::Value =
-                    serde_json::from_slice(&explained.to_unsettled_json()).unwrap();
-                assert_eq!(
-                    doc["audit"]["rules"],
-                    json!([]),
-                    "{}: rules without guardrails",
-                    case.name
-                );
-            }
-            compared += 1;
         }
-    }
+        compared += 1;
+    });
     assert!(compared > 150);
 }
