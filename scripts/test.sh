@@ -11,8 +11,14 @@ stage() {
   local start=$SECONDS
   echo "=== $name"
   "$@"
-  echo "=== $name: ok ($((SECONDS - start)) s)"
+  echo "=== $name: ok ($((SECONDS - start)) s; $(df -h --output=avail . | tail -1 | tr -d ' ') free on disk)"
 }
+
+# CI builds each crate once from clean, so incremental caches (GBs) would only fill the disk.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+fi
+echo "=== disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free at start"
 
 stage "format" cargo fmt --all -- --check
 stage "clippy (workspace, all targets, -D warnings)" cargo clippy --locked --workspace --all-targets -- -D warnings
